@@ -1,0 +1,35 @@
+using Microsoft.Extensions.Logging;
+using VfioMigration.Protocol;
+
+namespace VfioMigration.Logging;
+
+/// <summary>Every log line the core writes, with stable event ids (1000–1099: state changes, 1100–: probing).</summary>
+public static partial class CoreLog
+{
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Debug, Message = "{Device}: planned {From} -> {To}: {Path}")]
+    public static partial void TransitionPlanned(ILogger logger, string device, MigrationState from, MigrationState to, string path);
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Debug, Message = "{Device}: arc {Arc} done")]
+    public static partial void ArcDone(ILogger logger, string device, string arc);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "{Device}: state {From} -> {To} via {Arcs}: {Result}")]
+    public static partial void TransitionCompleted(ILogger logger, string device, MigrationState from, MigrationState to, string arcs, string result);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "{Device}: state {From} -> {To} failed at arc {Arc} ({Error}); arcs done: {Arcs}; device now {Now}")]
+    public static partial void TransitionFailed(ILogger logger, string device, MigrationState from, MigrationState to, string arc, string error, string arcs, string now);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "{Device}: state {From} -> {To} refused: {Reason}")]
+    public static partial void TransitionRefused(ILogger logger, string device, MigrationState from, MigrationState to, string reason);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "{Device}: device reset; state {From} -> Running: {Result}")]
+    public static partial void DeviceReset(ILogger logger, string device, string from, string result);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Trace, Message = "{Device}: v1 device_state 0x{Before:X} -> write 0x{Written:X}")]
+    public static partial void V1StateWrite(ILogger logger, string device, uint before, uint written);
+
+    [LoggerMessage(EventId = 1100, Level = LogLevel.Debug, Message = "{Device}: migration protocol {Protocol}, capabilities {Capabilities}")]
+    public static partial void ProtocolDetected(ILogger logger, string device, MigrationProtocol protocol, MigrationCapabilities capabilities);
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Debug, Message = "{Device}: save session read {Bytes} bytes (total {Total})")]
+    public static partial void SaveRead(ILogger logger, string device, int bytes, long total);
+}

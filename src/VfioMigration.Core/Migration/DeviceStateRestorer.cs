@@ -1,0 +1,29 @@
+using VfioMigration.Protocol;
+
+namespace VfioMigration.Migration;
+
+/// <summary>
+/// Loads a migration data stream into a device: Resuming, the data in bounded chunks, then leaving Resuming (the
+/// device validates there), then the requested final state.
+/// </summary>
+public static class DeviceStateRestorer
+{
+    public static long Restore(IDeviceMigration device, Stream source, MigrationState finalState = MigrationState.Stop,
+        int chunkSize = 1 << 20, IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        device.RequestState(MigrationState.Resuming, cancellationToken);
+        var buffer = new byte[chunkSize];
+        long bytes = 0;
+        int n;
+        while ((n = source.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            device.WriteResumeData(buffer.AsSpan(0, n));
+            bytes += n;
+            progress?.Report(new SaveProgress(device.Address, "restore", bytes, null, 0));
+        }
+        device.RequestState(MigrationState.Stop, cancellationToken);
+        if (finalState != MigrationState.Stop) device.RequestState(finalState, cancellationToken);
+        return bytes;
+    }
+}

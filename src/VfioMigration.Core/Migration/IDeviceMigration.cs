@@ -1,0 +1,42 @@
+using VfioMigration.Protocol;
+using VfioMigration.Protocol.Uapi;
+
+namespace VfioMigration.Migration;
+
+/// <summary>
+/// One device's migration, whichever protocol it speaks. The layers above see one state vocabulary and one opaque
+/// byte stream per save or restore; v1 segment framing and v2 data fds stay inside the drivers.
+/// </summary>
+public interface IDeviceMigration : IDisposable
+{
+    string Address { get; }
+    MigrationProtocol Protocol { get; }
+    MigrationCapabilities Capabilities { get; }
+
+    /// <summary>Reads the current state from the device (v2 GET; v1 device_state).</summary>
+    MigrationState GetState();
+
+    /// <summary>v1 only: the raw device_state register, reserved bits included; null for other protocols.</summary>
+    uint? ReadRawState();
+
+    /// <summary>The path a request would take from <paramref name="current"/>, or why it would be refused.</summary>
+    TransitionPlan Plan(MigrationState current, MigrationState target);
+
+    /// <summary>Reads the state, plans, executes arc by arc; throws <see cref="MigrationTransitionException"/>.</summary>
+    TransitionResult RequestState(MigrationState target, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads the open save session (after entering PreCopy, PreCopyP2P or StopCopy).</summary>
+    SaveReadResult ReadSaveData(Span<byte> buffer);
+
+    /// <summary>Pre-copy progress: v2 PRECOPY_INFO; v1 the last pending_bytes seen (as initial bytes). Null outside pre-copy.</summary>
+    PrecopyInfo? GetPrecopyInfo();
+
+    /// <summary>The device's estimate of a stop-copy's size (v2 MIG_DATA_SIZE); null where the device has none.</summary>
+    ulong? GetStopCopySize();
+
+    /// <summary>Writes resume data (after entering Resuming); all of it, or throws.</summary>
+    void WriteResumeData(ReadOnlySpan<byte> data);
+
+    /// <summary>VFIO_DEVICE_RESET: back to Running, any session ended.</summary>
+    void Reset();
+}

@@ -1,0 +1,44 @@
+using VfioMigration.Protocol;
+
+namespace VfioMigration.Migration;
+
+/// <summary>
+/// A state change was refused or failed. Always says the state the device is in now (or that it could not be
+/// read) and the states it can reach from there, so nobody has to guess.
+/// </summary>
+public sealed class MigrationTransitionException : VfioMigrationException
+{
+    public MigrationTransitionException(string device, MigrationState? from, MigrationState requested, string reason,
+        MigrationState? stateNow, IReadOnlyList<MigrationState> reachable, IReadOnlyList<MigrationArc> arcsDone,
+        string errorId, int? errno = null)
+        : base(Compose(device, from, requested, reason, stateNow, reachable), errorId, device)
+    {
+        From = from;
+        Requested = requested;
+        Reason = reason;
+        StateNow = stateNow;
+        Reachable = reachable;
+        ArcsDone = arcsDone;
+        Errno = errno;
+    }
+
+    public MigrationState? From { get; }
+    public MigrationState Requested { get; }
+    public string Reason { get; }
+    /// <summary>The state read back after the failure; null if even that read failed.</summary>
+    public MigrationState? StateNow { get; }
+    public IReadOnlyList<MigrationState> Reachable { get; }
+    public IReadOnlyList<MigrationArc> ArcsDone { get; }
+    public int? Errno { get; }
+
+    private static string Compose(string device, MigrationState? from, MigrationState requested, string reason,
+        MigrationState? now, IReadOnlyList<MigrationState> reachable)
+    {
+        string start = from is { } f ? $"from {f} " : "";
+        string where = now is { } n ? $"The device is now in {n}" : "The device's state could not be read back";
+        string next = now == MigrationState.Error
+            ? "; only Reset-VfioDevice (VFIO_DEVICE_RESET) leaves Error."
+            : reachable.Count > 0 ? $"; from there it can reach: {string.Join(", ", reachable)}." : ".";
+        return $"{device}: cannot change state {start}to {requested}: {reason} {where}{next}";
+    }
+}

@@ -1,0 +1,163 @@
+using Microsoft.Extensions.Logging;
+using VfioMigration.Logging;
+using VfioMigration.Protocol;
+using VfioMigration.Protocol.Uapi;
+using VfioMigration.Transport;
+
+namespace VfioMigration.Migration;
+
+/// <summary>
+/// The v2 protocol driver: MIG_DEVICE_STATE, planned in userspace and executed one arc per SET, so that a failure
+/// is pinned to the arc that failed and the kernel is never asked for a path it might mishandle (§3.12). After a
+/// failed SET the state is read back with a GET (checklist 18, 75).
+/// </summary>
+public sealed class V2MigrationDriver : IDeviceMigration
+{
+    private readonly CheckedDeviceCalls _calls;
+    private readonly ILogger _logger;
+    private IMigrationDataChannel? _session;
+    private MigrationState _sessionState;
+
+    public V2MigrationDriver(CheckedDeviceCalls calls, MigrationCapabilities flags, ILogger<V2MigrationDriver> logger)
+    {
+        _calls = calls;
+        Capabilities = flags;
+        _logger = logger;
+    }
+
+    public string Address => _calls.Address;
+    public MigrationProtocol Protocol => MigrationProtocol.V2;
+    public MigrationCapabilities Capabilities { get; }
+    public bool HasOpenSession => _session is not null;
+
+    public MigrationState GetState()
+    {
+        var b = DeviceFeatureBuffer.MigDeviceState(VfioUapi.FeatureGet, MigrationState.Running);
+        _calls.Check(_calls.Transport.Feature(b), "VFIO_DEVICE_FEATURE GET MIG_DEVICE_STATE");
+        uint raw = DeviceFeatureBuffer.ReadDeviceState(b);
+        if (raw >= 8) throw new VfioCallException(Address, $"GET MIG_DEVICE_STATE returned unknown state {raw}", Errno.EINVAL);
+        return (MigrationState)raw;
+    }
+
+    public uint? ReadRawState() => null;
+
+    public TransitionPlan Plan(MigrationState current, MigrationState target) => TransitionPlanner.Plan(current, target, Capabilities);
+
+    public TransitionResult RequestState(MigrationState target, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var from = GetState();
+        var plan = Plan(from, target);
+        if (plan.IsRefused)
+        {
+            CoreLog.TransitionRefused(_logger, Address, from, target, plan.RefusalReason!);
+            throw new MigrationTransitionException(Address, from, target, plan.RefusalReason!, from,
+                TransitionPlanner.ReachableFrom(from, Capabilities), Array.Empty<MigrationArc>(),
+                from == MigrationState.Error ? "DeviceInErrorState" : "TransitionRefused");
+        }
+        CoreLog.TransitionPlanned(_logger, Address, from, target, plan.ToString());
+        var done = new List<MigrationArc>(plan.Arcs.Count);
+        bool opened = false;
+        foreach (var arc in plan.Arcs)
+        {
+            var b = DeviceFeatureBuffer.MigDeviceState(VfioUapi.FeatureSet, arc.To);
+            int rc = _calls.Transport.Feature(b);
+            if (rc < 0)
+            {
+                Fail(from, target, arc, done, $"{Errno.Name(-rc)} from the device", -rc);
+            }
+            done.Add(arc);
+            CoreLog.ArcDone(_logger, Address, arc.ToString());
+            int fd = DeviceFeatureBuffer.ReadDataFd(b);
+            if (TransitionPlanner.ClosesSession(arc)) CloseSession();
+            if (fd >= 0)
+            {
+                var channel = _calls.Transport.AdoptDataChannel(fd);
+                if (_session is not null || !TransitionPlanner.OpensSession(arc))
+                {
+                    channel.Dispose();
+                    Fail(from, target, arc, done, $"the device returned data fd {fd} on an arc that opens no session (data fd out of sync)", Errno.EINVAL);
+                }
+                _session = channel;
+                opened = true;
+            }
+            else if (TransitionPlanner.OpensSession(arc))
+            {
+                Fail(from, target, arc, done, "the device opened no data fd on an arc that must open one", Errno.EINVAL);
+            }
+            _sessionState = arc.To;
+        }
+        CoreLog.TransitionCompleted(_logger, Address, from, target, ArcText(done), "ok");
+        return new TransitionResult(Address, from, target, done) { OpenedSession = opened };
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void Fail(MigrationState from, MigrationState target, MigrationArc arc, List<MigrationArc> done, string why, int errno)
+    {
+        MigrationState? now = null;
+        try { now = GetState(); } catch (VfioCallException) { }
+        if (now is { } n && !TransitionPlanner.IsSavingGroup(n) && n != MigrationState.Resuming) CloseSession();
+        CoreLog.TransitionFailed(_logger, Address, from, target, arc.ToString(), why, ArcText(done), now?.ToString() ?? "unknown");
+        throw new MigrationTransitionException(Address, from, target, $"arc {arc} failed: {why}.", now,
+            now is { } s ? TransitionPlanner.ReachableFrom(s, Capabilities) : Array.Empty<MigrationState>(), done.ToArray(),
+            now == MigrationState.Error ? "DeviceInErrorState" : "TransitionFailed", errno);
+    }
+
+    public SaveReadResult ReadSaveData(Span<byte> buffer)
+    {
+        var session = _session ?? throw new InvalidOperationException($"{Address}: no save session is open; enter PreCopy or StopCopy first.");
+        int rc = session.Read(buffer);
+        if (rc == -Errno.ENOMSG) return new SaveReadResult(0, false);
+        if (rc < 0) throw new VfioCallException(Address, "read migration data fd", -rc);
+        return new SaveReadResult(rc, rc == 0 && _sessionState == MigrationState.StopCopy);
+    }
+
+    public PrecopyInfo? GetPrecopyInfo()
+    {
+        if (_session is null || _sessionState is not (MigrationState.PreCopy or MigrationState.PreCopyP2P)) return null;
+        var b = PrecopyInfo.CreateRequest();
+        int rc = _session.Ioctl(VfioUapi.VFIO_MIG_GET_PRECOPY_INFO, b);
+        if (rc < 0) throw new VfioCallException(Address, "VFIO_MIG_GET_PRECOPY_INFO", -rc);
+        return PrecopyInfo.Parse(b);
+    }
+
+    public ulong? GetStopCopySize()
+    {
+        var (b, rc) = _calls.FeatureGet(VfioUapi.FeatureMigDataSize, 8);
+        if (rc is -Errno.ENOTTY or -Errno.EINVAL) return null;
+        _calls.Check(rc, "VFIO_DEVICE_FEATURE GET MIG_DATA_SIZE");
+        return DeviceFeatureBuffer.ReadU64Payload(b);
+    }
+
+    public void WriteResumeData(ReadOnlySpan<byte> data)
+    {
+        var session = _session ?? throw new InvalidOperationException($"{Address}: no resume session is open; enter Resuming first.");
+        while (!data.IsEmpty)
+        {
+            int rc = session.Write(data);
+            if (rc < 0) throw new VfioCallException(Address, "write migration data fd", -rc);
+            if (rc == 0) throw new VfioCallException(Address, "write migration data fd accepted nothing", Errno.EIO);
+            data = data[rc..];
+        }
+    }
+
+    public void Reset()
+    {
+        string before;
+        try { before = GetState().ToString(); } catch (VfioCallException) { before = "unknown"; }
+        int rc = _calls.Transport.Reset();
+        CloseSession();
+        CoreLog.DeviceReset(_logger, Address, before, rc < 0 ? Errno.Name(-rc) : "ok");
+        _calls.Check(rc, "VFIO_DEVICE_RESET");
+    }
+
+    private void CloseSession()
+    {
+        _session?.Dispose();
+        _session = null;
+    }
+
+    private static string ArcText(IEnumerable<MigrationArc> arcs) => string.Join(", ", arcs);
+
+    public void Dispose() => CloseSession();
+}

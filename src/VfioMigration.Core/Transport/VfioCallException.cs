@@ -1,0 +1,25 @@
+using VfioMigration.Protocol;
+
+namespace VfioMigration.Transport;
+
+/// <summary>A uAPI call failed with an errno the caller did not expect.</summary>
+public sealed class VfioCallException : VfioMigrationException
+{
+    public VfioCallException(string device, string operation, int errno)
+        : base($"{device}: {operation} failed: {Protocol.Errno.Name(errno)}", ErrnoErrorId(errno), device)
+    {
+        Operation = operation;
+        Errno = errno;
+    }
+
+    public string Operation { get; }
+    public int Errno { get; }
+
+    private static string ErrnoErrorId(int errno) => errno switch
+    {
+        Protocol.Errno.EBUSY => "DeviceBusy",
+        Protocol.Errno.EACCES or Protocol.Errno.EPERM => "PermissionDenied",
+        Protocol.Errno.ENODEV => "DeviceGone",
+        _ => "VfioCallFailed",
+    };
+}
