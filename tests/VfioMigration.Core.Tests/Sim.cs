@@ -68,6 +68,17 @@ internal static class Sim
         return (MigrationState)DeviceFeatureBuffer.ReadDeviceState(b);
     }
 
+    /// <summary>A complete STOP_COPY stream from a fresh device built with <paramref name="options"/>.</summary>
+    public static byte[] SavedStream(SimulatedDeviceOptions options)
+    {
+        var (_, twin) = One(options);
+        using var t = twin.Open();
+        var (rc, _, fd) = Set(t, MigrationState.StopCopy);
+        Assert.Equal(0, rc);
+        using var ch = t.AdoptDataChannel(fd);
+        return ReadToEnd(ch);
+    }
+
     /// <summary>Reads a save fd to its end (STOP_COPY) and returns the bytes.</summary>
     public static byte[] ReadToEnd(IMigrationDataChannel channel, int chunk = 65536)
     {
@@ -96,11 +107,19 @@ internal static class Sim
         return t.Write(offset, b);
     }
 
-    public static (int Rc, ulong Value) ReadU64(IVfioDeviceTransport t, long offset)
+    public static (int Rc, ulong Value) ReadU64Raw(IVfioDeviceTransport t, long offset)
     {
         var b = new byte[8];
         int rc = t.Read(offset, b);
         return (rc, BinaryPrimitives.ReadUInt64LittleEndian(b));
+    }
+
+    /// <summary>A u64 register read that must succeed; Value is the register.</summary>
+    public static (int Rc, ulong Value) ReadU64(IVfioDeviceTransport t, long offset)
+    {
+        var r = ReadU64Raw(t, offset);
+        Assert.Equal(8, r.Rc);
+        return r;
     }
 
     public static uint ReadU32(IVfioDeviceTransport t, long offset)

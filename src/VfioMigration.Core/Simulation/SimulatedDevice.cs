@@ -44,6 +44,10 @@ public sealed class SimulatedDevice
     /// <summary>The migration state as the device itself holds it (for tests and diagnostics; users GET it).</summary>
     public MigrationState? MigrationState => _v2?.State ?? _v1?.State;
     public uint? V1DeviceState => _v1?.DeviceState;
+    /// <summary>v2: the arcs the device has executed since it was created (diagnostics and conformance tests).</summary>
+    public IList<MigrationArc> ArcHistory => _v2?.ArcHistory ?? (IList<MigrationArc>)Array.Empty<MigrationArc>();
+    /// <summary>v2: the data fds currently open.</summary>
+    public int OpenDataChannels { get { lock (_sync) return _channels.Count; } }
 
     /// <summary>Opens the device for exclusive use; a second open fails with EBUSY, like a held group.</summary>
     public IVfioDeviceTransport Open()

@@ -22,6 +22,8 @@ internal sealed class SimulatedV2Migration
     public MigrationCapabilities Flags { get; }
     public MigrationState State { get; private set; } = MigrationState.Running;
     public SimulatedDataChannel? Session => _session;
+    /// <summary>Every arc executed, in order: what the device actually walked (for conformance checks).</summary>
+    public List<MigrationArc> ArcHistory { get; } = new();
 
     /// <summary>Features 1, 2 and 9; called after the generic header checks.</summary>
     public int Feature(uint flags, Span<byte> payload, uint argsz)
@@ -155,6 +157,7 @@ internal sealed class SimulatedV2Migration
         }
         if (arc.To == MigrationState.StopCopy) _session?.Producer?.SwitchToStopCopy();
         State = arc.To;
+        ArcHistory.Add(arc);
         return 0;
     }
 
