@@ -22,8 +22,11 @@ public static class DeviceStateRestorer
             bytes += n;
             progress?.Report(new SaveProgress(device.Address, "restore", bytes, null, 0));
         }
-        device.RequestState(MigrationState.Stop, cancellationToken);
-        if (finalState != MigrationState.Stop) device.RequestState(finalState, cancellationToken);
+        // Leaving Resuming loads and validates. Going straight to Running is one v1 write (0x4 -> 0x1, as QEMU did,
+        // and the only way out some v1 servers accept); v2 walks through Stop either way.
+        var leave = finalState == MigrationState.Running ? MigrationState.Running : MigrationState.Stop;
+        device.RequestState(leave, cancellationToken);
+        if (finalState != leave) device.RequestState(finalState, cancellationToken);
         return bytes;
     }
 }

@@ -27,7 +27,11 @@ public static class DeviceStateSaver
             while (rounds < options.MaxPreCopyRounds)
             {
                 rounds++;
-                long roundBytes = Drain(device, sink, buffer, untilEnd: false, progress, "pre-copy", rounds, ref bytes, cancellationToken);
+                // A round sends what the device reported outstanding when it began; a busy device dirties pages
+                // while we read, so "until nothing is left" might never come.
+                var before = device.GetPrecopyInfo();
+                long budget = before is { } b ? (long)(b.InitialBytes + b.DirtyBytes) : 0;
+                long roundBytes = Drain(device, sink, buffer, untilEnd: false, progress, "pre-copy", rounds, ref bytes, cancellationToken, Math.Max(budget, 1));
                 preCopyBytes += roundBytes;
                 var info = device.GetPrecopyInfo();
                 if (info is { } i && i.InitialBytes == 0 && (long)i.DirtyBytes <= options.ConvergedDirtyBytes) break;
@@ -35,7 +39,7 @@ public static class DeviceStateSaver
         }
         var stopwatch = Stopwatch.StartNew();
         device.RequestState(MigrationState.StopCopy, cancellationToken);
-        Drain(device, sink, buffer, untilEnd: true, progress, "stop-copy", rounds, ref bytes, cancellationToken);
+        Drain(device, sink, buffer, untilEnd: true, progress, "stop-copy", rounds, ref bytes, cancellationToken, long.MaxValue);
         sink.Flush();
         var downtime = stopwatch.Elapsed;
         device.RequestState(options.FinalState, cancellationToken);
@@ -43,11 +47,11 @@ public static class DeviceStateSaver
     }
 
     private static long Drain(IDeviceMigration device, Stream sink, byte[] buffer, bool untilEnd, IProgress<SaveProgress>? progress,
-        string phase, int round, ref long bytes, CancellationToken cancellationToken)
+        string phase, int round, ref long bytes, CancellationToken cancellationToken, long budget)
     {
         long moved = 0;
         int idle = 0;
-        while (true)
+        while (moved < budget)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var r = device.ReadSaveData(buffer);

@@ -28,7 +28,7 @@ public interface IDeviceMigration : IDisposable
     /// <summary>Reads the open save session (after entering PreCopy, PreCopyP2P or StopCopy).</summary>
     SaveReadResult ReadSaveData(Span<byte> buffer);
 
-    /// <summary>Pre-copy progress: v2 PRECOPY_INFO; v1 the last pending_bytes seen (as initial bytes). Null outside pre-copy.</summary>
+    /// <summary>Pre-copy progress: v2 PRECOPY_INFO; v1 the last pending_bytes seen (as dirty bytes). Null outside pre-copy.</summary>
     PrecopyInfo? GetPrecopyInfo();
 
     /// <summary>The device's estimate of a stop-copy's size (v2 MIG_DATA_SIZE); null where the device has none.</summary>

@@ -176,7 +176,8 @@ public sealed class V1MigrationDriver : IDeviceMigration
         return new SaveReadResult(total, total == 0 && _saveEnded);
     }
 
-    public PrecopyInfo? GetPrecopyInfo() => new PrecopyInfo(_lastPending, 0);
+    /// <summary>v1 has only pending_bytes, which cannot tell initial from dirty data: it is reported as dirty bytes.</summary>
+    public PrecopyInfo? GetPrecopyInfo() => new PrecopyInfo(0, _lastPending);
 
     public ulong? GetStopCopySize() => null;
 
