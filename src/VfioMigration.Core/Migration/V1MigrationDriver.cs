@@ -168,7 +168,13 @@ public sealed class V1MigrationDriver : IDeviceMigration
             _segmentDone = 0;
             if (_segmentOffset < L.RegisterBlockSize || _segmentOffset + _segmentSize > _region.Size)
                 throw new VfioCallException(Address, $"data_offset {_segmentOffset} / data_size {_segmentSize} fall outside the migration region ({_region.Size} bytes)", Errno.EINVAL);
-            if (_segmentSize == 0) break; // nothing staged right now
+            if (_segmentSize == 0)
+            {
+                // Tolerable while running (nothing staged right now); while stopped the stream could never end.
+                if ((ReadRawState()!.Value & (uint)V1DeviceStateBits.Running) == 0)
+                    throw new VfioCallException(Address, $"the device reports {_lastPending} pending bytes but stages an empty segment while stopped; the save stream cannot complete", Errno.EIO);
+                break;
+            }
             BinaryPrimitives.WriteUInt64LittleEndian(_frameHeader, _segmentSize);
             _frameHeaderLeft = FrameHeaderSize;
         }
