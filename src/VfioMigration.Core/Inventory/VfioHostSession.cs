@@ -1,0 +1,166 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using VfioMigration.Audit;
+using VfioMigration.Migration;
+using VfioMigration.Protocol;
+
+namespace VfioMigration.Inventory;
+
+/// <summary>
+/// One host's devices as a client session holds them: opened on first use and kept open, because a device's
+/// migration state lives only while it is open (closing a real VFIO device resets it). Every state change made
+/// through the session is written to the audit log when one is configured.
+/// </summary>
+public sealed class VfioHostSession : IDisposable
+{
+    private readonly Dictionary<string, IDeviceMigration> _open = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, Transport.IVfioDeviceTransport> _transports = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ILoggerFactory _loggers;
+    private readonly object _sync = new();
+
+    public VfioHostSession(IDeviceBackend backend, ILoggerFactory? loggers = null, AuditLog? audit = null)
+    {
+        Backend = backend;
+        _loggers = loggers ?? NullLoggerFactory.Instance;
+        Audit = audit;
+    }
+
+    public IDeviceBackend Backend { get; }
+    public AuditLog? Audit { get; set; }
+
+    public IReadOnlyList<DeviceIdentity> Enumerate() => Backend.Enumerate();
+
+    public DeviceIdentity Identity(string address) =>
+        Enumerate().FirstOrDefault(d => string.Equals(d.Address, address, StringComparison.OrdinalIgnoreCase))
+        ?? throw new VfioMigrationException($"No {(Backend.IsSimulated ? "simulated " : "")}VFIO device at '{address}'.", "DeviceNotFound", address);
+
+    /// <summary>The device's migration driver, opening the device on first use.</summary>
+    public IDeviceMigration Migration(string address)
+    {
+        lock (_sync)
+        {
+            var id = Identity(address);
+            if (_open.TryGetValue(id.Address, out var driver)) return driver;
+            var transport = Backend.Open(id.Address);
+            try
+            {
+                driver = MigrationDriverFactory.Open(transport, _loggers);
+            }
+            catch
+            {
+                transport.Dispose();
+                throw;
+            }
+            _open[id.Address] = driver;
+            _transports[id.Address] = transport;
+            return driver;
+        }
+    }
+
+    public bool IsOpen(string address)
+    {
+        lock (_sync) return _open.ContainsKey(address);
+    }
+
+    /// <summary>Reads the device's protocol and state into a <see cref="VfioDevice"/>; problems become StateError.</summary>
+    public VfioDevice Describe(DeviceIdentity id)
+    {
+        IDeviceMigration? driver = null;
+        MigrationState? state = null;
+        uint? raw = null;
+        string? error = null;
+        try
+        {
+            driver = Migration(id.Address);
+            if (driver.Protocol != MigrationProtocol.None)
+            {
+                raw = driver.ReadRawState();
+                state = driver.GetState();
+            }
+        }
+        catch (VfioMigrationException e)
+        {
+            error = e.Message;
+        }
+        return new VfioDevice
+        {
+            Address = id.Address, Kind = id.Kind, Driver = id.Driver, IommuGroup = id.IommuGroup,
+            VendorId = id.VendorId, DeviceId = id.DeviceId, SubsystemVendorId = id.SubsystemVendorId, SubsystemId = id.SubsystemId,
+            ClassCode = id.ClassCode, DeviceNumber = id.DeviceNumber, IsSimulated = id.IsSimulated,
+            MigrationProtocol = driver?.Protocol ?? MigrationProtocol.None,
+            MigrationCapabilities = driver?.Capabilities ?? MigrationCapabilities.None,
+            State = state, RawDeviceState = raw,
+            DeviceStateBits = raw is { } r ? StateCorrespondence.Describe(r) : null,
+            StateError = error,
+        };
+    }
+
+    public VfioDevice Describe(string address) => Describe(Identity(address));
+
+    /// <summary>Plans a change of several devices together (quiesce all before any stops).</summary>
+    public DeviceSetTransition PlanStates(IReadOnlyList<string> addresses, MigrationState target, bool force)
+    {
+        var set = addresses.Select(a => { var m = Migration(a); return (m, m.GetState()); }).ToArray();
+        return DeviceSetTransition.Plan(set, target, force);
+    }
+
+    /// <summary>Runs a planned change, auditing every device's outcome.</summary>
+    public IReadOnlyList<DeviceSetOutcome> Execute(DeviceSetTransition plan, CancellationToken cancellationToken = default, Action<DeviceSetStep>? beforeStep = null)
+    {
+        var outcomes = plan.Execute(cancellationToken, beforeStep);
+        foreach (var o in outcomes) Record(o.Device.Address, o.Result, o.Error, plan.Steps.LastOrDefault(s => s.Device == o.Device)?.Target);
+        return outcomes;
+    }
+
+    /// <summary>VFIO_DEVICE_RESET: the way out of Error.</summary>
+    public void Reset(string address)
+    {
+        var driver = Migration(address);
+        string? before = null;
+        if (driver.Protocol != MigrationProtocol.None)
+        {
+            try { before = driver.GetState().ToString(); } catch (VfioMigrationException) { }
+        }
+        try
+        {
+            driver.Reset();
+            Audit?.Record(driver.Address, before, MigrationState.Running.ToString(), Array.Empty<MigrationArc>(), "ok", "reset");
+        }
+        catch (VfioMigrationException e)
+        {
+            Audit?.Record(driver.Address, before, MigrationState.Running.ToString(), Array.Empty<MigrationArc>(), "failed: " + e.Message, "reset");
+            throw;
+        }
+    }
+
+    private void Record(string device, TransitionResult? result, VfioMigrationException? error, MigrationState? target)
+    {
+        if (Audit is null) return;
+        if (result is not null)
+            Audit.Record(device, result.From.ToString(), result.To.ToString(), result.Arcs, "ok");
+        else if (error is not null)
+            Audit.Record(device, (error as MigrationTransitionException)?.From?.ToString(), (error as MigrationTransitionException)?.Requested.ToString() ?? target?.ToString() ?? "?",
+                (error as MigrationTransitionException)?.ArcsDone ?? Array.Empty<MigrationArc>(), $"{error.ErrorId}: {error.Message}");
+    }
+
+    /// <summary>Closes one device (a real device resets on close) and forgets it.</summary>
+    public void Close(string address)
+    {
+        lock (_sync)
+        {
+            if (_open.Remove(address, out var driver)) driver.Dispose();
+            if (_transports.Remove(address, out var t)) t.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_sync)
+        {
+            foreach (var d in _open.Values) d.Dispose();
+            foreach (var t in _transports.Values) t.Dispose();
+            _open.Clear();
+            _transports.Clear();
+        }
+    }
+}

@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Management.Automation;
+using VfioMigration.Protocol;
+using VfioMigration.Simulation;
+
+namespace VfioMigration.PowerShell.Commands;
+
+/// <summary>
+/// Arms a fault on simulated devices, so a runbook's failure paths can be rehearsed: the n-th region access,
+/// feature call, stream read or write, or transition fails (optionally into Error); a save stream is cut short
+/// or corrupted; a ccw channel program never completes.
+/// </summary>
+[Cmdlet(VerbsCommon.Add, "VfioSimulatedFault", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = ByAddress)]
+[OutputType(typeof(FaultRule))]
+public sealed class AddVfioSimulatedFaultCommand : DeviceTargetCmdlet
+{
+    [Parameter]
+    public FaultPoint Point { get; set; } = FaultPoint.Transition;
+
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int Nth { get; set; } = 1;
+
+    /// <summary>An errno name (EIO, EINVAL, ...) or number.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string Errno { get; set; } = "EIO";
+
+    [Parameter]
+    public MigrationState? ArcFrom { get; set; }
+
+    [Parameter]
+    public MigrationState? ArcTo { get; set; }
+
+    [Parameter]
+    public SwitchParameter EnterError { get; set; }
+
+    [Parameter]
+    [ValidateRange(0, long.MaxValue)]
+    public long? TruncateSaveStreamAt { get; set; }
+
+    [Parameter]
+    [ValidateRange(0, long.MaxValue)]
+    public long? CorruptSaveStreamAt { get; set; }
+
+    [Parameter]
+    public SwitchParameter HangNextChannelProgram { get; set; }
+
+    protected override void BeginProcessing() => Simulated = true;
+
+    protected override void EndProcessing()
+    {
+        int errno = ParseErrno(Errno);
+        if (errno <= 0)
+        {
+            ThrowTerminatingError(new ErrorRecord(new VfioMigrationException(
+                $"'{Errno}' is not an errno; use a name such as EIO, EINVAL, ENODEV, ETIMEDOUT, or a positive number.", "InvalidFault"),
+                "InvalidFault", ErrorCategory.InvalidArgument, Errno));
+        }
+        bool streamOrCcw = TruncateSaveStreamAt is not null || CorruptSaveStreamAt is not null || HangNextChannelProgram;
+        foreach (var (_, devices) in Targets())
+        foreach (var id in devices)
+        {
+            var device = Module.SimulatedHost[id.Address];
+            if (HangNextChannelProgram && device.Model is not SimulatedCcwModel)
+            {
+                WriteVfioError(new VfioMigrationException($"{id.Address} is not a ccw device; -HangNextChannelProgram applies to ccw subchannels.", "InvalidFault", id.Address), id.Address);
+                continue;
+            }
+            var rule = new FaultRule(Point, Nth, errno) { ArcFrom = ArcFrom, ArcTo = ArcTo, EnterError = EnterError };
+            string what = streamOrCcw ? "Arm stream/channel fault" : $"Arm fault {rule}";
+            if (!ShouldProcess(id.Address, what)) continue;
+            lock (device.SyncRoot)
+            {
+                if (TruncateSaveStreamAt is { } cut) device.Faults.TruncateSaveStreamAt = cut;
+                if (CorruptSaveStreamAt is { } at) device.Faults.CorruptSaveStreamAt = at;
+                if (HangNextChannelProgram) ((SimulatedCcwModel)device.Model).NextProgramHangs = true;
+                if (!streamOrCcw || MyInvocation.BoundParameters.ContainsKey(nameof(Point)))
+                {
+                    device.Faults.Arm(rule);
+                    WriteObject(rule);
+                }
+            }
+        }
+    }
+
+    private static int ParseErrno(string s)
+    {
+        if (int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n)) return n;
+        var field = typeof(Protocol.Errno).GetField(s.Trim().ToUpperInvariant());
+        return field?.GetValue(null) is int v ? v : -1;
+    }
+}

@@ -1,0 +1,52 @@
+using System.Management.Automation;
+using VfioMigration.Inventory;
+using VfioMigration.PowerShell.Completion;
+
+namespace VfioMigration.PowerShell.Commands;
+
+/// <summary>
+/// A cmdlet that acts on devices named by address (with -Simulated) or given as objects from the pipeline.
+/// Targets are gathered over the whole pipeline, so several devices can be handled as one operation.
+/// </summary>
+public abstract class DeviceTargetCmdlet : VfioCmdlet
+{
+    protected const string ByAddress = "ByAddress";
+    protected const string ByObject = "ByObject";
+
+    private readonly List<(bool Simulated, string Pattern)> _targets = new();
+
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByAddress, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(AddressCompleter))]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[] Address { get; set; } = Array.Empty<string>();
+
+    /// <summary>The simulated host; binds from an IsSimulated property, so deserialized device objects pipe in too.</summary>
+    [Parameter(ParameterSetName = ByAddress, ValueFromPipelineByPropertyName = true)]
+    [Alias("IsSimulated")]
+    public SwitchParameter Simulated { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = ByObject, ValueFromPipeline = true)]
+    [ValidateNotNull]
+    public VfioDevice[] InputObject { get; set; } = Array.Empty<VfioDevice>();
+
+    protected override void ProcessRecord()
+    {
+        if (ParameterSetName == ByObject)
+            foreach (var d in InputObject) _targets.Add((d.IsSimulated, d.Address));
+        else
+            foreach (var a in Address) _targets.Add((Simulated.IsPresent, a));
+    }
+
+    /// <summary>The devices of the whole pipeline, per host, in the order they came, each once.</summary>
+    protected IEnumerable<(VfioHostSession Session, IReadOnlyList<DeviceIdentity> Devices)> Targets()
+    {
+        foreach (var group in _targets.GroupBy(t => t.Simulated))
+        {
+            var session = SessionFor(group.Key);
+            var devices = Resolve(session, group.Select(t => t.Pattern).Distinct(StringComparer.OrdinalIgnoreCase))
+                .DistinctBy(d => d.Address).ToArray();
+            yield return (session, devices);
+        }
+    }
+}

@@ -1,0 +1,42 @@
+using System.Management.Automation;
+using VfioMigration.Inventory;
+using VfioMigration.PowerShell.Completion;
+using VfioMigration.Protocol;
+
+namespace VfioMigration.PowerShell.Commands;
+
+/// <summary>Lists VFIO devices with their migration protocol, capabilities and state.</summary>
+[Cmdlet(VerbsCommon.Get, "VfioDevice")]
+[OutputType(typeof(VfioDevice))]
+public sealed class GetVfioDeviceCommand : VfioCmdlet
+{
+    [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(AddressCompleter))]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[]? Address { get; set; }
+
+    [Parameter]
+    public SwitchParameter Simulated { get; set; }
+
+    [Parameter]
+    public VfioDeviceKind? Kind { get; set; }
+
+    [Parameter]
+    public SwitchParameter MigrationCapable { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var session = SessionFor(Simulated);
+        var ids = Address is null ? session.Enumerate() : Resolve(session, Address);
+        foreach (var id in ids)
+        {
+            if (Cancellation.IsCancellationRequested) break;
+            if (Kind is { } k && id.Kind != k) continue;
+            var device = session.Describe(id);
+            DrainLog();
+            if (MigrationCapable && device.MigrationProtocol == MigrationProtocol.None) continue;
+            WriteObject(device);
+        }
+    }
+}

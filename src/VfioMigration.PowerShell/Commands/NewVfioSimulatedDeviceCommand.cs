@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Management.Automation;
+using VfioMigration.Inventory;
+using VfioMigration.Protocol;
+using VfioMigration.Simulation;
+
+namespace VfioMigration.PowerShell.Commands;
+
+/// <summary>Adds a PCI function or ccw subchannel to the session's simulated host.</summary>
+[Cmdlet(VerbsCommon.New, "VfioSimulatedDevice", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(VfioDevice))]
+public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string Address { get; set; } = "";
+
+    [Parameter]
+    public VfioDeviceKind Kind { get; set; } = VfioDeviceKind.Pci;
+
+    [Parameter]
+    public MigrationProtocol Protocol { get; set; } = MigrationProtocol.V2;
+
+    /// <summary>v2: StopCopy plus any of P2P and PreCopy (StopCopy is added if missing). v1: Ndma or nothing.</summary>
+    [Parameter]
+    public MigrationCapabilities Capabilities { get; set; } = MigrationCapabilities.StopCopy;
+
+    [Parameter]
+    [ValidateRange(16 * 1024, 64L << 30)]
+    public long MemorySize { get; set; } = 1 << 20;
+
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int? IommuGroup { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Driver { get; set; }
+
+    [Parameter]
+    [ValidatePattern("^(0x)?[0-9a-fA-F]{1,4}$")]
+    public string VendorId { get; set; } = "1234";
+
+    [Parameter]
+    [ValidatePattern("^(0x)?[0-9a-fA-F]{1,4}$")]
+    public string DeviceId { get; set; } = "11e8";
+
+    /// <summary>A PCI device this one is linked to peer-to-peer (both write into each other).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? PeerAddress { get; set; }
+
+    [Parameter]
+    public ulong Seed { get; set; } = 1;
+
+    [Parameter]
+    public SwitchParameter DmaLogging { get; set; }
+
+    [Parameter]
+    public SwitchParameter StrictV1 { get; set; }
+
+    [Parameter]
+    public SwitchParameter NoReset { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var host = Module.SimulatedHost;
+        var caps = Protocol == MigrationProtocol.V2 ? Capabilities | MigrationCapabilities.StopCopy : Capabilities;
+        var options = new SimulatedDeviceOptions
+        {
+            Address = Address,
+            Kind = Kind == VfioDeviceKind.Ccw ? SimulatedDeviceKind.Ccw : SimulatedDeviceKind.Pci,
+            Protocol = Protocol,
+            Capabilities = caps,
+            MemorySize = MemorySize,
+            IommuGroup = IommuGroup ?? NextGroup(host),
+            Driver = Driver ?? (Kind == VfioDeviceKind.Ccw ? "vfio_ccw" : "vfio-pci"),
+            Seed = Seed,
+            PciIdentity = new PciIdentity(Hex(VendorId), Hex(DeviceId), Hex(VendorId), 0, 0x020000),
+            DmaLogging = DmaLogging,
+            StrictV1 = StrictV1,
+            SupportsReset = !NoReset,
+        };
+        if (Kind == VfioDeviceKind.Mdev)
+        {
+            WriteVfioError(new VfioMigrationException("The simulator offers PCI and ccw devices; use -Kind Pci or -Kind Ccw.", "InvalidSimulatedDevice", Address), Address);
+            return;
+        }
+        if (!ShouldProcess(Address, $"Add simulated {options.Kind} device ({Protocol}, {caps}, {MemorySize} bytes of device memory)")) return;
+        try
+        {
+            host.Add(options, PeerAddress);
+            WriteObject(Module.Simulated.Describe(Address));
+        }
+        catch (VfioMigrationException e)
+        {
+            WriteVfioError(e, Address);
+        }
+        DrainLog();
+    }
+
+    private static ushort Hex(string s) => ushort.Parse(s.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? s[2..] : s, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+
+    private static int NextGroup(SimulatedHost host) => host.Devices.Select(d => d.Options.IommuGroup).DefaultIfEmpty(0).Max() + 1;
+}

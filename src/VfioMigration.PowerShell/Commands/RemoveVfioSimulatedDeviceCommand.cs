@@ -1,0 +1,36 @@
+using System.Management.Automation;
+
+namespace VfioMigration.PowerShell.Commands;
+
+/// <summary>Removes devices from the session's simulated host (closing them first, which resets them).</summary>
+[Cmdlet(VerbsCommon.Remove, "VfioSimulatedDevice", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByAddress)]
+[OutputType(typeof(void))]
+public sealed class RemoveVfioSimulatedDeviceCommand : DeviceTargetCmdlet
+{
+    protected override void BeginProcessing() => Simulated = true;
+
+    protected override void EndProcessing()
+    {
+        foreach (var (session, devices) in Targets())
+        {
+            if (!session.Backend.IsSimulated)
+            {
+                ThrowTerminatingError(new ErrorRecord(new VfioMigrationException("Remove-VfioSimulatedDevice removes simulated devices only.", "InvalidOperation"),
+                    "NotSimulated", ErrorCategory.InvalidOperation, null));
+            }
+            foreach (var device in devices)
+            {
+                if (!ShouldProcess(device.Address, "Remove simulated device")) continue;
+                try
+                {
+                    session.Close(device.Address);
+                    Module.SimulatedHost.Remove(device.Address);
+                }
+                catch (VfioMigrationException e)
+                {
+                    WriteVfioError(e, device.Address);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+using System.Management.Automation;
+using Microsoft.Extensions.Logging;
+using VfioMigration.Inventory;
+using VfioMigration.PowerShell.Session;
+
+namespace VfioMigration.PowerShell.Commands;
+
+/// <summary>
+/// What every cmdlet of the module shares: Ctrl+C as a cancellation token, the core's log drained onto the
+/// pipeline streams, the session for the real or simulated host, and errors with stable ids and categories.
+/// </summary>
+public abstract class VfioCmdlet : PSCmdlet, IDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+
+    protected CancellationToken Cancellation => _stop.Token;
+    protected ModuleState Module => ModuleState.Current;
+
+    protected override void StopProcessing() => _stop.Cancel();
+
+    /// <summary>The session for the simulated host, or for the real one (which this version does not offer yet).</summary>
+    protected VfioHostSession SessionFor(bool simulated)
+    {
+        if (simulated) return Module.Simulated;
+        ThrowTerminatingError(RealHost.NotAvailableError());
+        throw new InvalidOperationException(); // not reached
+    }
+
+    /// <summary>Writes what the core logged since the last call, on the pipeline thread.</summary>
+    protected void DrainLog()
+    {
+        while (Module.Log.TryDequeue(out var entry))
+        {
+            switch (entry.Level)
+            {
+                case LogLevel.Information: WriteVerbose(entry.Message); break;
+                case LogLevel.Warning or LogLevel.Error or LogLevel.Critical: WriteWarning(entry.Message); break;
+                default: WriteDebug(entry.Message); break;
+            }
+        }
+    }
+
+    protected void WriteVfioError(VfioMigrationException e, object? target) => WriteError(ErrorFor(e, target));
+
+    public static ErrorRecord ErrorFor(VfioMigrationException e, object? target)
+    {
+        var record = new ErrorRecord(e, e.ErrorId, CategoryOf(e.ErrorId), target ?? e.Device);
+        if (e.ErrorId == "PermissionDenied")
+            record.ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = "Run as root, or give your user access to /dev/vfio/* (udev rule or group)." };
+        else if (e.ErrorId == "DeviceInErrorState")
+            record.ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = "Reset-VfioDevice returns the device to Running." };
+        return record;
+    }
+
+    public static ErrorCategory CategoryOf(string errorId) => errorId switch
+    {
+        "TransitionRefused" or "MigrationNotSupported" or "PeerQuiesceUnsupported" or "PreCopyNotSupported" => ErrorCategory.InvalidOperation,
+        "TransitionFailed" or "DeviceInErrorState" or "VfioCallFailed" or "DeviceGone" => ErrorCategory.DeviceError,
+        "PeerQuiesceFailed" => ErrorCategory.OperationStopped,
+        "DeviceNotFound" or "PeerNotFound" => ErrorCategory.ObjectNotFound,
+        "DeviceBusy" or "DeviceInUse" => ErrorCategory.ResourceBusy,
+        "PermissionDenied" => ErrorCategory.PermissionDenied,
+        "DeviceExists" => ErrorCategory.ResourceExists,
+        "InvalidSimulatedDevice" or "PeerNotPci" or "InvalidFault" => ErrorCategory.InvalidArgument,
+        "VfioNotAvailable" => ErrorCategory.NotInstalled,
+        _ => ErrorCategory.NotSpecified,
+    };
+
+    /// <summary>Resolves address patterns against a session's devices; a literal address that matches nothing is an error.</summary>
+    protected IReadOnlyList<DeviceIdentity> Resolve(VfioHostSession session, IEnumerable<string> patterns)
+    {
+        var all = session.Enumerate();
+        var found = new List<DeviceIdentity>();
+        foreach (var pattern in patterns)
+        {
+            var wildcard = WildcardPattern.Get(pattern, WildcardOptions.IgnoreCase);
+            var matches = all.Where(d => wildcard.IsMatch(d.Address)).ToArray();
+            if (matches.Length == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
+                WriteVfioError(new VfioMigrationException(
+                    $"No {(session.Backend.IsSimulated ? "simulated " : "")}VFIO device at '{pattern}'. Get-VfioDevice{(session.Backend.IsSimulated ? " -Simulated" : "")} lists the devices there are.",
+                    "DeviceNotFound", pattern), pattern);
+            found.AddRange(matches.Where(m => !found.Contains(m)));
+        }
+        return found;
+    }
+
+    public void Dispose()
+    {
+        _stop.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

@@ -1,0 +1,60 @@
+using System.Collections.Concurrent;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using VfioMigration.Audit;
+using VfioMigration.Inventory;
+using VfioMigration.PowerShell.Logging;
+using VfioMigration.Simulation;
+
+namespace VfioMigration.PowerShell.Session;
+
+/// <summary>
+/// What the module holds for one runspace: the simulated host (made with the default devices on first use) and
+/// the devices it has open. Devices stay open for the life of the runspace, because a device's migration state
+/// lives only while it is open; they are closed when the module is removed or the runspace closes.
+/// </summary>
+public sealed class ModuleState : IDisposable
+{
+    private static readonly ConcurrentDictionary<Guid, ModuleState> ByRunspace = new();
+    private VfioHostSession? _simulated;
+
+    private ModuleState() { }
+
+    public PipelineLog Log { get; } = new();
+
+    public static ModuleState Current
+    {
+        get
+        {
+            var runspace = Runspace.DefaultRunspace;
+            var id = runspace?.InstanceId ?? Guid.Empty;
+            return ByRunspace.GetOrAdd(id, _ =>
+            {
+                if (runspace is not null) runspace.StateChanged += OnRunspaceStateChanged;
+                return new ModuleState();
+            });
+        }
+    }
+
+    /// <summary>The session over the simulated host, made on first use.</summary>
+    public VfioHostSession Simulated =>
+        _simulated ??= new VfioHostSession(new SimulatedBackend(SimulatedHost.CreateDefault()), Log, AuditLog.FromEnvironment());
+
+    public SimulatedHost SimulatedHost => ((SimulatedBackend)Simulated.Backend).Host;
+
+    /// <summary>Whether the simulated host exists yet (the completer must not create it as a side effect).</summary>
+    public bool HasSimulated => _simulated is not null;
+
+    public static void Remove(Guid runspaceId)
+    {
+        if (ByRunspace.TryRemove(runspaceId, out var state)) state.Dispose();
+    }
+
+    private static void OnRunspaceStateChanged(object? sender, RunspaceStateEventArgs e)
+    {
+        if (e.RunspaceStateInfo.State is RunspaceState.Closed or RunspaceState.Broken && sender is Runspace r)
+            Remove(r.InstanceId);
+    }
+
+    public void Dispose() => _simulated?.Dispose();
+}

@@ -1,0 +1,15 @@
+namespace VfioMigration.PowerShell.Tests;
+
+public sealed class ModuleSmokeTests : IDisposable
+{
+    private readonly Engine _ps = new();
+
+    [Fact]
+    public void TheManifestLoadsAndExportsExactlyTheCmdlets()
+    {
+        var names = _ps.Ok("(Get-Command -Module VfioMigration).Name").Select(o => o.ToString()).OrderBy(n => n).ToArray();
+        Assert.Equal(new[] { "Add-VfioSimulatedFault", "Clear-VfioSimulatedFault", "Get-VfioDevice", "New-VfioSimulatedDevice", "Remove-VfioSimulatedDevice", "Reset-VfioDevice", "Set-VfioDeviceState" }, names);
+    }
+
+    public void Dispose() => _ps.Dispose();
+}
