@@ -27,12 +27,34 @@ public sealed class TestHost : PSHost
     public List<string> Prompts => _ui.Prompts;
     public string Written => _ui.Text.ToString();
 
+    /// <summary>A 150-column console, so tables render the way a wide terminal shows them.</summary>
+    private sealed class WideRawUI : PSHostRawUserInterface
+    {
+        public override ConsoleColor BackgroundColor { get; set; } = ConsoleColor.Black;
+        public override Size BufferSize { get; set; } = new(150, 1000);
+        public override Coordinates CursorPosition { get; set; }
+        public override int CursorSize { get; set; }
+        public override ConsoleColor ForegroundColor { get; set; } = ConsoleColor.Gray;
+        public override bool KeyAvailable => false;
+        public override Size MaxPhysicalWindowSize => new(150, 100);
+        public override Size MaxWindowSize => new(150, 100);
+        public override Coordinates WindowPosition { get; set; }
+        public override Size WindowSize { get; set; } = new(150, 100);
+        public override string WindowTitle { get; set; } = "";
+        public override void FlushInputBuffer() { }
+        public override BufferCell[,] GetBufferContents(Rectangle rectangle) => new BufferCell[0, 0];
+        public override KeyInfo ReadKey(ReadKeyOptions options) => default;
+        public override void ScrollBufferContents(Rectangle source, Coordinates destination, Rectangle clip, BufferCell fill) { }
+        public override void SetBufferContents(Coordinates origin, BufferCell[,] contents) { }
+        public override void SetBufferContents(Rectangle rectangle, BufferCell fill) { }
+    }
+
     private sealed class TestHostUI : PSHostUserInterface
     {
         public int Answer { get; set; }
         public List<string> Prompts { get; } = new();
         public System.Text.StringBuilder Text { get; } = new();
-        public override PSHostRawUserInterface? RawUI => null;
+        public override PSHostRawUserInterface? RawUI { get; } = new WideRawUI();
         public override Dictionary<string, PSObject> Prompt(string caption, string message, Collection<FieldDescription> descriptions) => new();
         public override int PromptForChoice(string caption, string message, Collection<ChoiceDescription> choices, int defaultChoice)
         {

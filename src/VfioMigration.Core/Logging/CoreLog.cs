@@ -9,7 +9,7 @@ public static partial class CoreLog
     [LoggerMessage(EventId = 1000, Level = LogLevel.Debug, Message = "{Device}: planned {From} -> {To}: {Path}")]
     public static partial void TransitionPlanned(ILogger logger, string device, MigrationState from, MigrationState to, string path);
 
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Debug, Message = "{Device}: arc {Arc} done")]
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "{Device}: arc {Arc} done")]
     public static partial void ArcDone(ILogger logger, string device, string arc);
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "{Device}: state {From} -> {To} via {Arcs}: {Result}")]

@@ -31,6 +31,8 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
     {
         while (Module.Log.TryDequeue(out var entry))
         {
+            // A refused or failed transition reaches the user as an error record; its log line is detail.
+            if (entry.EventId is 1003 or 1004) { WriteVerbose(entry.Message); continue; }
             switch (entry.Level)
             {
                 case LogLevel.Information: WriteVerbose(entry.Message); break;

@@ -1,0 +1,96 @@
+using System.Management.Automation;
+
+namespace VfioMigration.PowerShell.Tests;
+
+public sealed class GetVfioDeviceTests : IDisposable
+{
+    private readonly Engine _ps = new();
+
+    [Fact]
+    public void ListsTheDefaultSimulatedHost()
+    {
+        var devices = _ps.Ok("Get-VfioDevice -Simulated").Select(o => (VfioDevice)o.BaseObject).ToArray();
+        Assert.Equal(8, devices.Length);
+        Assert.All(devices, d => Assert.True(d.IsSimulated));
+        var mlx = devices.Single(d => d.Address == "0000:3b:00.2");
+        Assert.Equal(("mlx5_vfio_pci", 61, "15b3", "101e"), (mlx.Driver, mlx.IommuGroup!.Value, mlx.VendorId, mlx.DeviceId));
+        Assert.Equal(Protocol.MigrationProtocol.V2, mlx.MigrationProtocol);
+        Assert.Equal(Protocol.MigrationCapabilities.StopCopy | Protocol.MigrationCapabilities.P2P | Protocol.MigrationCapabilities.PreCopy, mlx.MigrationCapabilities);
+        Assert.Equal(Protocol.MigrationState.Running, mlx.State);
+        var v1 = devices.Single(d => d.Address == "0000:af:00.1");
+        Assert.Equal("RUNNING", v1.DeviceStateBits);
+        Assert.Equal(1u, v1.RawDeviceState);
+        var none = devices.Single(d => d.Address == "0000:d8:00.0");
+        Assert.Equal(Protocol.MigrationProtocol.None, none.MigrationProtocol);
+        Assert.Null(none.State);
+        Assert.Equal(2, devices.Count(d => d.Kind == VfioDeviceKind.Ccw));
+    }
+
+    [Fact]
+    public void FiltersByWildcardKindAndMigrationCapability()
+    {
+        Assert.Equal(2, _ps.Ok("Get-VfioDevice -Simulated '0000:3b:*'").Count);
+        Assert.Equal(2, _ps.Ok("Get-VfioDevice -Simulated -Kind Ccw").Count);
+        Assert.Equal(7, _ps.Ok("Get-VfioDevice -Simulated -MigrationCapable").Count);
+        Assert.Equal(2, _ps.Ok("'0000:3b:00.2', '0.0.0100' | Get-VfioDevice -Simulated").Count);
+    }
+
+    [Fact]
+    public void AnUnknownAddressIsANonTerminatingObjectNotFoundError()
+    {
+        var (output, ps) = _ps.Run("Get-VfioDevice -Simulated 0000:99:00.0, 0000:3b:00.2");
+        Assert.Single(output);
+        var e = Assert.Single(ps.Streams.Error);
+        Assert.Equal("DeviceNotFound,VfioMigration.PowerShell.Commands.GetVfioDeviceCommand", e.FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.ObjectNotFound, e.CategoryInfo.Category);
+        Assert.Equal("0000:99:00.0", e.TargetObject);
+        Assert.Contains("Get-VfioDevice -Simulated", e.Exception.Message);
+    }
+
+    [Fact]
+    public void WithoutSimulatedItSaysThisHostHasNoVfioAndPointsAtSimulated()
+    {
+        var (_, ps) = _ps.Run("try { Get-VfioDevice -ErrorAction Stop } catch { $_ }");
+        var (output, _) = _ps.Run("try { Get-VfioDevice } catch { $_.FullyQualifiedErrorId; $_.Exception.Message; $_.ErrorDetails.RecommendedAction }");
+        var lines = output.Select(o => o.ToString()).ToArray();
+        Assert.StartsWith("VfioNotAvailable", lines[0]);
+        Assert.Contains("-Simulated", lines[1]);
+        Assert.Contains("-Simulated", lines[2]);
+    }
+
+    [Fact]
+    public void TheTableViewRendersForLiveAndDeserializedObjects()
+    {
+        _ps.Ok("Get-VfioDevice -Simulated 0000:af:00.1 | Out-Host");
+        _ps.Ok("$d = Get-VfioDevice -Simulated 0000:af:00.1; [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($d)) | Out-Host");
+        var text = Strip(_ps.Host.Written);
+        var rows = text.Split('\n').Where(l => l.StartsWith("0000:af:00.1", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(2, rows.Length);
+        Assert.Equal(rows[0].TrimEnd(), rows[1].TrimEnd());
+        Assert.Contains("i40e_vf_migration", rows[0]);
+        Assert.Contains("8086:154c", rows[0]);
+        Assert.Contains("StopCopy, PreCopy, Ndma", rows[0]);
+        Assert.Contains("RUNNING", rows[0]);
+        Assert.Equal(2, text.Split('\n').Count(l => l.StartsWith("Address", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void ObjectsSurviveRemotingSerialization()
+    {
+        var back = _ps.Ok("$d = Get-VfioDevice -Simulated 0000:3b:00.2; [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($d))").Single();
+        Assert.Equal("Deserialized.VfioMigration.VfioDevice", back.TypeNames[0]);
+        Assert.Equal("0000:3b:00.2", back.Properties["Address"].Value);
+        Assert.Equal("mlx5_vfio_pci", back.Properties["Driver"].Value);
+        Assert.Equal(61, back.Properties["IommuGroup"].Value);
+        Assert.Equal("Running", back.Properties["State"].Value.ToString());
+        Assert.Equal("V2", back.Properties["MigrationProtocol"].Value.ToString());
+        Assert.Equal(true, back.Properties["IsSimulated"].Value);
+        // A deserialized object still drives the cmdlets, by property name.
+        _ps.Ok("$d = Get-VfioDevice -Simulated 0000:3b:00.2; $r = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($d)); $r | Set-VfioDeviceState -State Stop");
+        Assert.Equal("Stop", _ps.Ok("(Get-VfioDevice -Simulated 0000:3b:00.2).State").Single().ToString());
+    }
+
+    internal static string Strip(string s) => System.Text.RegularExpressions.Regex.Replace(s, "\u001b\\[[0-9;]*m", "").Replace("\r", "");
+
+    public void Dispose() => _ps.Dispose();
+}
