@@ -1,0 +1,31 @@
+# A tour of the simulated host: list devices, move one through the migration states, recover from Error.
+# Runs as it stands: pwsh -c 'Import-Module ./out/VfioMigration/VfioMigration.psd1; ./examples/tour.ps1'
+#Requires -Modules VfioMigration
+
+'== The simulated host: PCI functions (v1 and v2) and s390 ccw subchannels'
+Get-VfioDevice -Simulated | Out-Host
+
+'== Stop-and-copy one device; every hop of the path shows with -Verbose'
+Set-VfioDeviceState -Simulated -Address 0000:3b:00.2 -State StopCopy -Verbose -PassThru | Out-Host
+
+'== A stop-copy session cannot go back to pre-copy: the error says where the device is and where it can go'
+Set-VfioDeviceState -Simulated -Address 0000:3b:00.2 -State PreCopy -ErrorVariable refused -ErrorAction SilentlyContinue
+"$($refused[0].FullyQualifiedErrorId): $($refused[0].Exception.Message)"
+
+'== Back to Running'
+Set-VfioDeviceState -Simulated -Address 0000:3b:00.2 -State Running -PassThru | Out-Host
+
+'== A v1 device: the same states, shown with their device_state bits'
+foreach ($state in 'RunningP2P', 'PreCopyP2P', 'StopCopy', 'Stop', 'Running') {
+    $d = Set-VfioDeviceState -Simulated -Address 0000:af:00.1 -State $state -PassThru
+    '{0,-11} -> device_state 0x{1:X} ({2})' -f $state, $d.RawDeviceState, $d.DeviceStateBits
+}
+
+'== Rehearse a failure: the next arc into Stop fails and leaves the device in Error'
+Add-VfioSimulatedFault -Address 0000:3b:00.3 -Point Transition -ArcTo Stop -EnterError | Out-Null
+Set-VfioDeviceState -Simulated -Address 0000:3b:00.3 -State Stop -ErrorVariable failed -ErrorAction SilentlyContinue
+"$($failed[0].FullyQualifiedErrorId): $($failed[0].Exception.Message)"
+Get-VfioDevice -Simulated 0000:3b:00.3 | Out-Host
+
+'== Recover: a device reset is the only way out of Error'
+Reset-VfioDevice -Simulated -Address 0000:3b:00.3 -Force -PassThru | Out-Host

@@ -1,0 +1,68 @@
+namespace VfioMigration.PowerShell.Tests;
+
+/// <summary>The examples run as they stand against the simulated host, and do what they say.</summary>
+public sealed class ExampleTests : IDisposable
+{
+    private readonly Engine _ps = new();
+
+    private string RunExample(string name)
+    {
+        var path = Path.Combine(Engine.RepositoryRoot, "examples", name);
+        var (output, shell) = _ps.Run($"$PSStyle.OutputRendering = 'PlainText'; & '{path}'");
+        Assert.True(shell.Streams.Error.Count == 0, string.Join("\n", shell.Streams.Error));
+        Assert.False(shell.HadErrors && shell.Streams.Error.Count > 0);
+        return GetVfioDeviceTests.Strip(string.Join("\n", output.Select(o => o.ToString())) + "\n" + _ps.Host.Written);
+    }
+
+    [Fact]
+    public void TheTourRunsAndRecoversFromError()
+    {
+        var text = RunExample("tour.ps1");
+        Assert.Contains("TransitionRefused,VfioMigration.PowerShell.Commands.SetVfioDeviceStateCommand", text);
+        Assert.Contains("RunningP2P  -> device_state 0x9 (RUNNING, NDMA)", text);
+        Assert.Contains("PreCopyP2P  -> device_state 0xB (RUNNING, SAVING, NDMA)", text);
+        Assert.Contains("DeviceInErrorState", text);
+        Assert.Equal("Running", _ps.Ok("(Get-VfioDevice -Simulated 0000:3b:00.3).State").Single().ToString());
+    }
+
+    [Fact]
+    public void TheMultiDeviceExampleQuiescesFirstAndRefusesAnUnsafeSet()
+    {
+        var text = RunExample("multi-device-quiesce.ps1");
+        Assert.Contains("PeerQuiesceUnsupported", text);
+        Assert.Contains("WARNING: 0000:5e:00.1 cannot quiesce", text);
+        Assert.All(_ps.Ok("Get-VfioDevice -Simulated -MigrationCapable").Select(o => ((VfioDevice)o.BaseObject).State.ToString()), s => Assert.Equal("Running", s));
+    }
+
+    public void Dispose() => _ps.Dispose();
+}
+
+/// <summary>Every PowerShell file of the project parses: build.ps1, the examples and the Pester suite.</summary>
+public sealed class ScriptParseTests
+{
+    public static TheoryData<string> Scripts()
+    {
+        var data = new TheoryData<string>();
+        foreach (var f in Directory.EnumerateFiles(Engine.RepositoryRoot, "*.ps*1", SearchOption.AllDirectories)
+                     .Where(f => !f.Contains("/bin/") && !f.Contains("/obj/") && !f.Contains("/out/") && (f.EndsWith(".ps1") || f.EndsWith(".psd1")))
+                     .Select(f => Path.GetRelativePath(Engine.RepositoryRoot, f)))
+            data.Add(f);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Scripts))]
+    public void ParsesWithoutErrors(string relative)
+    {
+        System.Management.Automation.Language.Parser.ParseFile(Path.Combine(Engine.RepositoryRoot, relative), out _, out var errors);
+        Assert.True(errors.Length == 0, string.Join("\n", errors.Select(e => $"{e.Extent.StartLineNumber}: {e.Message}")));
+    }
+
+    [Fact]
+    public void TheBuiltManifestIsValid()
+    {
+        using var e = new Engine();
+        var info = e.Ok($"Test-ModuleManifest -Path '{Engine.Manifest}' -ErrorAction Stop").Single();
+        Assert.Equal(new Version(7, 4), info.Properties["PowerShellVersion"].Value);
+    }
+}

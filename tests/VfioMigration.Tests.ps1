@@ -1,0 +1,183 @@
+# Pester 5 suite: the module as an administrator sees it, against the simulated host.
+# Run by ./build.ps1 Test wherever pwsh 7.4+ and Pester 5 are installed.
+
+BeforeAll {
+    $script:Manifest = if ($env:VFIOMIGRATION_MODULE) { $env:VFIOMIGRATION_MODULE } else { Join-Path $PSScriptRoot '..' 'out' 'VfioMigration' 'VfioMigration.psd1' }
+}
+
+BeforeEach {
+    # A fresh import gives a fresh simulated host: removing the module closes every device it opened.
+    Import-Module $script:Manifest -Force
+}
+
+AfterAll {
+    Remove-Module VfioMigration -ErrorAction SilentlyContinue
+}
+
+Describe 'The module' {
+    It 'exports exactly its cmdlets' {
+        (Get-Command -Module VfioMigration).Name | Sort-Object | Should -Be @(
+            'Add-VfioSimulatedFault', 'Clear-VfioSimulatedFault', 'Get-VfioDevice', 'New-VfioSimulatedDevice',
+            'Remove-VfioSimulatedDevice', 'Reset-VfioDevice', 'Set-VfioDeviceState')
+    }
+
+    It 'has a valid manifest for PowerShell 7.4 Core' {
+        $info = Test-ModuleManifest -Path $script:Manifest
+        $info.PowerShellVersion | Should -Be ([version] '7.4')
+        $info.CompatiblePSEditions | Should -Be @('Core')
+    }
+
+    It 'has full help for <_>' -ForEach @('Get-VfioDevice', 'Set-VfioDeviceState', 'Reset-VfioDevice', 'New-VfioSimulatedDevice',
+        'Remove-VfioSimulatedDevice', 'Add-VfioSimulatedFault', 'Clear-VfioSimulatedFault') {
+        $help = Get-Help $_ -Full
+        $help.Synopsis | Should -Not -BeNullOrEmpty
+        @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2
+        foreach ($p in $help.Parameters.Parameter) {
+            ($p.Description | ForEach-Object Text) -join '' | Should -Not -BeNullOrEmpty -Because "-$($p.Name) needs a description"
+        }
+    }
+}
+
+Describe 'Get-VfioDevice' {
+    It 'lists the default simulated host' {
+        $devices = Get-VfioDevice -Simulated
+        $devices.Count | Should -Be 8
+        $devices[0].PSObject.TypeNames[0] | Should -Be 'VfioMigration.VfioDevice'
+        ($devices | Where-Object Kind -eq Ccw).Count | Should -Be 2
+        ($devices | Where-Object MigrationProtocol -eq None).Address | Should -Be '0000:d8:00.0'
+    }
+
+    It 'shows v1 device_state bits' {
+        (Get-VfioDevice -Simulated 0000:af:00.1).DeviceStateBits | Should -Be 'RUNNING'
+    }
+
+    It 'takes wildcards and filters' {
+        (Get-VfioDevice -Simulated '0000:3b:*').Count | Should -Be 2
+        (Get-VfioDevice -Simulated -MigrationCapable).Count | Should -Be 7
+        (Get-VfioDevice -Simulated -Kind Ccw).Address | Should -Be @('0.0.0100', '0.0.0101')
+    }
+
+    It 'reports an unknown address as a non-terminating error' {
+        $found = Get-VfioDevice -Simulated 0000:99:00.0, 0000:3b:00.2 -ErrorVariable err -ErrorAction SilentlyContinue
+        $found.Address | Should -Be '0000:3b:00.2'
+        $err[0].FullyQualifiedErrorId | Should -Be 'DeviceNotFound,VfioMigration.PowerShell.Commands.GetVfioDeviceCommand'
+        $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+    }
+
+    It 'says the real host is not available and points at -Simulated' {
+        { Get-VfioDevice -ErrorAction Stop } | Should -Throw -ErrorId 'VfioNotAvailable,VfioMigration.PowerShell.Commands.GetVfioDeviceCommand'
+    }
+
+    It 'survives remoting serialization with its type name and key properties' {
+        $d = Get-VfioDevice -Simulated 0000:3b:00.2
+        $back = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($d))
+        $back.PSObject.TypeNames[0] | Should -Be 'Deserialized.VfioMigration.VfioDevice'
+        $back.Address | Should -Be '0000:3b:00.2'
+        "$($back.State)" | Should -Be 'Running'
+        ($back | Format-Table | Out-String) | Should -Match 'mlx5_vfio_pci'
+    }
+}
+
+Describe 'Set-VfioDeviceState' {
+    It 'moves a device by address and returns nothing without -PassThru' {
+        Set-VfioDeviceState -Simulated -Address 0000:5e:00.1 -State Stop | Should -BeNullOrEmpty
+        (Get-VfioDevice -Simulated 0000:5e:00.1).State | Should -Be 'Stop'
+    }
+
+    It 'takes device objects from the pipeline and returns them with -PassThru' {
+        $d = Get-VfioDevice -Simulated 0000:5e:00.1 | Set-VfioDeviceState -State StopCopy -PassThru
+        $d.State | Should -Be 'StopCopy'
+    }
+
+    It 'changes nothing with -WhatIf' {
+        Set-VfioDeviceState -Simulated 0000:3b:00.2 -State StopCopy -WhatIf
+        (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Running'
+    }
+
+    It 'shows every hop with -Verbose' {
+        $verbose = Set-VfioDeviceState -Simulated 0000:3b:00.2 -State StopCopy -Verbose 4>&1
+        $verbose.Message | Should -Contain '0000:3b:00.2: arc Running -> RunningP2P done'
+        $verbose.Message | Should -Contain '0000:3b:00.2: arc Stop -> StopCopy done'
+    }
+
+    It 'refuses StopCopy -> PreCopy, naming the state and the way out' {
+        Set-VfioDeviceState -Simulated 0000:3b:00.2 -State StopCopy
+        Set-VfioDeviceState -Simulated 0000:3b:00.2 -State PreCopy -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -Be 'TransitionRefused,VfioMigration.PowerShell.Commands.SetVfioDeviceStateCommand'
+        $err[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
+        $err[0].Exception.Message | Should -Match 'now in StopCopy'
+        $err[0].TargetObject.Address | Should -Be '0000:3b:00.2'
+    }
+
+    It 'quiesces every device of a set before any stops' {
+        $verbose = Get-VfioDevice -Simulated '0000:3b:*' | Set-VfioDeviceState -State Stop -Verbose 4>&1
+        $requests = @($verbose.Message | Where-Object { $_ -match 'requesting' })
+        $requests[0] | Should -Match 'requesting RunningP2P'
+        $requests[1] | Should -Match 'requesting RunningP2P'
+        $requests[2] | Should -Match 'requesting Stop'
+        (Get-VfioDevice -Simulated '0000:3b:*').State | Should -Be @('Stop', 'Stop')
+    }
+
+    It 'refuses a set with a device that cannot quiesce, unless -Force' {
+        Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -State Stop -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'PeerQuiesceUnsupported,*'
+        $err[0].Exception.Message | Should -Match '0000:5e:00.1'
+        (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Running'
+        Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -State Stop -Force -WarningVariable warn -WarningAction SilentlyContinue
+        $warn | Should -Not -BeNullOrEmpty
+        (Get-VfioDevice -Simulated 0000:5e:00.1).State | Should -Be 'Stop'
+    }
+
+    It 'does not accept Error as a target' {
+        { Set-VfioDeviceState -Simulated 0000:3b:00.2 -State Error -ErrorAction Stop } | Should -Throw
+    }
+
+    It 'completes addresses and states' {
+        $null = Get-VfioDevice -Simulated
+        $line = 'Set-VfioDeviceState -Simulated -Address 0000:3b'
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('0000:3b:00.2', '0000:3b:00.3')
+        $line = 'Set-VfioDeviceState -Simulated -Address 0000:3b:00.2 -State Pre'
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('PreCopy', 'PreCopyP2P')
+    }
+}
+
+Describe 'Rehearsing failures' {
+    It 'recovers a device from Error with Reset-VfioDevice' {
+        Add-VfioSimulatedFault -Address 0000:3b:00.3 -Point Transition -ArcTo Stop -EnterError | Out-Null
+        Set-VfioDeviceState -Simulated 0000:3b:00.3 -State Stop -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'DeviceInErrorState,*'
+        $err[0].ErrorDetails.RecommendedAction | Should -Match 'Reset-VfioDevice'
+        (Get-VfioDevice -Simulated 0000:3b:00.3).State | Should -Be 'Error'
+        (Reset-VfioDevice -Simulated 0000:3b:00.3 -Force -PassThru).State | Should -Be 'Running'
+    }
+
+    It 'times out a ccw stop whose channel program never completes' {
+        Add-VfioSimulatedFault -Address 0.0.0100 -HangNextChannelProgram
+        $null = Get-VfioDevice -Simulated 0.0.0100
+        $null = Get-VfioDevice -Simulated 0.0.0100
+        Set-VfioDeviceState -Simulated 0.0.0100 -State Stop -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].Exception.Message | Should -Match 'ETIMEDOUT'
+        (Get-VfioDevice -Simulated 0.0.0100).State | Should -Be 'Running'
+    }
+}
+
+Describe 'The simulated host' {
+    It 'takes new devices and lets them go' {
+        $d = New-VfioSimulatedDevice -Address 0000:01:00.0 -Capabilities P2P, PreCopy -MemorySize 64KB -PeerAddress 0000:3b:00.2
+        $d.MigrationCapabilities | Should -Be 'StopCopy, P2P, PreCopy'
+        (Get-VfioDevice -Simulated).Count | Should -Be 9
+        $d | Remove-VfioSimulatedDevice
+        (Get-VfioDevice -Simulated).Count | Should -Be 8
+    }
+
+    It 'rejects a bad address clearly' {
+        { New-VfioSimulatedDevice -Address 3b:00.2 -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidSimulatedDevice,VfioMigration.PowerShell.Commands.NewVfioSimulatedDeviceCommand'
+    }
+}
+
+Describe 'The examples' {
+    It 'runs <_> as it stands' -ForEach @('tour.ps1', 'multi-device-quiesce.ps1') {
+        $output = & (Join-Path $PSScriptRoot '..' 'examples' $_) 2>&1 | Out-String
+        $output | Should -Not -Match 'Exception'
+    }
+}
