@@ -6,7 +6,8 @@ namespace VfioMigration.Migration;
 /// Moves a set of devices that may DMA into each other (the seed's rule, checklist 40): when the target stops
 /// them, every running device first enters its peer-to-peer quiesced state (RunningP2P / PreCopyP2P, NDMA on v1),
 /// and only then does any device stop, so no device writes into a peer that is already frozen. A device that
-/// cannot quiesce makes the whole set refuse, naming it, unless forced.
+/// cannot quiesce makes the whole set refuse, naming it, unless forced. Waking a set to Running is the mirror
+/// image: stopped devices enter RunningP2P first, then all run.
 /// </summary>
 public sealed class DeviceSetTransition
 {
@@ -40,6 +41,17 @@ public sealed class DeviceSetTransition
         var warnings = new List<string>();
         bool quiesce = devices.Count > 1 && StopsDevice(target);
         var after = devices.ToDictionary(d => d.Device, d => d.Current);
+        if (devices.Count > 1 && target == MigrationState.Running)
+        {
+            // Waking a set: every stopped device that can runs peer-quiesced first, so no device starts writing
+            // peer-to-peer into one that is still stopped.
+            foreach (var (device, current) in devices)
+            {
+                if (!StopsDevice(current) || !CanQuiesce(device)) continue;
+                steps.Add(new DeviceSetStep(device, current, MigrationState.RunningP2P, 1));
+                after[device] = MigrationState.RunningP2P;
+            }
+        }
         if (quiesce)
         {
             foreach (var (device, current) in devices)

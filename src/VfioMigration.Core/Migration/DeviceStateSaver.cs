@@ -6,48 +6,66 @@ namespace VfioMigration.Migration;
 /// <summary>
 /// Streams one device's migration data into a sink with bounded memory: optionally pre-copy rounds while the
 /// device runs (until the device reports convergence or the round limit is hit), then stop-copy to the end of the
-/// stream, then the requested final state.
+/// stream, then the requested final state. The phases are also offered one by one, for multi-device saves.
 /// </summary>
 public static class DeviceStateSaver
 {
     public static SaveReport Save(IDeviceMigration device, Stream sink, SaveOptions options,
         IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        var total = Stopwatch.StartNew();
-        var buffer = new byte[options.ChunkSize];
-        long bytes = 0, preCopyBytes = 0;
-        int rounds = 0;
-        var start = device.GetState();
-        if (options.Live)
-        {
-            if (!device.Capabilities.HasFlag(MigrationCapabilities.PreCopy))
-                throw new VfioMigrationException($"{device.Address}: a live save needs pre-copy, which this device does not offer ({device.Capabilities}); save it stopped instead.", "PreCopyNotSupported", device.Address);
-            var preTarget = start is MigrationState.RunningP2P or MigrationState.PreCopyP2P ? MigrationState.PreCopyP2P : MigrationState.PreCopy;
-            device.RequestState(preTarget, cancellationToken);
-            while (rounds < options.MaxPreCopyRounds)
-            {
-                rounds++;
-                // A round sends what the device reported outstanding when it began; a busy device dirties pages
-                // while we read, so "until nothing is left" might never come.
-                var before = device.GetPrecopyInfo();
-                long budget = before is { } b ? (long)(b.InitialBytes + b.DirtyBytes) : 0;
-                long roundBytes = Drain(device, sink, buffer, untilEnd: false, progress, "pre-copy", rounds, ref bytes, cancellationToken, Math.Max(budget, 1));
-                preCopyBytes += roundBytes;
-                var info = device.GetPrecopyInfo();
-                if (info is { } i && i.InitialBytes == 0 && (long)i.DirtyBytes <= options.ConvergedDirtyBytes) break;
-            }
-        }
-        var stopwatch = Stopwatch.StartNew();
-        device.RequestState(MigrationState.StopCopy, cancellationToken);
-        Drain(device, sink, buffer, untilEnd: true, progress, "stop-copy", rounds, ref bytes, cancellationToken, long.MaxValue);
+        var report = Save(device, chunk => sink.Write(chunk), options, progress, cancellationToken);
         sink.Flush();
-        var downtime = stopwatch.Elapsed;
-        device.RequestState(options.FinalState, cancellationToken);
-        return new SaveReport(device.Address, bytes, preCopyBytes, rounds, downtime, total.Elapsed);
+        return report;
     }
 
-    private static long Drain(IDeviceMigration device, Stream sink, byte[] buffer, bool untilEnd, IProgress<SaveProgress>? progress,
-        string phase, int round, ref long bytes, CancellationToken cancellationToken, long budget)
+    public static SaveReport Save(IDeviceMigration device, DataSink sink, SaveOptions options,
+        IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var total = Stopwatch.StartNew();
+        var buffer = new byte[options.ChunkSize];
+        var pre = options.Live ? PreCopy(device, sink, buffer, options, progress, cancellationToken) : default;
+        var (bytes, downtime) = StopCopy(device, sink, buffer, pre.Rounds, pre.Bytes, progress, cancellationToken);
+        device.RequestState(options.FinalState, cancellationToken);
+        return new SaveReport(device.Address, bytes, pre.Bytes, pre.Rounds, downtime, total.Elapsed);
+    }
+
+    /// <summary>Enters pre-copy (PreCopyP2P if the device is already quiesced) and runs the rounds.</summary>
+    public static (int Rounds, long Bytes) PreCopy(IDeviceMigration device, DataSink sink, byte[] buffer, SaveOptions options,
+        IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
+    {
+        if (!device.Capabilities.HasFlag(MigrationCapabilities.PreCopy))
+            throw new VfioMigrationException($"{device.Address}: a live save needs pre-copy, which this device does not offer ({device.Capabilities}); save it stopped instead.", "PreCopyNotSupported", device.Address);
+        var start = device.GetState();
+        device.RequestState(start is MigrationState.RunningP2P or MigrationState.PreCopyP2P ? MigrationState.PreCopyP2P : MigrationState.PreCopy, cancellationToken);
+        int rounds = 0;
+        long bytes = 0;
+        while (rounds < options.MaxPreCopyRounds)
+        {
+            rounds++;
+            // A round sends what the device reported outstanding when it began; a busy device dirties pages
+            // while we read, so "until nothing is left" might never come.
+            var before = device.GetPrecopyInfo();
+            long budget = before is { } b ? (long)(b.InitialBytes + b.DirtyBytes) : 0;
+            bytes += Drain(device, sink, buffer, untilEnd: false, progress, "pre-copy", rounds, bytes, null, cancellationToken, Math.Max(budget, 1));
+            var info = device.GetPrecopyInfo();
+            if (info is { } i && i.InitialBytes == 0 && (long)i.DirtyBytes <= options.ConvergedDirtyBytes) break;
+        }
+        return (rounds, bytes);
+    }
+
+    /// <summary>Enters stop-copy and reads the stream to its end; returns all bytes saved and the downtime.</summary>
+    public static (long Bytes, TimeSpan Downtime) StopCopy(IDeviceMigration device, DataSink sink, byte[] buffer, int rounds, long bytesSoFar,
+        IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        device.RequestState(MigrationState.StopCopy, cancellationToken);
+        long? total = device.GetStopCopySize() is { } estimate ? bytesSoFar + (long)estimate : null;
+        long moved = Drain(device, sink, buffer, untilEnd: true, progress, "stop-copy", rounds, bytesSoFar, total, cancellationToken, long.MaxValue);
+        return (bytesSoFar + moved, stopwatch.Elapsed);
+    }
+
+    private static long Drain(IDeviceMigration device, DataSink sink, byte[] buffer, bool untilEnd, IProgress<SaveProgress>? progress,
+        string phase, int round, long before, long? total, CancellationToken cancellationToken, long budget)
     {
         long moved = 0;
         int idle = 0;
@@ -63,10 +81,9 @@ public static class DeviceStateSaver
                 continue;
             }
             idle = 0;
-            sink.Write(buffer, 0, r.Bytes);
+            sink(buffer.AsSpan(0, r.Bytes));
             moved += r.Bytes;
-            bytes += r.Bytes;
-            progress?.Report(new SaveProgress(device.Address, phase, bytes, null, round));
+            progress?.Report(new SaveProgress(device.Address, phase, before + moved, total, round));
         }
         return moved;
     }

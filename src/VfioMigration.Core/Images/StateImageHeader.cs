@@ -1,0 +1,56 @@
+using System.Text.Json.Serialization;
+
+namespace VfioMigration.Images;
+
+/// <summary>What an image says about itself before its data: when, where, from which device, how.</summary>
+public sealed record StateImageHeader
+{
+    public int FormatVersion { get; init; } = StateImageFormat.Version;
+    public DateTimeOffset Created { get; init; }
+    public string Host { get; init; } = "";
+    public string Tool { get; init; } = "";
+    public required ImageDevice Device { get; init; }
+    /// <summary>"stop-copy" or "live".</summary>
+    public string SaveMode { get; init; } = "stop-copy";
+    /// <summary>Protocol details of the source: v2 flags, v1 NDMA, the device's stop-copy estimate.</summary>
+    public Dictionary<string, string> ProtocolMetadata { get; init; } = new();
+    /// <summary>Set when several devices were saved together as one consistent cut.</summary>
+    public ImageSet? Set { get; init; }
+}
+
+/// <summary>The source device's identity as recorded in an image.</summary>
+public sealed record ImageDevice
+{
+    public required string Address { get; init; }
+    public required VfioDeviceKind Kind { get; init; }
+    public string? VendorId { get; init; }
+    public string? DeviceId { get; init; }
+    public string? SubsystemVendorId { get; init; }
+    public string? SubsystemId { get; init; }
+    public string? ClassCode { get; init; }
+    public string? DeviceNumber { get; init; }
+    public string? Driver { get; init; }
+    [JsonConverter(typeof(JsonStringEnumConverter))]
+    public Protocol.MigrationProtocol Protocol { get; init; }
+    public string Capabilities { get; init; } = "";
+
+    public static ImageDevice From(VfioDevice d) => new()
+    {
+        Address = d.Address, Kind = d.Kind, VendorId = d.VendorId, DeviceId = d.DeviceId,
+        SubsystemVendorId = d.SubsystemVendorId, SubsystemId = d.SubsystemId, ClassCode = d.ClassCode,
+        DeviceNumber = d.DeviceNumber, Driver = d.Driver, Protocol = d.MigrationProtocol, Capabilities = d.MigrationCapabilities.ToString(),
+    };
+}
+
+/// <summary>Membership of a multi-device save: the images of one set share an id and list every member.</summary>
+public sealed record ImageSet(Guid Id, int Index, IReadOnlyList<string> Members);
+
+/// <summary>What the save measured, written after the data.</summary>
+public sealed record StateImageSummary
+{
+    public long DataBytes { get; init; }
+    public int PreCopyRounds { get; init; }
+    public long PreCopyBytes { get; init; }
+    public double DowntimeMilliseconds { get; init; }
+    public double DurationMilliseconds { get; init; }
+}

@@ -1,0 +1,53 @@
+namespace VfioMigration.Images;
+
+/// <summary>Reads and fully verifies an image with no device involved.</summary>
+public static class StateImageInspector
+{
+    /// <summary>Verifies the whole image; a damaged one still yields what could be read, with the problem.</summary>
+    public static VfioStateImage Inspect(string path, CancellationToken cancellationToken = default)
+    {
+        var full = Path.GetFullPath(path);
+        if (!File.Exists(full)) throw new VfioMigrationException($"{full} does not exist.", "ImageNotFound", null);
+        using var file = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        StateImageReader reader;
+        try
+        {
+            reader = StateImageReader.Open(file, full);
+        }
+        catch (StateImageException e)
+        {
+            return new VfioStateImage { Path = full, Address = "", FileBytes = file.Length, IsValid = false, Problem = e.Message };
+        }
+        string? problem = null;
+        try { reader.ReadData(null, cancellationToken); }
+        catch (StateImageException e) { problem = e.Message; }
+        return Describe(reader, full, file.Length, problem);
+    }
+
+    /// <summary>Verifies the whole image and returns its reader state; throws on any damage.</summary>
+    public static StateImageReader Verify(string path, CancellationToken cancellationToken = default)
+    {
+        var full = Path.GetFullPath(path);
+        if (!File.Exists(full)) throw new VfioMigrationException($"{full} does not exist.", "ImageNotFound", null);
+        using var file = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        var reader = StateImageReader.Open(file, full);
+        reader.ReadData(null, cancellationToken);
+        return reader;
+    }
+
+    public static VfioStateImage Describe(StateImageReader reader, string path, long fileBytes, string? problem)
+    {
+        var h = reader.Header;
+        var s = reader.Summary;
+        return new VfioStateImage
+        {
+            Path = path, Address = h.Device.Address, Kind = h.Device.Kind, VendorId = h.Device.VendorId, DeviceId = h.Device.DeviceId,
+            Driver = h.Device.Driver, Protocol = h.Device.Protocol, Capabilities = h.Device.Capabilities, Created = h.Created, Host = h.Host,
+            SaveMode = h.SaveMode, FormatVersion = h.FormatVersion, DataBytes = reader.DataBytes, FileBytes = fileBytes, Checksum = reader.Checksum,
+            PreCopyRounds = s?.PreCopyRounds ?? 0, PreCopyBytes = s?.PreCopyBytes ?? 0,
+            Downtime = TimeSpan.FromMilliseconds(s?.DowntimeMilliseconds ?? 0), Duration = TimeSpan.FromMilliseconds(s?.DurationMilliseconds ?? 0),
+            SetId = h.Set?.Id, SetIndex = h.Set?.Index, SetMembers = h.Set?.Members.ToArray(),
+            IsValid = problem is null, Problem = problem,
+        };
+    }
+}

@@ -1,0 +1,146 @@
+using VfioMigration.Images;
+using VfioMigration.Protocol;
+
+namespace VfioMigration.Migration;
+
+/// <summary>
+/// Restores images onto devices, all or nothing. Every image is verified whole first (checksum, format version,
+/// identity against its target, set completeness) before any device is touched. Then the devices enter
+/// Resuming (a set quiesced first), the data streams in with the checksum computed again on the way, and the
+/// devices leave Resuming (where they validate the data) for Stop, or for Running with a set woken in order.
+/// After any failure every touched device is reset, which returns it to Running.
+/// </summary>
+public static class DeviceSetRestorer
+{
+    public static IReadOnlyList<DeviceOutcome> Restore(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, bool forceIdentity,
+        IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (targets.Count == 0) return Array.Empty<DeviceOutcome>();
+        if (finalState is not (MigrationState.Stop or MigrationState.Running))
+            throw new ArgumentOutOfRangeException(nameof(finalState), finalState, "a restore leaves devices in Stop or Running");
+        var images = new VfioStateImage[targets.Count];
+        try
+        {
+            Check(targets, images, forceIdentity, cancellationToken);
+        }
+        catch (VfioMigrationException e)
+        {
+            return targets.Select(t => new DeviceOutcome(t.Device.Address, null, Blame(t, e, "not restored"), ReadState(t.Device))).ToArray();
+        }
+        catch (OperationCanceledException e)
+        {
+            var cancelled = new VfioMigrationException("Restore cancelled while verifying the images; no device was touched.", "RestoreCancelled", null, e);
+            return targets.Select(t => new DeviceOutcome(t.Device.Address, null, cancelled, ReadState(t.Device))).ToArray();
+        }
+
+        var touched = new List<IDeviceMigration>();
+        IDeviceMigration? current = null;
+        try
+        {
+            var plan = DeviceSetTransition.Plan(targets.Select(t => (t.Device, t.Device.GetState())).ToArray(), MigrationState.Resuming, force: true);
+            touched.AddRange(targets.Select(t => t.Device));
+            foreach (var o in plan.Execute(cancellationToken))
+                if (o.Error is { } e) { current = o.Device; throw e; }
+            for (int i = 0; i < targets.Count; i++)
+            {
+                current = targets[i].Device;
+                var device = current;
+                using var file = new FileStream(targets[i].Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+                var reader = StateImageReader.Open(file, images[i].Path);
+                long done = 0, total = images[i].DataBytes;
+                reader.ReadData(chunk =>
+                {
+                    device.WriteResumeData(chunk);
+                    done += chunk.Length;
+                    progress?.Report(new SaveProgress(device.Address, "restore", done, total, 0));
+                }, cancellationToken);
+                if (reader.Checksum != images[i].Checksum)
+                    throw new StateImageException(images[i].Path, "checksum", "the image changed while it was being restored.", "ImageChecksumMismatch");
+            }
+            // Leaving Resuming is where each device validates what it was given.
+            bool direct = targets.Count == 1 && finalState == MigrationState.Running;
+            foreach (var t in targets)
+            {
+                current = t.Device;
+                t.Device.RequestState(direct ? MigrationState.Running : MigrationState.Stop, cancellationToken);
+            }
+            current = null;
+            if (!direct && finalState == MigrationState.Running)
+                foreach (var o in DeviceSetTransition.Plan(targets.Select(t => (t.Device, t.Device.GetState())).ToArray(), MigrationState.Running, force: true).Execute(cancellationToken))
+                    if (o.Error is { } e) { current = o.Device; throw e; }
+        }
+        catch (Exception e) when (e is VfioMigrationException or OperationCanceledException or IOException)
+        {
+            var cause = e switch
+            {
+                VfioMigrationException v => v,
+                OperationCanceledException => new VfioMigrationException("Restore cancelled.", "RestoreCancelled", current?.Address, e),
+                _ => new VfioMigrationException($"reading the image failed: {e.Message}", "ImageReadFailed", current?.Address, e),
+            };
+            foreach (var d in touched)
+            {
+                try { d.Reset(); } catch (VfioMigrationException) { /* reported below through the state read back */ }
+            }
+            return targets.Select(t =>
+            {
+                var now = ReadState(t.Device);
+                string where = now is { } s ? $"The device was reset and is in {s}." : "The device's state could not be read after the reset.";
+                var error = t.Device == current || current is null
+                    ? new VfioMigrationException($"{Prefix(cause, t.Device.Address)} {where}", cause.ErrorId, t.Device.Address, cause)
+                    : new VfioMigrationException($"{t.Device.Address}: not restored: restoring {current.Address} failed. {where}", "RestoreAborted", t.Device.Address, cause);
+                return new DeviceOutcome(t.Device.Address, null, error, now);
+            }).ToArray();
+        }
+        return targets.Select((t, i) => new DeviceOutcome(t.Device.Address, images[i], null, ReadState(t.Device))).ToArray();
+    }
+
+    /// <summary>Everything that can be known without touching a device.</summary>
+    private static void Check(IReadOnlyList<RestoreTarget> targets, VfioStateImage[] images, bool forceIdentity, CancellationToken ct)
+    {
+        var duplicate = targets.GroupBy(t => t.Device.Address, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            throw new VfioMigrationException($"{duplicate.Key} is the target of more than one image.", "RestoreTargetConflict", duplicate.Key);
+        for (int i = 0; i < targets.Count; i++)
+        {
+            var t = targets[i];
+            var reader = StateImageInspector.Verify(t.Path, ct);
+            images[i] = StateImageInspector.Describe(reader, Path.GetFullPath(t.Path), new FileInfo(t.Path).Length, null);
+            if (t.Device.Protocol == MigrationProtocol.None)
+                throw new VfioMigrationException($"{t.Device.Address}: cannot restore: {NoMigrationDriver.Explanation}.", "MigrationNotSupported", t.Device.Address);
+            var header = reader.Header.Device;
+            if (ImageIdentityCheck.Mismatch(header, t.Description) is { } m && !forceIdentity)
+                throw new StateImageException(images[i].Path, m.Field,
+                    $"the image does not fit {t.Device.Address}: {m.Field} is '{m.Image}' in the image and '{m.Device}' on the device (-Force restores anyway, unless the protocol differs).", "ImageDeviceMismatch");
+            // Even -Force cannot bridge protocols: a v1 stream means nothing to a v2 device.
+            if (header.Protocol != t.Description.MigrationProtocol)
+                throw new StateImageException(images[i].Path, "protocol",
+                    $"the image does not fit {t.Device.Address}: protocol is '{header.Protocol}' in the image and '{t.Description.MigrationProtocol}' on the device.", "ImageDeviceMismatch");
+        }
+        if (forceIdentity) return;
+        foreach (var set in images.Where(im => im.SetId is not null).GroupBy(im => im.SetId))
+        {
+            var members = set.First().SetMembers ?? Array.Empty<string>();
+            var present = set.Select(im => im.SetIndex ?? -1).ToHashSet();
+            var missing = members.Where((m, index) => !present.Contains(index)).ToArray();
+            if (missing.Length > 0)
+                throw new VfioMigrationException($"The images of set {set.Key} belong together, but the image(s) of {string.Join(", ", missing)} are missing; restore the whole set (or use -Force).", "ImageSetIncomplete", null);
+        }
+    }
+
+    private static string Prefix(VfioMigrationException e, string address) =>
+        e.Message.StartsWith(address, StringComparison.Ordinal) || e is StateImageException ? e.Message : $"{address}: {e.Message}";
+
+    /// <summary>The error itself for the target it concerns; a "not restored because" error for the others.</summary>
+    private static VfioMigrationException Blame(RestoreTarget t, VfioMigrationException e, string what)
+    {
+        bool concerns = e is StateImageException si
+            ? si.Path == Path.GetFullPath(t.Path)
+            : e.Device is null || string.Equals(e.Device, t.Device.Address, StringComparison.OrdinalIgnoreCase);
+        return concerns ? e : new VfioMigrationException($"{t.Device.Address}: {what}: {e.Message}", "RestoreAborted", t.Device.Address, e);
+    }
+
+    private static MigrationState? ReadState(IDeviceMigration d)
+    {
+        try { return d.GetState(); } catch (VfioMigrationException) { return null; }
+    }
+}

@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using VfioMigration.Images;
+using VfioMigration.Protocol;
+
+namespace VfioMigration.Migration;
+
+/// <summary>
+/// Saves one device or a set of devices to image files, all or nothing. For a set, the seed's order gives a
+/// consistent cut: optional pre-copy rounds per device, then every device quiesced peer-to-peer, then stop-copy
+/// of each. Data streams into temporary files that are fsynced and renamed only when every device has been
+/// saved. On any failure or cancellation no file is left behind, an existing file is untouched, every device is
+/// returned to where it started when the protocol allows, and each outcome says the state the device is in now.
+/// </summary>
+public static class DeviceSetSaver
+{
+    public static IReadOnlyList<DeviceOutcome> Save(IReadOnlyList<SaveTarget> targets, SaveOptions options, bool overwrite, bool forceQuiesce,
+        IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (targets.Count == 0) return Array.Empty<DeviceOutcome>();
+        // Checks that need no device: every error here leaves everything as it was.
+        var duplicate = targets.GroupBy(t => Path.GetFullPath(t.Path)).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            return FailAll(targets, new VfioMigrationException($"Two devices would be saved to the same file {duplicate.Key}.", "ImagePathConflict", null));
+        foreach (var t in targets)
+        {
+            if (t.Device.Protocol == MigrationProtocol.None)
+                return FailAll(targets, new VfioMigrationException($"{t.Device.Address}: cannot save: {NoMigrationDriver.Explanation}.", "MigrationNotSupported", t.Device.Address));
+            if (options.Live && !t.Device.Capabilities.HasFlag(MigrationCapabilities.PreCopy))
+                return FailAll(targets, new VfioMigrationException($"{t.Device.Address}: a live save needs pre-copy, which this device does not offer ({t.Device.Capabilities}); save without -Live.", "PreCopyNotSupported", t.Device.Address));
+        }
+        var starts = new Dictionary<IDeviceMigration, MigrationState>();
+        var files = new List<AtomicFile>();
+        try
+        {
+            foreach (var t in targets) files.Add(AtomicFile.Create(t.Path, overwrite));
+            foreach (var t in targets) starts[t.Device] = t.Device.GetState();
+            if (targets.Count > 1) DeviceSetTransition.Plan(targets.Select(t => (t.Device, starts[t.Device])).ToArray(), MigrationState.StopCopy, forceQuiesce);
+        }
+        catch (VfioMigrationException e)
+        {
+            foreach (var f in files) f.Dispose();
+            return FailAll(targets, e);
+        }
+
+        var setId = Guid.NewGuid();
+        var members = targets.Select(t => t.Device.Address).ToArray();
+        var buffer = new byte[options.ChunkSize];
+        var writers = new StateImageWriter[targets.Count];
+        var pre = new (int Rounds, long Bytes)[targets.Count];
+        var results = new VfioStateImage[targets.Count];
+        var clock = Stopwatch.StartNew();
+        IDeviceMigration? current = null;
+        try
+        {
+            for (int i = 0; i < targets.Count; i++)
+                writers[i] = new StateImageWriter(files[i].Stream, Header(targets[i], options, targets.Count > 1 ? new ImageSet(setId, i, members) : null));
+            if (options.Live)
+                for (int i = 0; i < targets.Count; i++)
+                {
+                    current = targets[i].Device;
+                    var w = writers[i];
+                    pre[i] = DeviceStateSaver.PreCopy(current, chunk => w.WriteChunk(chunk), buffer, options, progress, cancellationToken);
+                }
+            if (targets.Count > 1)
+                foreach (var t in targets)
+                {
+                    current = t.Device;
+                    var state = t.Device.GetState();
+                    var quiesced = state switch { MigrationState.Running => MigrationState.RunningP2P, MigrationState.PreCopy => MigrationState.PreCopyP2P, _ => state };
+                    if (quiesced != state && DeviceSetTransition.CanQuiesce(t.Device)) t.Device.RequestState(quiesced, cancellationToken);
+                }
+            for (int i = 0; i < targets.Count; i++)
+            {
+                current = targets[i].Device;
+                var w = writers[i];
+                var (bytes, downtime) = DeviceStateSaver.StopCopy(current, chunk => w.WriteChunk(chunk), buffer, pre[i].Rounds, pre[i].Bytes, progress, cancellationToken);
+                var summary = new StateImageSummary { PreCopyRounds = pre[i].Rounds, PreCopyBytes = pre[i].Bytes, DowntimeMilliseconds = downtime.TotalMilliseconds, DurationMilliseconds = clock.Elapsed.TotalMilliseconds };
+                string checksum = w.Finish(summary);
+                results[i] = Describe(targets[i], options, files[i], w, summary, checksum, targets.Count > 1 ? setId : null, i, members);
+            }
+            current = null;
+            for (int i = 0; i < targets.Count; i++) files[i].Commit();
+        }
+        catch (Exception e) when (e is VfioMigrationException or OperationCanceledException or IOException or UnauthorizedAccessException)
+        {
+            foreach (var f in files) f.Dispose();
+            return Recover(targets, starts, current, Wrap(e, current));
+        }
+        foreach (var f in files) f.Dispose();
+
+        // The images are safe on disk; now leave the devices where the caller asked.
+        var outcomes = new List<DeviceOutcome>();
+        var final = FinalStates(targets, options.FinalState, cancellationToken);
+        for (int i = 0; i < targets.Count; i++)
+            outcomes.Add(new DeviceOutcome(targets[i].Device.Address, results[i], final[i].Error, final[i].Now));
+        return outcomes;
+    }
+
+    private static StateImageHeader Header(SaveTarget t, SaveOptions options, ImageSet? set)
+    {
+        var meta = new Dictionary<string, string> { ["capabilities"] = t.Device.Capabilities.ToString() };
+        if (t.Device.ReadRawState() is { } raw) meta["v1DeviceStateAtSave"] = $"0x{raw:X}";
+        if (t.Device.GetStopCopySize() is { } size) meta["stopCopySizeEstimate"] = size.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return new StateImageHeader
+        {
+            Created = DateTimeOffset.UtcNow, Host = Environment.MachineName,
+            Tool = $"VfioMigration {typeof(DeviceSetSaver).Assembly.GetName().Version}",
+            Device = ImageDevice.From(t.Description), SaveMode = options.Live ? "live" : "stop-copy",
+            ProtocolMetadata = meta, Set = set,
+        };
+    }
+
+    private static VfioStateImage Describe(SaveTarget t, SaveOptions options, AtomicFile file, StateImageWriter w, StateImageSummary s, string checksum, Guid? setId, int index, string[] members) => new()
+    {
+        Path = file.Path, Address = t.Description.Address, Kind = t.Description.Kind, VendorId = t.Description.VendorId, DeviceId = t.Description.DeviceId,
+        Driver = t.Description.Driver, Protocol = t.Description.MigrationProtocol, Capabilities = t.Description.MigrationCapabilities.ToString(),
+        Created = DateTimeOffset.UtcNow, Host = Environment.MachineName, SaveMode = options.Live ? "live" : "stop-copy",
+        FormatVersion = StateImageFormat.Version, DataBytes = w.DataBytes, FileBytes = file.Stream.Position, Checksum = checksum,
+        PreCopyRounds = s.PreCopyRounds, PreCopyBytes = s.PreCopyBytes, Downtime = TimeSpan.FromMilliseconds(s.DowntimeMilliseconds),
+        Duration = TimeSpan.FromMilliseconds(s.DurationMilliseconds), SetId = setId, SetIndex = setId is null ? null : index,
+        SetMembers = setId is null ? null : members, IsValid = true,
+    };
+
+    private static (VfioMigrationException? Error, MigrationState? Now)[] FinalStates(IReadOnlyList<SaveTarget> targets, MigrationState final, CancellationToken ct)
+    {
+        var result = new (VfioMigrationException?, MigrationState?)[targets.Count];
+        try
+        {
+            var plan = DeviceSetTransition.Plan(targets.Select(t => (t.Device, t.Device.GetState())).ToArray(), final, force: true);
+            var outcomes = plan.Execute(ct);
+            for (int i = 0; i < targets.Count; i++)
+            {
+                var o = outcomes.First(x => x.Device == targets[i].Device);
+                result[i] = (o.Error is null ? null : new VfioMigrationException($"{targets[i].Device.Address}: the image was saved, but the device could not be moved to {final}: {o.Error.Message}", "SavedButNotMoved", targets[i].Device.Address, o.Error), ReadState(targets[i].Device));
+            }
+        }
+        catch (VfioMigrationException e)
+        {
+            for (int i = 0; i < targets.Count; i++) result[i] = (e, ReadState(targets[i].Device));
+        }
+        return result;
+    }
+
+    /// <summary>After a failed save: every device back to where it started (Running, usually), and say where each is.</summary>
+    private static IReadOnlyList<DeviceOutcome> Recover(IReadOnlyList<SaveTarget> targets, Dictionary<IDeviceMigration, MigrationState> starts,
+        IDeviceMigration? failed, VfioMigrationException cause)
+    {
+        var touched = targets.Where(t => starts.ContainsKey(t.Device)).ToArray();
+        var backToRunning = touched.Where(t => starts[t.Device] == MigrationState.Running && ReadState(t.Device) is { } s && s != MigrationState.Error && s != MigrationState.Running).ToArray();
+        try
+        {
+            if (backToRunning.Length > 0)
+                DeviceSetTransition.Plan(backToRunning.Select(t => (t.Device, t.Device.GetState())).ToArray(), MigrationState.Running, force: true).Execute();
+            foreach (var t in touched.Where(t => starts[t.Device] != MigrationState.Running))
+                if (ReadState(t.Device) is { } s && s != MigrationState.Error && s != starts[t.Device]) t.Device.RequestState(starts[t.Device]);
+        }
+        catch (VfioMigrationException) { /* each outcome below reports the state the device is really in */ }
+        return targets.Select(t =>
+        {
+            var now = ReadState(t.Device);
+            var error = t.Device == failed || failed is null && targets.Count == 1
+                ? new VfioMigrationException($"{cause.Message} No image was written. {Where(t.Device.Address, now)}", cause.ErrorId, t.Device.Address, cause)
+                : new VfioMigrationException($"{t.Device.Address}: not saved: {(failed is null ? cause.Message : $"saving {failed.Address} failed")}. No image was written. {Where(t.Device.Address, now)}", "SaveAborted", t.Device.Address, cause);
+            return new DeviceOutcome(t.Device.Address, null, error, now);
+        }).ToArray();
+    }
+
+    private static string Where(string address, MigrationState? now) => now switch
+    {
+        null => $"The state of {address} could not be read.",
+        MigrationState.Error => $"{address} is in Error; Reset-VfioDevice returns it to Running.",
+        _ => $"{address} is in {now}.",
+    };
+
+    private static VfioMigrationException Wrap(Exception e, IDeviceMigration? device) => e switch
+    {
+        VfioMigrationException v => v,
+        OperationCanceledException => new VfioMigrationException($"{device?.Address ?? "save"}: cancelled.", "SaveCancelled", device?.Address, e),
+        _ => new VfioMigrationException($"writing the image failed: {e.Message}", e.HResult == 28 || e.Message.Contains("space", StringComparison.OrdinalIgnoreCase) ? "DiskFull" : "ImageWriteFailed", device?.Address, e),
+    };
+
+    private static MigrationState? ReadState(IDeviceMigration d)
+    {
+        try { return d.GetState(); } catch (VfioMigrationException) { return null; }
+    }
+
+    /// <summary>A save refused before any device was changed: every outcome says why and where its device is.</summary>
+    private static IReadOnlyList<DeviceOutcome> FailAll(IReadOnlyList<SaveTarget> targets, VfioMigrationException e) =>
+        targets.Select(t =>
+        {
+            var now = ReadState(t.Device);
+            bool concerns = e.Device is null || string.Equals(e.Device, t.Device.Address, StringComparison.OrdinalIgnoreCase);
+            var error = concerns
+                ? new VfioMigrationException($"{e.Message} No image was written. {Where(t.Device.Address, now)}", e.ErrorId, t.Device.Address, e)
+                : new VfioMigrationException($"{t.Device.Address}: not saved: {e.Message} No image was written. {Where(t.Device.Address, now)}", "SaveAborted", t.Device.Address, e);
+            return new DeviceOutcome(t.Device.Address, null, error, now);
+        }).ToArray();
+}

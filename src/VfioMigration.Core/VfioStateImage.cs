@@ -1,0 +1,39 @@
+using VfioMigration.Protocol;
+
+namespace VfioMigration;
+
+/// <summary>A device state image as the module shows it: where it is, what it holds, and whether it verifies.</summary>
+public sealed class VfioStateImage
+{
+    public required string Path { get; init; }
+    /// <summary>The address of the device the state was saved from.</summary>
+    public required string Address { get; init; }
+    public VfioDeviceKind Kind { get; init; }
+    public string? VendorId { get; init; }
+    public string? DeviceId { get; init; }
+    public string? Driver { get; init; }
+    public MigrationProtocol Protocol { get; init; }
+    public string? Capabilities { get; init; }
+    public DateTimeOffset Created { get; init; }
+    public string? Host { get; init; }
+    public string? SaveMode { get; init; }
+    public int FormatVersion { get; init; }
+    /// <summary>Migration data bytes (what the device produced).</summary>
+    public long DataBytes { get; init; }
+    /// <summary>Size of the image file.</summary>
+    public long FileBytes { get; init; }
+    /// <summary>XXH128 of the image, 32 hex digits.</summary>
+    public string? Checksum { get; init; }
+    public int PreCopyRounds { get; init; }
+    public long PreCopyBytes { get; init; }
+    public TimeSpan Downtime { get; init; }
+    public TimeSpan Duration { get; init; }
+    public Guid? SetId { get; init; }
+    public int? SetIndex { get; init; }
+    public string[]? SetMembers { get; init; }
+    public bool IsValid { get; init; }
+    /// <summary>Why the image does not verify, when it does not.</summary>
+    public string? Problem { get; init; }
+
+    public override string ToString() => Path;
+}
