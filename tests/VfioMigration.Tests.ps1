@@ -17,8 +17,8 @@ AfterAll {
 Describe 'The module' {
     It 'exports exactly its cmdlets' {
         (Get-Command -Module VfioMigration).Name | Sort-Object | Should -Be @(
-            'Add-VfioSimulatedFault', 'Clear-VfioSimulatedFault', 'Get-VfioDevice', 'New-VfioSimulatedDevice',
-            'Remove-VfioSimulatedDevice', 'Reset-VfioDevice', 'Set-VfioDeviceState')
+            'Add-VfioSimulatedFault', 'Clear-VfioSimulatedFault', 'Get-VfioDevice', 'Get-VfioStateImage', 'New-VfioSimulatedDevice',
+            'Remove-VfioSimulatedDevice', 'Reset-VfioDevice', 'Restore-VfioDeviceState', 'Save-VfioDeviceState', 'Set-VfioDeviceState')
     }
 
     It 'has a valid manifest for PowerShell 7.4 Core' {
@@ -28,7 +28,8 @@ Describe 'The module' {
     }
 
     It 'has full help for <_>' -ForEach @('Get-VfioDevice', 'Set-VfioDeviceState', 'Reset-VfioDevice', 'New-VfioSimulatedDevice',
-        'Remove-VfioSimulatedDevice', 'Add-VfioSimulatedFault', 'Clear-VfioSimulatedFault') {
+        'Remove-VfioSimulatedDevice', 'Add-VfioSimulatedFault', 'Clear-VfioSimulatedFault', 'Save-VfioDeviceState',
+        'Restore-VfioDeviceState', 'Get-VfioStateImage') {
         $help = Get-Help $_ -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
         @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2

@@ -112,6 +112,28 @@ public sealed class VfioHostSession : IDisposable
         return outcomes;
     }
 
+    /// <summary>Saves devices to image files (a consistent set when several), auditing each outcome.</summary>
+    public IReadOnlyList<DeviceOutcome> Save(IReadOnlyList<SaveTarget> targets, SaveOptions options, bool overwrite, bool forceQuiesce,
+        IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var outcomes = DeviceSetSaver.Save(targets, options, overwrite, forceQuiesce, progress, cancellationToken);
+        foreach (var o in outcomes)
+            Audit?.Record(o.Address, null, o.StateNow?.ToString() ?? "unknown", Array.Empty<MigrationArc>(),
+                o.Error is null ? $"ok: {o.Image!.Path} ({o.Image.DataBytes} bytes, xxh128 {o.Image.Checksum})" : $"{o.Error.ErrorId}: {o.Error.Message}", "save");
+        return outcomes;
+    }
+
+    /// <summary>Restores images onto devices, auditing each outcome.</summary>
+    public IReadOnlyList<DeviceOutcome> Restore(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, bool forceIdentity,
+        IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var outcomes = DeviceSetRestorer.Restore(targets, finalState, forceIdentity, progress, cancellationToken);
+        foreach (var o in outcomes)
+            Audit?.Record(o.Address, null, o.StateNow?.ToString() ?? "unknown", Array.Empty<MigrationArc>(),
+                o.Error is null ? $"ok: {o.Image!.Path}" : $"{o.Error.ErrorId}: {o.Error.Message}", "restore");
+        return outcomes;
+    }
+
     /// <summary>VFIO_DEVICE_RESET: the way out of Error.</summary>
     public void Reset(string address)
     {

@@ -42,7 +42,53 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         }
     }
 
-    protected void WriteVfioError(VfioMigrationException e, object? target) => WriteError(ErrorFor(e, target));
+    /// <summary>Drains the log, tolerating a pipeline that Ctrl+C has stopped.</summary>
+    protected void DrainLogQuietly()
+    {
+        try { DrainLog(); }
+        catch (PipelineStoppedException) { }
+    }
+
+    protected void WriteVfioError(VfioMigrationException e, object? target)
+    {
+        try
+        {
+            WriteError(ErrorFor(e, target));
+        }
+        catch (PipelineStoppedException)
+        {
+            // Ctrl+C: the pipeline takes no more records, but the user must still learn where each device is.
+            Host.UI.WriteErrorLine(e.Message);
+        }
+    }
+
+    /// <summary>A file-system path for a file about to be written; other providers are refused.</summary>
+    protected string FileToWrite(string path)
+    {
+        string resolved = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
+        if (provider.Name != "FileSystem")
+            ThrowTerminatingError(new ErrorRecord(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files, so use a file-system path.", "NotAFileSystemPath"),
+                "NotAFileSystemPath", ErrorCategory.InvalidArgument, path));
+        return resolved;
+    }
+
+    /// <summary>Existing files matching a path (wildcards allowed); a path that matches nothing is an error.</summary>
+    protected IReadOnlyList<string> FilesToRead(string path)
+    {
+        try
+        {
+            var resolved = SessionState.Path.GetResolvedProviderPathFromPSPath(path, out var provider);
+            if (provider.Name != "FileSystem")
+                ThrowTerminatingError(new ErrorRecord(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files.", "NotAFileSystemPath"),
+                    "NotAFileSystemPath", ErrorCategory.InvalidArgument, path));
+            return resolved;
+        }
+        catch (ItemNotFoundException)
+        {
+            WriteVfioError(new VfioMigrationException($"No image file matches '{path}'.", "ImageNotFound"), path);
+            return Array.Empty<string>();
+        }
+    }
 
     public static ErrorRecord ErrorFor(VfioMigrationException e, object? target)
     {
@@ -65,6 +111,14 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         "DeviceExists" => ErrorCategory.ResourceExists,
         "InvalidSimulatedDevice" or "PeerNotPci" or "InvalidFault" => ErrorCategory.InvalidArgument,
         "VfioNotAvailable" => ErrorCategory.NotInstalled,
+        "ImageInvalid" or "ImageChecksumMismatch" or "ImageTruncated" or "ImageVersionUnsupported" => ErrorCategory.InvalidData,
+        "ImageDeviceMismatch" or "ImageSetIncomplete" or "ImagePathConflict" or "RestoreTargetConflict" or "ImageCountMismatch" => ErrorCategory.InvalidArgument,
+        "ImageExists" => ErrorCategory.ResourceExists,
+        "ImageNotFound" or "ImageDirectoryNotFound" => ErrorCategory.ObjectNotFound,
+        "DiskFull" or "ImageWriteFailed" => ErrorCategory.WriteError,
+        "ImageReadFailed" => ErrorCategory.ReadError,
+        "SaveCancelled" or "RestoreCancelled" or "SaveAborted" or "RestoreAborted" => ErrorCategory.OperationStopped,
+        "ImagePathIsDirectory" or "NotAFileSystemPath" => ErrorCategory.InvalidArgument,
         _ => ErrorCategory.NotSpecified,
     };
 
