@@ -176,8 +176,83 @@ Describe 'The simulated host' {
     }
 }
 
+Describe 'Saving and restoring' {
+    BeforeEach {
+        $script:Dir = Join-Path ([System.IO.Path]::GetTempPath()) ("vfio-pester-" + [guid]::NewGuid())
+        $null = New-Item -ItemType Directory -Path $script:Dir
+    }
+    AfterEach {
+        Remove-Item -Recurse -Force -Path $script:Dir
+    }
+
+    It 'saves a device to a private image and leaves it stopped' {
+        $path = Join-Path $script:Dir 'qat.vfiostate'
+        Save-VfioDeviceState -Simulated -Address 0000:5e:00.1 -Path $path | Should -BeNullOrEmpty
+        (Get-VfioDevice -Simulated 0000:5e:00.1).State | Should -Be 'Stop'
+        if (-not $IsWindows) { (Get-Item $path).UnixFileMode | Should -Be 'UserRead, UserWrite' }
+        (Get-VfioStateImage $path).IsValid | Should -BeTrue
+    }
+
+    It 'checkpoints a running device with -Live -KeepRunning and describes the image with -PassThru' {
+        $image = Save-VfioDeviceState -Simulated 0000:3b:00.2 -Path (Join-Path $script:Dir 'a.vfiostate') -Live -KeepRunning -PassThru
+        $image.SaveMode | Should -Be 'live'
+        $image.PreCopyRounds | Should -BeGreaterThan 0
+        $image.Checksum | Should -Match '^[0-9a-f]{32}$'
+        (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Running'
+    }
+
+    It 'keeps an existing file unless -Force' {
+        $path = Join-Path $script:Dir 'a.vfiostate'
+        Set-Content -Path $path -Value 'keep me'
+        Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path $path -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'ImageExists,*'
+        Get-Content -Path $path | Should -Be 'keep me'
+        (Get-VfioDevice -Simulated 0000:5e:00.1).State | Should -Be 'Running'
+    }
+
+    It 'moves a linked pair to another pair as one set' {
+        Get-VfioDevice -Simulated '0000:3b:*' | Save-VfioDeviceState -Path $script:Dir -Live
+        $images = Get-VfioStateImage (Join-Path $script:Dir '*.vfiostate')
+        $images.Count | Should -Be 2
+        $images[0].SetId | Should -Be $images[1].SetId
+        $null = New-VfioSimulatedDevice -Address 0000:86:00.2 -Driver mlx5_vfio_pci -VendorId 15b3 -DeviceId 101e -Capabilities P2P, PreCopy -MemorySize 1MB
+        $null = New-VfioSimulatedDevice -Address 0000:86:00.3 -Driver mlx5_vfio_pci -VendorId 15b3 -DeviceId 101e -Capabilities P2P, PreCopy -MemorySize 1MB -PeerAddress 0000:86:00.2
+        $restored = Restore-VfioDeviceState -Simulated 0000:86:00.2, 0000:86:00.3 -Path $images.Path -Start -PassThru
+        $restored.State | Should -Be @('Running', 'Running')
+    }
+
+    It 'refuses an image of another device, naming the field, before touching the device' {
+        $path = Join-Path $script:Dir 'qat.vfiostate'
+        Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path $path
+        Set-VfioDeviceState -Simulated 0000:3b:00.2 -State Stop
+        Restore-VfioDeviceState -Simulated 0000:3b:00.2 -Path $path -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'ImageDeviceMismatch,*'
+        $err[0].Exception.Message | Should -Match 'vendorId'
+        (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Stop'
+    }
+
+    It 'refuses a damaged image even with -Force' {
+        $path = Join-Path $script:Dir 'qat.vfiostate'
+        Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path $path
+        $bytes = [System.IO.File]::ReadAllBytes($path)
+        $bytes[[int]($bytes.Length / 2)] = $bytes[[int]($bytes.Length / 2)] -bxor 0x40
+        [System.IO.File]::WriteAllBytes($path, $bytes)
+        (Get-VfioStateImage $path -ErrorAction SilentlyContinue).IsValid | Should -BeFalse
+        Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path $path -Force -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'ImageChecksumMismatch,*'
+    }
+
+    It 'leaves no partial file and a running device when the save fails' {
+        Add-VfioSimulatedFault -Address 0000:3b:00.2 -Point StreamRead -Nth 2 | Out-Null
+        Save-VfioDeviceState -Simulated 0000:3b:00.2 -Path (Join-Path $script:Dir 'a.vfiostate') -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].Exception.Message | Should -Match 'is in Running'
+        Get-ChildItem -Force -Path $script:Dir | Should -BeNullOrEmpty
+        (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Running'
+    }
+}
+
 Describe 'The examples' {
-    It 'runs <_> as it stands' -ForEach @('tour.ps1', 'multi-device-quiesce.ps1') {
+    It 'runs <_> as it stands' -ForEach @('tour.ps1', 'multi-device-quiesce.ps1', 'checkpoint-restore.ps1', 'move-vm-devices.ps1') {
         $output = & (Join-Path $PSScriptRoot '..' 'examples' $_) 2>&1 | Out-String
         $output | Should -Not -Match 'Exception'
     }

@@ -34,6 +34,25 @@ public sealed class ExampleTests : IDisposable
         Assert.All(_ps.Ok("Get-VfioDevice -Simulated -MigrationCapable").Select(o => ((VfioDevice)o.BaseObject).State.ToString()), s => Assert.Equal("Running", s));
     }
 
+    [Fact]
+    public void TheCheckpointExampleRollsADeviceBack()
+    {
+        var text = RunExample("checkpoint-restore.ps1");
+        Assert.Contains("valid: True", text);
+        Assert.Contains("0000:5e:00.1", text);
+        Assert.Equal("Running", _ps.Ok("(Get-VfioDevice -Simulated 0000:5e:00.1).State").Single().ToString());
+    }
+
+    [Fact]
+    public void TheMoveExampleCarriesTheStateOfTwoDevicesToTwoOthers()
+    {
+        var text = RunExample("move-vm-devices.ps1");
+        Assert.Contains("0000-3b-00.2.vfiostate", text);
+        Assert.Contains("1/2", text);
+        var moved = _ps.Ok("Get-VfioDevice -Simulated 0000:86:00.2, 0000:86:00.3").Select(o => ((VfioDevice)o.BaseObject).State.ToString());
+        Assert.All(moved, s => Assert.Equal("Running", s));
+    }
+
     public void Dispose() => _ps.Dispose();
 }
 
