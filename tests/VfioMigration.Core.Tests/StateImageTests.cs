@@ -54,6 +54,19 @@ public class StateImageTests
     }
 
     [Fact]
+    public void ADowntimeLimitEndsPreCopyEarly()
+    {
+        using var f = new ImageFixture();
+        var a = f.Host.Add(Sim.V2(memory: 1 << 20) with { StepsPerAccess = 50 });
+        var bounded = Assert.Single(DeviceSetSaver.Save(new[] { f.Save(a.Address, "a.vfiostate") }, new SaveOptions { Live = true, MaxPreCopyRounds = 50, ConvergedDirtyBytes = 0, MaxDowntime = TimeSpan.FromHours(1) }, false, false));
+        Assert.True(bounded.Succeeded, bounded.Error?.Message);
+        Assert.Equal(1, bounded.Image!.PreCopyRounds); // any downtime is within an hour: one round, then stop-copy
+        f.Session.Migration(a.Address).RequestState(MigrationState.Running);
+        var unbounded = Assert.Single(DeviceSetSaver.Save(new[] { f.Save(a.Address, "b.vfiostate") }, new SaveOptions { Live = true, MaxPreCopyRounds = 5, ConvergedDirtyBytes = 0 }, false, false));
+        Assert.Equal(5, unbounded.Image!.PreCopyRounds); // a busy device never reaches zero dirty bytes
+    }
+
+    [Fact]
     public void ACheckpointLeavesTheDeviceRunningAndAnExistingFileNeedsForce()
     {
         using var f = new ImageFixture();
@@ -113,6 +126,7 @@ public class StateImageTests
     public static TheoryData<string> SaveFaults => new()
     {
         "arc:Running->RunningP2P", "arc:RunningP2P->Stop", "arc:Stop->StopCopy", "feature:3", "feature:6", "read:1", "read:5", "disk-full", "cancel",
+        "v1-region:4", "v1-region:9", "v1-region:20", "v1-read:3",
     };
 
     [Theory]
@@ -120,7 +134,7 @@ public class StateImageTests
     public void EveryFaultDuringASaveLeavesNoFileAndReportsTheDevice(string fault)
     {
         using var f = new ImageFixture();
-        var a = f.Host.Add(Sim.V2(memory: 256 * 1024));
+        var a = f.Host.Add(fault.StartsWith("v1", StringComparison.Ordinal) ? Sim.V1(memory: 256 * 1024) : Sim.V2(memory: 256 * 1024));
         File.WriteAllText(f.PathFor("a.vfiostate"), "previous image");
         using var cts = new CancellationTokenSource();
         var progress = new Progress(p => { if (fault == "cancel" && p.Bytes > 100_000) cts.Cancel(); });
@@ -133,6 +147,8 @@ public class StateImageTests
             case ["feature", var n]: a.Faults.Arm(new FaultRule(FaultPoint.FeatureCall, int.Parse(n), Errno.EIO)); break;
             case ["read", var n]: a.Faults.Arm(new FaultRule(FaultPoint.StreamRead, int.Parse(n), Errno.EIO)); break;
             case ["disk-full"]: AtomicFile.WrapForTests.Value = s => new FullDisk(s, 50_000); break;
+            case ["v1-region", var n]: a.Faults.Arm(new FaultRule(FaultPoint.RegionAccess, int.Parse(n), Errno.EIO)); break;
+            case ["v1-read", var n]: a.Faults.Arm(new FaultRule(FaultPoint.StreamRead, int.Parse(n), Errno.EIO)); break;
         }
         try
         {

@@ -46,9 +46,17 @@ public static class DeviceStateSaver
             // while we read, so "until nothing is left" might never come.
             var before = device.GetPrecopyInfo();
             long budget = before is { } b ? (long)(b.InitialBytes + b.DirtyBytes) : 0;
-            bytes += Drain(device, sink, buffer, untilEnd: false, progress, "pre-copy", rounds, bytes, null, cancellationToken, Math.Max(budget, 1));
+            var clock = Stopwatch.StartNew();
+            long moved = Drain(device, sink, buffer, untilEnd: false, progress, "pre-copy", rounds, bytes, null, cancellationToken, Math.Max(budget, 1));
+            bytes += moved;
             var info = device.GetPrecopyInfo();
             if (info is { } i && i.InitialBytes == 0 && (long)i.DirtyBytes <= options.ConvergedDirtyBytes) break;
+            if (options.MaxDowntime is { } limit && info is { } left && moved > 0)
+            {
+                double rate = moved / Math.Max(clock.Elapsed.TotalSeconds, 1e-6);
+                double remaining = left.InitialBytes + left.DirtyBytes + (double)(device.GetStopCopySize() ?? 0);
+                if (remaining / rate <= limit.TotalSeconds) break;
+            }
         }
         return (rounds, bytes);
     }

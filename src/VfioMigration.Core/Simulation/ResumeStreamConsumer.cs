@@ -15,6 +15,7 @@ public sealed class ResumeStreamConsumer
     private int _headerFill;
     private byte[]? _payload;
     private int _payloadFill;
+    private readonly byte[] _pagePayload = new byte[PagedMemory.PageSize]; // reused: a restore loads thousands of pages
     private DeviceStreamFormat.RecordKind _kind;
     private ulong _argument;
     private bool _sawHeader;
@@ -96,7 +97,7 @@ public sealed class ResumeStreamConsumer
             return Fail(-Errno.EFAULT, "second device header");
         if (_kind == DeviceStreamFormat.RecordKind.Page && _argument >= (ulong)_model.Memory.PageCount)
             return Fail(-Errno.EFAULT, $"page {_argument} beyond device memory");
-        _payload = new byte[length];
+        _payload = _kind == DeviceStreamFormat.RecordKind.Page ? _pagePayload : new byte[length];
         _payloadFill = 0;
         return 0;
     }

@@ -21,6 +21,7 @@ public sealed class SaveStreamProducer : IDisposable
     private bool _endSent;
     private ulong _pageRecords;
     private long _initialRemaining;
+    private readonly byte[] _pageRecord = new byte[DeviceStreamFormat.PageRecordSize];
 
     public SaveStreamProducer(SimulatedDeviceModel model, bool preCopy)
     {
@@ -114,7 +115,8 @@ public sealed class SaveStreamProducer : IDisposable
 
     private byte[] PageRecord(int page)
     {
-        var r = new byte[DeviceStreamFormat.PageRecordSize];
+        // Reused: the previous record has been handed out completely before the next one is made.
+        var r = _pageRecord;
         DeviceStreamFormat.WriteRecordHeader(r, DeviceStreamFormat.RecordKind.Page, PagedMemory.PageSize, (ulong)page);
         _model.Memory.Page(page).CopyTo(r.AsSpan(DeviceStreamFormat.RecordHeaderSize));
         _pageRecords++;

@@ -24,6 +24,11 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
     [ValidateRange(1, 1000)]
     public int MaxPreCopyRounds { get; set; } = 8;
 
+    /// <summary>-Live: end pre-copy once the expected downtime is at most this many milliseconds.</summary>
+    [Parameter]
+    [ValidateRange(1, 3_600_000)]
+    public int? MaxDowntimeMs { get; set; }
+
     /// <summary>Return the device to Running after the save: a checkpoint.</summary>
     [Parameter]
     public SwitchParameter KeepRunning { get; set; }
@@ -57,7 +62,11 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
             IReadOnlyList<DeviceOutcome> outcomes;
             try
             {
-                var options = new SaveOptions { Live = Live, MaxPreCopyRounds = MaxPreCopyRounds, FinalState = KeepRunning ? MigrationState.Running : MigrationState.Stop };
+                var options = new SaveOptions
+                {
+                    Live = Live, MaxPreCopyRounds = MaxPreCopyRounds, FinalState = KeepRunning ? MigrationState.Running : MigrationState.Stop,
+                    MaxDowntime = MaxDowntimeMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null,
+                };
                 outcomes = session.Save(targets, options, overwrite: Force, forceQuiesce: Force, progress, Cancellation);
             }
             finally

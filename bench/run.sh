@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs the save/restore benchmark in Release: throughput against dd on the same bytes in the same directory,
+# peak memory beyond the device memory, live against stop-copy downtime. Usage: bench/run.sh [dir] [MiB...]
+set -euo pipefail
+cd "$(dirname "$0")"
+dir=${1:-$(mktemp -d "${TMPDIR:-/var/tmp}/vfio-bench.XXXXXX")}
+shift || true
+dotnet run -c Release --project VfioMigration.Bench -- "$dir" "$@"
