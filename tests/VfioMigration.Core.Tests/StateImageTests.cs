@@ -58,11 +58,11 @@ public class StateImageTests
     {
         using var f = new ImageFixture();
         var a = f.Host.Add(Sim.V2(memory: 1 << 20) with { StepsPerAccess = 50 });
-        var bounded = Assert.Single(DeviceSetSaver.Save(new[] { f.Save(a.Address, "a.vfiostate") }, new SaveOptions { Live = true, MaxPreCopyRounds = 50, ConvergedDirtyBytes = 0, MaxDowntime = TimeSpan.FromHours(1) }, false, false));
+        var bounded = Assert.Single(DeviceSetSaver.Save(new[] { f.Save(a.Address, "a.vfiostate") }, new SaveOptions { Live = true, MaxPreCopyRounds = 50, ConvergedDirtyBytes = 0, MaxDowntime = TimeSpan.FromHours(1), ChunkSize = 16 * 1024 }, false, false));
         Assert.True(bounded.Succeeded, bounded.Error?.Message);
         Assert.Equal(1, bounded.Image!.PreCopyRounds); // any downtime is within an hour: one round, then stop-copy
         f.Session.Migration(a.Address).RequestState(MigrationState.Running);
-        var unbounded = Assert.Single(DeviceSetSaver.Save(new[] { f.Save(a.Address, "b.vfiostate") }, new SaveOptions { Live = true, MaxPreCopyRounds = 5, ConvergedDirtyBytes = 0 }, false, false));
+        var unbounded = Assert.Single(DeviceSetSaver.Save(new[] { f.Save(a.Address, "b.vfiostate") }, new SaveOptions { Live = true, MaxPreCopyRounds = 5, ConvergedDirtyBytes = 0, ChunkSize = 16 * 1024 }, false, false));
         Assert.Equal(5, unbounded.Image!.PreCopyRounds); // a busy device never reaches zero dirty bytes
     }
 
