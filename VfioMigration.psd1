@@ -16,6 +16,7 @@
         'Save-VfioDeviceState'
         'Restore-VfioDeviceState'
         'Get-VfioStateImage'
+        'Test-VfioMigration'
         'New-VfioSimulatedDevice'
         'Remove-VfioSimulatedDevice'
         'Add-VfioSimulatedFault'

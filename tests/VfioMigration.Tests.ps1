@@ -18,7 +18,7 @@ Describe 'The module' {
     It 'exports exactly its cmdlets' {
         (Get-Command -Module VfioMigration).Name | Sort-Object | Should -Be @(
             'Add-VfioSimulatedFault', 'Clear-VfioSimulatedFault', 'Get-VfioDevice', 'Get-VfioStateImage', 'New-VfioSimulatedDevice',
-            'Remove-VfioSimulatedDevice', 'Reset-VfioDevice', 'Restore-VfioDeviceState', 'Save-VfioDeviceState', 'Set-VfioDeviceState')
+            'Remove-VfioSimulatedDevice', 'Reset-VfioDevice', 'Restore-VfioDeviceState', 'Save-VfioDeviceState', 'Set-VfioDeviceState', 'Test-VfioMigration')
     }
 
     It 'has a valid manifest for PowerShell 7.4 Core' {
@@ -29,7 +29,7 @@ Describe 'The module' {
 
     It 'has full help for <_>' -ForEach @('Get-VfioDevice', 'Set-VfioDeviceState', 'Reset-VfioDevice', 'New-VfioSimulatedDevice',
         'Remove-VfioSimulatedDevice', 'Add-VfioSimulatedFault', 'Clear-VfioSimulatedFault', 'Save-VfioDeviceState',
-        'Restore-VfioDeviceState', 'Get-VfioStateImage') {
+        'Restore-VfioDeviceState', 'Get-VfioStateImage', 'Test-VfioMigration') {
         $help = Get-Help $_ -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
         @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2

@@ -19,6 +19,12 @@ public sealed class VfioDevice
     public string? ClassCode { get; init; }
     public string? DeviceNumber { get; init; }
     public bool IsSimulated { get; init; }
+    /// <summary>Usable through VFIO; false for a candidate listed with -All (bound to another driver).</summary>
+    public bool IsVfioBound { get; init; } = true;
+    /// <summary>The IOMMU group is a no-IOMMU group: no DMA isolation.</summary>
+    public bool NoIommu { get; init; }
+    public string? GroupNode { get; init; }
+    public string? DeviceNode { get; init; }
     public MigrationProtocol MigrationProtocol { get; init; }
     public MigrationCapabilities MigrationCapabilities { get; init; }
     /// <summary>The migration state; null for a device that cannot migrate or whose state could not be read.</summary>

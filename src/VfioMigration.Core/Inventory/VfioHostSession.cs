@@ -57,6 +57,13 @@ public sealed class VfioHostSession : IDisposable
         }
     }
 
+    /// <summary>The open device's transport, for probes beyond the migration driver.</summary>
+    public Transport.IVfioDeviceTransport Transport(string address)
+    {
+        Migration(address);
+        lock (_sync) return _transports[Identity(address).Address];
+    }
+
     public bool IsOpen(string address)
     {
         lock (_sync) return _open.ContainsKey(address);
@@ -71,6 +78,8 @@ public sealed class VfioHostSession : IDisposable
         string? error = null;
         try
         {
+            if (!id.IsVfioBound)
+                throw new VfioMigrationException(id.Problem ?? $"bound to {id.Driver ?? "no driver"}, not to a VFIO driver", "DeviceNotBound", id.Address);
             driver = Migration(id.Address);
             if (driver.Protocol != MigrationProtocol.None)
             {
@@ -87,11 +96,12 @@ public sealed class VfioHostSession : IDisposable
             Address = id.Address, Kind = id.Kind, Driver = id.Driver, IommuGroup = id.IommuGroup,
             VendorId = id.VendorId, DeviceId = id.DeviceId, SubsystemVendorId = id.SubsystemVendorId, SubsystemId = id.SubsystemId,
             ClassCode = id.ClassCode, DeviceNumber = id.DeviceNumber, IsSimulated = id.IsSimulated,
+            IsVfioBound = id.IsVfioBound, NoIommu = id.NoIommu, GroupNode = id.GroupNode, DeviceNode = id.DeviceNode,
             MigrationProtocol = driver?.Protocol ?? MigrationProtocol.None,
             MigrationCapabilities = driver?.Capabilities ?? MigrationCapabilities.None,
             State = state, RawDeviceState = raw,
             DeviceStateBits = raw is { } r ? StateCorrespondence.Describe(r) : null,
-            StateError = error,
+            StateError = error ?? id.Problem,
         };
     }
 

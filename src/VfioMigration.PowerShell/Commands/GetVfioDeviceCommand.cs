@@ -25,9 +25,14 @@ public sealed class GetVfioDeviceCommand : VfioCmdlet
     [Parameter]
     public SwitchParameter MigrationCapable { get; set; }
 
+    /// <summary>Real host: also list PCI devices not bound to a VFIO driver, as candidates.</summary>
+    [Parameter]
+    public SwitchParameter All { get; set; }
+
     protected override void ProcessRecord()
     {
-        var session = SessionFor(Simulated);
+        var session = SessionFor(Simulated, evenWithoutVfio: All);
+        if (session.Backend is Linux.LinuxBackend linux) linux.IncludeUnbound = All;
         var ids = Address is null ? session.Enumerate() : Resolve(session, Address);
         foreach (var id in ids)
         {

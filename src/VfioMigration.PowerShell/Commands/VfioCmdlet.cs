@@ -18,12 +18,17 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
 
     protected override void StopProcessing() => _stop.Cancel();
 
-    /// <summary>The session for the simulated host, or for the real one (which this version does not offer yet).</summary>
-    protected VfioHostSession SessionFor(bool simulated)
+    /// <summary>The session for the simulated host, or for the real one when this host offers VFIO.</summary>
+    protected VfioHostSession SessionFor(bool simulated, bool evenWithoutVfio = false)
     {
         if (simulated) return Module.Simulated;
-        ThrowTerminatingError(RealHost.NotAvailableError());
-        throw new InvalidOperationException(); // not reached
+        var session = Module.Real;
+        if (RealHost.Unavailable(((Linux.LinuxBackend)session.Backend).Discovery) is { } why)
+        {
+            if (!evenWithoutVfio || !OperatingSystem.IsLinux()) ThrowTerminatingError(RealHost.NotAvailableError(why));
+            WriteWarning($"{why}; listing PCI devices as candidates only.");
+        }
+        return session;
     }
 
     /// <summary>Writes what the core logged since the last call, on the pipeline thread.</summary>

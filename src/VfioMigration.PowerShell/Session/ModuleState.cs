@@ -17,6 +17,7 @@ public sealed class ModuleState : IDisposable
 {
     private static readonly ConcurrentDictionary<Guid, ModuleState> ByRunspace = new();
     private VfioHostSession? _simulated;
+    private VfioHostSession? _real;
 
     private ModuleState() { }
 
@@ -42,6 +43,14 @@ public sealed class ModuleState : IDisposable
 
     public SimulatedHost SimulatedHost => ((SimulatedBackend)Simulated.Backend).Host;
 
+    /// <summary>
+    /// The session over this host's real VFIO devices. The sysfs and /dev roots can be moved with
+    /// VFIO_MIGRATION_SYSFS_ROOT and VFIO_MIGRATION_DEV_ROOT (for tests and for inspecting a copied tree).
+    /// </summary>
+    public VfioHostSession Real => _real ??= new VfioHostSession(new Linux.LinuxBackend(new Linux.SysfsDiscovery(
+        Environment.GetEnvironmentVariable("VFIO_MIGRATION_SYSFS_ROOT") is { Length: > 0 } sys ? sys : "/sys",
+        Environment.GetEnvironmentVariable("VFIO_MIGRATION_DEV_ROOT") is { Length: > 0 } dev ? dev : "/dev")), Log, AuditLog.FromEnvironment());
+
     /// <summary>Whether the simulated host exists yet (the completer must not create it as a side effect).</summary>
     public bool HasSimulated => _simulated is not null;
 
@@ -56,5 +65,9 @@ public sealed class ModuleState : IDisposable
             Remove(r.InstanceId);
     }
 
-    public void Dispose() => _simulated?.Dispose();
+    public void Dispose()
+    {
+        _simulated?.Dispose();
+        _real?.Dispose();
+    }
 }

@@ -1,19 +1,25 @@
 using System.Management.Automation;
+using VfioMigration.Linux;
 
 namespace VfioMigration.PowerShell.Session;
 
-/// <summary>The real host's VFIO, as far as this version goes: it says clearly what is missing and what to use instead.</summary>
+/// <summary>Whether this host offers VFIO, and the error that says what is missing and what to do.</summary>
 public static class RealHost
 {
-    public static ErrorRecord NotAvailableError()
+    /// <summary>Null when the real host can be used; else the reason.</summary>
+    public static string? Unavailable(SysfsDiscovery discovery)
     {
-        string why = File.Exists("/dev/vfio/vfio")
-            ? "this version of VfioMigration cannot drive real VFIO devices yet (the Linux backend is not implemented)"
-            : "this host offers no VFIO (/dev/vfio/vfio does not exist: the vfio modules are not loaded, or this is not Linux)";
+        if (!OperatingSystem.IsLinux()) return "VFIO exists only on Linux";
+        if (!discovery.HasVfio) return $"this host offers no VFIO ({discovery.ContainerNode} does not exist: the vfio modules are not loaded; modprobe vfio-pci loads them)";
+        return null;
+    }
+
+    public static ErrorRecord NotAvailableError(string why)
+    {
         var e = new VfioMigrationException($"Real devices are not available: {why}. Use -Simulated to work with the built-in simulated host.", "VfioNotAvailable");
         return new ErrorRecord(e, e.ErrorId, ErrorCategory.NotInstalled, null)
         {
-            ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = "Add -Simulated, e.g. Get-VfioDevice -Simulated." },
+            ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = "Load the vfio modules (modprobe vfio-pci), or add -Simulated, e.g. Get-VfioDevice -Simulated." },
         };
     }
 }
