@@ -20,6 +20,24 @@ public class UapiBufferTests
     }
 
     [Fact]
+    public void StructSizesAndContainerRequestsOfSection4()
+    {
+        Assert.Equal(0x3B65u, VfioUapi.VFIO_CHECK_EXTENSION);
+        Assert.Equal(0x3B66u, VfioUapi.VFIO_SET_IOMMU);
+        Assert.Equal(0x3B67u, VfioUapi.VFIO_GROUP_GET_STATUS);
+        Assert.Equal(0x3B68u, VfioUapi.VFIO_GROUP_SET_CONTAINER);
+        Assert.Equal(0x3B76u, VfioUapi.VFIO_DEVICE_BIND_IOMMUFD);
+        Assert.Equal(24, VfioUapi.DeviceInfoSize);
+        Assert.Equal(16, VfioUapi.DeviceInfoMinSize);
+        Assert.Equal(32, VfioUapi.RegionInfoSize);
+        Assert.Equal(24, VfioUapi.PrecopyInfoSize);
+        Assert.Equal(8, VfioUapi.FeatureHeaderSize);
+        Assert.Equal((1u, 3u, 8u), (Linux.LinuxVfioTransport.IommuType1, Linux.LinuxVfioTransport.IommuType1v2, Linux.LinuxVfioTransport.IommuNoIommu));
+        Assert.Equal(16, DeviceFeatureBuffer.MigDeviceState(VfioUapi.FeatureGet, MigrationState.Running).Length);
+        Assert.Equal(32, MigrationRegionLayout.RegisterBlockSize);
+    }
+
+    [Fact]
     public void ReadyMadeBuffersOfSection42()
     {
         Assert.Equal(new byte[] { 0x10, 0, 0, 0, 0x01, 0, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0 },

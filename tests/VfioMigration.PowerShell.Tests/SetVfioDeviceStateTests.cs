@@ -136,6 +136,12 @@ public sealed class SetVfioDeviceStateTests : IDisposable
         Assert.Equal("Stop", StateOf("0000:3b:00.2"));
     }
 
+    public void Dispose() => _ps.Dispose();
+}
+
+[Collection(EnvironmentCollection.Name)]
+public sealed class AuditLogTests
+{
     [Fact]
     public void TheAuditLogGetsOneJsonLinePerStateChange()
     {
@@ -165,5 +171,4 @@ public sealed class SetVfioDeviceStateTests : IDisposable
         }
     }
 
-    public void Dispose() => _ps.Dispose();
 }

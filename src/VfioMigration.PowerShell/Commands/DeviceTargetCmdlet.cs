@@ -38,12 +38,16 @@ public abstract class DeviceTargetCmdlet : VfioCmdlet
             foreach (var a in Address) _targets.Add((Simulated.IsPresent, a));
     }
 
+    /// <summary>Whether devices not bound to a VFIO driver can be targets (only a diagnosis makes sense for them).</summary>
+    protected virtual bool IncludeCandidates => false;
+
     /// <summary>The devices of the whole pipeline, per host, in the order they came, each once.</summary>
     protected IEnumerable<(VfioHostSession Session, IReadOnlyList<DeviceIdentity> Devices)> Targets()
     {
         foreach (var group in _targets.GroupBy(t => t.Simulated))
         {
             var session = SessionFor(group.Key);
+            if (session.Backend is Linux.LinuxBackend linux) linux.IncludeUnbound = IncludeCandidates;
             var devices = Resolve(session, group.Select(t => t.Pattern).Distinct(StringComparer.OrdinalIgnoreCase))
                 .DistinctBy(d => d.Address).ToArray();
             yield return (session, devices);

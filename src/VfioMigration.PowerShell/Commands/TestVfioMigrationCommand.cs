@@ -11,6 +11,8 @@ namespace VfioMigration.PowerShell.Commands;
 [OutputType(typeof(VfioMigrationReadiness))]
 public sealed class TestVfioMigrationCommand : DeviceTargetCmdlet
 {
+    protected override bool IncludeCandidates => true;
+
     protected override void EndProcessing()
     {
         foreach (var (session, devices) in Targets())

@@ -1,0 +1,73 @@
+using VfioMigration.Inventory;
+using VfioMigration.Readiness;
+using VfioMigration.Simulation;
+
+namespace VfioMigration.Tests;
+
+/// <summary>Test-VfioMigration's analysis on the simulated host: every blocker with cause and fix.</summary>
+public class MigrationReadinessTests
+{
+    private static (VfioHostSession Session, SimulatedHost Host) DefaultHost()
+    {
+        var host = SimulatedHost.CreateDefault();
+        return (new VfioHostSession(new SimulatedBackend(host)), host);
+    }
+
+    private static VfioMigrationReadiness Check(VfioHostSession s, params string[] addresses) =>
+        MigrationReadinessCheck.Check(s, addresses.Select(s.Identity).ToArray())[0];
+
+    [Fact]
+    public void AFullyCapableDeviceHasNoBlockers()
+    {
+        var (s, _) = DefaultHost();
+        var r = Check(s, "0000:3b:00.2");
+        Assert.True(r.CanMigrate && r.CanMigrateLive);
+        Assert.Empty(r.Blockers);
+    }
+
+    [Fact]
+    public void PlainVfioPciIsExplainedWithTheFix()
+    {
+        var (s, _) = DefaultHost();
+        var r = Check(s, "0000:d8:00.0");
+        Assert.False(r.CanMigrate);
+        var b = Assert.Single(r.Blockers);
+        Assert.Equal("PlainVfioPci", b.Code);
+        Assert.Contains("variant driver", b.Fix);
+    }
+
+    [Fact]
+    public void NoPreCopyBlocksOnlyALiveMoveAndNoDmaLoggingIsAWarning()
+    {
+        var (s, _) = DefaultHost();
+        var r = Check(s, "0000:5e:00.1");
+        Assert.True(r.CanMigrate);
+        Assert.False(r.CanMigrateLive);
+        Assert.Contains(r.Blockers, b => b.Code == "NoPreCopy" && b.Severity == BlockerSeverity.LiveBlocker);
+        Assert.Contains(r.Blockers, b => b.Code == "NoDirtyTracking" && b.Severity == BlockerSeverity.Warning);
+    }
+
+    [Fact]
+    public void ADeviceWithoutP2PBlocksASetButNotItself()
+    {
+        var (s, _) = DefaultHost();
+        var set = MigrationReadinessCheck.Check(s, new[] { s.Identity("0000:3b:00.2"), s.Identity("0000:5e:00.1") });
+        Assert.True(set[0].CanMigrate);
+        Assert.False(set[1].CanMigrate);
+        Assert.Contains(set[1].Blockers, b => b.Code == "NoP2PQuiesce" && b.Cause.Contains("1 other device"));
+    }
+
+    [Fact]
+    public void V1CcwErrorAndBusyDevicesAreEachExplained()
+    {
+        var (s, host) = DefaultHost();
+        Assert.Contains(Check(s, "0000:af:00.2").Blockers, b => b.Code == "V1Protocol");
+        Assert.Contains(Check(s, "0.0.0100").Blockers, b => b.Code == "CcwNotMigratableUpstream" && b.Severity == BlockerSeverity.Warning);
+        host["0000:3b:00.3"].Faults.Arm(new FaultRule(FaultPoint.Transition) { EnterError = true });
+        Assert.ThrowsAny<VfioMigrationException>(() => s.Migration("0000:3b:00.3").RequestState(Protocol.MigrationState.Stop));
+        Assert.Contains(Check(s, "0000:3b:00.3").Blockers, b => b.Code == "DeviceInError" && b.Fix.Contains("Reset-VfioDevice"));
+        using var held = host["0000:3b:00.2"].Open(); // another process holds it
+        var other = new VfioHostSession(new SimulatedBackend(host));
+        Assert.Contains(Check(other, "0000:3b:00.2").Blockers, b => b.Code == "GroupInUse");
+    }
+}
