@@ -53,6 +53,17 @@ public sealed class SyscallLayerTests : IDisposable
     }
 
     [Fact]
+    public void TheCdevPathBindsFirstAndReportsWhatIsMissing()
+    {
+        Assert.Equal(16, LinuxVfioTransport.BindIommufdSize);
+        var noIommufd = Assert.Throws<VfioMigrationException>(() => LinuxVfioTransport.OpenCdev("0000:01:00.0", _file, "/nonexistent/dev/iommu"));
+        Assert.Contains("iommufd", noIommufd.Message);
+        // A regular file answers the bind with ENOTTY: the first ioctl on a cdev is the bind, and its failure is named.
+        var bind = Assert.Throws<VfioCallException>(() => LinuxVfioTransport.OpenCdev("0000:01:00.0", _file, _file));
+        Assert.Equal(("VFIO_DEVICE_BIND_IOMMUFD", Errno.ENOTTY), (bind.Operation, bind.Errno));
+    }
+
+    [Fact]
     public void TheV1DriverUsesTheRegisterOffsetsAndWidthsThroughRealSyscalls()
     {
         using var t = new FileBackedV1Device(_fd);

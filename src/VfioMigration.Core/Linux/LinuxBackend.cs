@@ -20,8 +20,11 @@ public sealed class LinuxBackend : IDeviceBackend
             ?? throw new VfioMigrationException($"No device at '{address}' in sysfs.", "DeviceNotFound", address);
         if (!id.IsVfioBound)
             throw new VfioMigrationException($"{address} is bound to {id.Driver ?? "no driver"}, not to a VFIO driver: bind it to vfio-pci or a vfio variant driver first (this module never rebinds drivers).", "DeviceNotBound", address);
-        if (id.GroupNode is null)
-            throw new VfioMigrationException($"{address}: no VFIO group node for IOMMU group {id.IommuGroup}{(id.Problem is null ? "" : $" ({id.Problem})")}.", "DeviceNotBound", address);
-        return LinuxVfioTransport.Open(id.Address, id.GroupNode, Discovery.ContainerNode, id.NoIommu);
+        // The group interface works on every kernel that has it; the cdev is for kernels built without it.
+        if (id.GroupNode is not null)
+            return LinuxVfioTransport.Open(id.Address, id.GroupNode, Discovery.ContainerNode, id.NoIommu);
+        if (id.DeviceNode is not null)
+            return LinuxVfioTransport.OpenCdev(id.Address, id.DeviceNode, Discovery.IommuNode);
+        throw new VfioMigrationException($"{address}: no VFIO group node for IOMMU group {id.IommuGroup} and no device cdev{(id.Problem is null ? "" : $" ({id.Problem})")}.", "DeviceNotBound", address);
     }
 }

@@ -13,7 +13,10 @@ public sealed class LinuxVfioTransport : IVfioDeviceTransport
 {
     public const uint IommuType1 = 1, IommuType1v2 = 3, IommuNoIommu = 8;
     private const uint GroupViable = 1;
-    private int _container = -1, _group = -1, _device = -1;
+    private int _container = -1, _group = -1, _device = -1, _iommufd = -1;
+
+    /// <summary><c>struct vfio_device_bind_iommufd</c>: argsz, flags, iommufd, out_devid.</summary>
+    public const int BindIommufdSize = 16;
 
     private LinuxVfioTransport(string address) => Address = address;
 
@@ -55,6 +58,31 @@ public sealed class LinuxVfioTransport : IVfioDeviceTransport
         }
     }
 
+    /// <summary>
+    /// Opens a device through its cdev (<c>/dev/vfio/devices/vfioX</c>, kernels with CONFIG_VFIO_DEVICE_CDEV): bind
+    /// to a fresh iommufd before any other ioctl (checklist 72). No IOAS is attached: migration needs no DMA
+    /// mappings. Used when the device has no group node (kernels built without the group interface).
+    /// </summary>
+    public static LinuxVfioTransport OpenCdev(string address, string deviceNode, string iommuNode)
+    {
+        var t = new LinuxVfioTransport(address);
+        try
+        {
+            t._device = Checked(FileDescriptorIo.Open(deviceNode, LibC.O_RDWR), address, deviceNode);
+            t._iommufd = Checked(FileDescriptorIo.Open(iommuNode, LibC.O_RDWR), address, iommuNode);
+            Span<byte> bind = stackalloc byte[BindIommufdSize];
+            BinaryPrimitives.WriteUInt32LittleEndian(bind, BindIommufdSize);
+            BinaryPrimitives.WriteInt32LittleEndian(bind[8..], t._iommufd);
+            Call(FileDescriptorIo.Ioctl(t._device, VfioUapi.VFIO_DEVICE_BIND_IOMMUFD, bind), address, "VFIO_DEVICE_BIND_IOMMUFD");
+            return t;
+        }
+        catch
+        {
+            t.Dispose();
+            throw;
+        }
+    }
+
     public int GetDeviceInfo(Span<byte> info) => FileDescriptorIo.Ioctl(_device, VfioUapi.VFIO_DEVICE_GET_INFO, info);
     public int GetRegionInfo(Span<byte> info) => FileDescriptorIo.Ioctl(_device, VfioUapi.VFIO_DEVICE_GET_REGION_INFO, info);
     public int Read(long offset, Span<byte> buffer) => FileDescriptorIo.PositionalRead(_device, offset, buffer);
@@ -70,6 +98,7 @@ public sealed class LinuxVfioTransport : IVfioDeviceTransport
     {
         Errno.EBUSY => new VfioMigrationException($"{address}: {node} is in use by another process (a running VM holds the group); the module never forces it.", "DeviceBusy", address),
         Errno.EACCES or Errno.EPERM => new VfioMigrationException($"{address}: no access to {node} ({Errno.Name(errno)}).", "PermissionDenied", address),
+        Errno.ENOENT when node.EndsWith("/iommu", StringComparison.Ordinal) => new VfioMigrationException($"{address}: {node} does not exist: this kernel has no iommufd (CONFIG_IOMMUFD), which a device cdev needs.", "VfioNotAvailable", address),
         Errno.ENOENT when node.EndsWith("/vfio/vfio", StringComparison.Ordinal) => new VfioMigrationException($"{address}: {node} does not exist: the vfio modules are not loaded (modprobe vfio-pci).", "VfioNotAvailable", address),
         Errno.ENOENT => new VfioMigrationException($"{address}: {node} does not exist: the device is not bound to a VFIO driver.", "DeviceNotBound", address),
         _ => new VfioMigrationException($"{address}: cannot open {node}: {Errno.Name(errno)}.", "VfioCallFailed", address),
@@ -80,8 +109,9 @@ public sealed class LinuxVfioTransport : IVfioDeviceTransport
     public void Dispose()
     {
         FileDescriptorIo.Close(_device);
+        FileDescriptorIo.Close(_iommufd);
         FileDescriptorIo.Close(_group);
         FileDescriptorIo.Close(_container);
-        _device = _group = _container = -1;
+        _device = _iommufd = _group = _container = -1;
     }
 }

@@ -24,7 +24,8 @@ public sealed class SysfsDiscovery
     }
 
     public string ContainerNode => Path.Combine(_dev, "vfio", "vfio");
-    public bool HasVfio => File.Exists(ContainerNode) || Directory.Exists(Path.Combine(_dev, "vfio"));
+    public string IommuNode => Path.Combine(_dev, "iommu");
+    public bool HasVfio => File.Exists(ContainerNode) || Directory.Exists(Path.Combine(_dev, "vfio", "devices"));
 
     /// <summary>VFIO devices, and with <paramref name="includeUnbound"/> every other PCI function as a candidate.</summary>
     public IReadOnlyList<DeviceIdentity> Enumerate(bool includeUnbound = false)
