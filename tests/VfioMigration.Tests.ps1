@@ -162,6 +162,23 @@ Describe 'Rehearsing failures' {
     }
 }
 
+Describe 'Test-VfioMigration' {
+    It 'names plain vfio-pci as the blocker, with the fix' {
+        $r = Test-VfioMigration -Simulated 0000:d8:00.0
+        $r.CanMigrate | Should -BeFalse
+        $r.Blockers.Code | Should -Be 'PlainVfioPci'
+        $r.Blockers.Fix | Should -Match 'variant driver'
+    }
+
+    It 'blocks a set on the device that cannot quiesce peer-to-peer DMA' {
+        (Get-VfioDevice -Simulated 0000:5e:00.1 | Test-VfioMigration).CanMigrate | Should -BeTrue
+        $set = Get-VfioDevice -Simulated 0000:3b:00.2, 0000:5e:00.1 | Test-VfioMigration -Together
+        $set[0].CanMigrate | Should -BeTrue
+        $set[1].Blockers.Code | Should -Contain 'NoP2PQuiesce'
+        $set[1].CanMigrateLive | Should -BeFalse
+    }
+}
+
 Describe 'The simulated host' {
     It 'takes new devices and lets them go' {
         $d = New-VfioSimulatedDevice -Address 0000:01:00.0 -Capabilities P2P, PreCopy -MemorySize 64KB -PeerAddress 0000:3b:00.2

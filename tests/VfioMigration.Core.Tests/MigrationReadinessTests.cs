@@ -51,7 +51,9 @@ public class MigrationReadinessTests
     public void ADeviceWithoutP2PBlocksASetButNotItself()
     {
         var (s, _) = DefaultHost();
-        var set = MigrationReadinessCheck.Check(s, new[] { s.Identity("0000:3b:00.2"), s.Identity("0000:5e:00.1") });
+        var alone = MigrationReadinessCheck.Check(s, new[] { s.Identity("0000:3b:00.2"), s.Identity("0000:5e:00.1") });
+        Assert.True(alone[1].CanMigrate); // checked one by one, the device is fine
+        var set = MigrationReadinessCheck.Check(s, new[] { s.Identity("0000:3b:00.2"), s.Identity("0000:5e:00.1") }, together: true);
         Assert.True(set[0].CanMigrate);
         Assert.False(set[1].CanMigrate);
         Assert.Contains(set[1].Blockers, b => b.Code == "NoP2PQuiesce" && b.Cause.Contains("1 other device"));

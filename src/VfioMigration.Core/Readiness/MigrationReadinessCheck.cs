@@ -12,7 +12,8 @@ namespace VfioMigration.Readiness;
 /// </summary>
 public static class MigrationReadinessCheck
 {
-    public static IReadOnlyList<VfioMigrationReadiness> Check(VfioHostSession session, IReadOnlyList<DeviceIdentity> devices)
+    /// <summary>Checks each device alone, or with <paramref name="together"/> as one set that moves together.</summary>
+    public static IReadOnlyList<VfioMigrationReadiness> Check(VfioHostSession session, IReadOnlyList<DeviceIdentity> devices, bool together = false)
     {
         var results = new List<VfioMigrationReadiness>();
         foreach (var id in devices)
@@ -65,7 +66,7 @@ public static class MigrationReadinessCheck
             }
             results.Add(Summarize(id, driver, blockers));
         }
-        if (devices.Count > 1)
+        if (together && devices.Count > 1)
         {
             // A set moves together: every member must quiesce peer-to-peer DMA before any stops.
             for (int i = 0; i < results.Count; i++)

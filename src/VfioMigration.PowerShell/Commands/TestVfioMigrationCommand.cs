@@ -13,12 +13,16 @@ public sealed class TestVfioMigrationCommand : DeviceTargetCmdlet
 {
     protected override bool IncludeCandidates => true;
 
+    /// <summary>The devices move together (one VM's devices): each must be able to quiesce peer-to-peer DMA.</summary>
+    [Parameter]
+    public SwitchParameter Together { get; set; }
+
     protected override void EndProcessing()
     {
         foreach (var (session, devices) in Targets())
         {
             if (devices.Count == 0) continue;
-            foreach (var r in MigrationReadinessCheck.Check(session, devices)) WriteObject(r);
+            foreach (var r in MigrationReadinessCheck.Check(session, devices, Together)) WriteObject(r);
             DrainLog();
         }
     }
