@@ -65,7 +65,7 @@ Describe 'Get-VfioDevice' {
         $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
     }
 
-    It 'says the real host is not available and points at -Simulated' {
+    It 'says the real host is not available and points at -Simulated' -Skip:(Test-Path /dev/vfio/vfio) {
         { Get-VfioDevice -ErrorAction Stop } | Should -Throw -ErrorId 'VfioNotAvailable,VfioMigration.PowerShell.Commands.GetVfioDeviceCommand'
     }
 

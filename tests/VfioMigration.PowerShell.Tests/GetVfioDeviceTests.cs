@@ -48,14 +48,22 @@ public sealed class GetVfioDeviceTests : IDisposable
     }
 
     [Fact]
-    public void WithoutSimulatedItSaysThisHostHasNoVfioAndPointsAtSimulated()
+    public void WithoutSimulatedItSaysWhenThisHostHasNoVfioAndPointsAtSimulated()
     {
-        var (_, ps) = _ps.Run("try { Get-VfioDevice -ErrorAction Stop } catch { $_ }");
-        var (output, _) = _ps.Run("try { Get-VfioDevice } catch { $_.FullyQualifiedErrorId; $_.Exception.Message; $_.ErrorDetails.RecommendedAction }");
+        var (output, ps) = _ps.Run("try { Get-VfioDevice } catch { $_.FullyQualifiedErrorId; $_.Exception.Message; $_.ErrorDetails.RecommendedAction }");
+        if (File.Exists("/dev/vfio/vfio"))
+        {
+            // A host with VFIO: the real devices are listed, whatever they are, and nothing says VFIO is missing.
+            Assert.DoesNotContain(output, o => o.ToString()!.StartsWith("VfioNotAvailable", StringComparison.Ordinal));
+            return;
+        }
         var lines = output.Select(o => o.ToString()).ToArray();
         Assert.StartsWith("VfioNotAvailable", lines[0]);
+        Assert.Contains("modprobe vfio-pci", lines[1]);
         Assert.Contains("-Simulated", lines[1]);
         Assert.Contains("-Simulated", lines[2]);
+        var all = _ps.Run("Get-VfioDevice -All -WarningVariable w -WarningAction SilentlyContinue; $w");
+        Assert.Empty(all.Shell.Streams.Error); // candidates can be listed even without the vfio modules
     }
 
     [Fact]

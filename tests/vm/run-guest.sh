@@ -23,8 +23,10 @@ for tool in qemu-system-x86_64 xz cpio gzip modinfo dpkg-deb apt-get; do
 done
 
 if [ "$(id -u)" = 0 ]; then cache=${VFIO_VM_CACHE:-/var/cache/vfiomigration-vm}; else cache=${VFIO_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vfiomigration-vm}; fi
-kernel_pkg=${VFIO_VM_KERNEL:-$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')}
-[ -n "$kernel_pkg" ] || fail "cannot tell which kernel package linux-image-amd64 depends on (apt-get update?)"
+kernel_of() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }'; }
+kernel_pkg=${VFIO_VM_KERNEL:-$(kernel_of)}
+if [ -z "$kernel_pkg" ] && [ "$(id -u)" = 0 ]; then apt-get update -qq >/dev/null 2>&1 || true; kernel_pkg=$(kernel_of); fi
+[ -n "$kernel_pkg" ] || fail "cannot tell which kernel package linux-image-amd64 depends on (run apt-get update)"
 script_hash=$(sha256sum "$0" | cut -c1-12)
 base="$cache/$kernel_pkg-$script_hash"
 
