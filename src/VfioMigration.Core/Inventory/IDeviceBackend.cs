@@ -6,7 +6,8 @@ namespace VfioMigration.Inventory;
 public interface IDeviceBackend
 {
     bool IsSimulated { get; }
-    IReadOnlyList<DeviceIdentity> Enumerate();
+    /// <summary>The devices usable through VFIO; with <paramref name="includeCandidates"/> also those bound to other drivers.</summary>
+    IReadOnlyList<DeviceIdentity> Enumerate(bool includeCandidates = false);
     /// <summary>Opens a device for exclusive use; throws <see cref="VfioMigrationException"/> with a clear id when it cannot.</summary>
     IVfioDeviceTransport Open(string address);
 }

@@ -11,7 +11,7 @@ public sealed class SimulatedBackend : IDeviceBackend
     public SimulatedHost Host { get; }
     public bool IsSimulated => true;
 
-    public IReadOnlyList<DeviceIdentity> Enumerate() => Host.Devices.Select(Identify).ToArray();
+    public IReadOnlyList<DeviceIdentity> Enumerate(bool includeCandidates = false) => Host.Devices.Select(Identify).ToArray();
 
     public IVfioDeviceTransport Open(string address) => Host[address].Open();
 

@@ -28,10 +28,11 @@ public sealed class VfioHostSession : IDisposable
     public IDeviceBackend Backend { get; }
     public AuditLog? Audit { get; set; }
 
-    public IReadOnlyList<DeviceIdentity> Enumerate() => Backend.Enumerate();
+    public IReadOnlyList<DeviceIdentity> Enumerate(bool includeCandidates = false) => Backend.Enumerate(includeCandidates);
 
+    /// <summary>A device by address, candidates included: opening one not bound to VFIO then fails with the reason.</summary>
     public DeviceIdentity Identity(string address) =>
-        Enumerate().FirstOrDefault(d => string.Equals(d.Address, address, StringComparison.OrdinalIgnoreCase))
+        Enumerate(includeCandidates: true).FirstOrDefault(d => string.Equals(d.Address, address, StringComparison.OrdinalIgnoreCase))
         ?? throw new VfioMigrationException($"No {(Backend.IsSimulated ? "simulated " : "")}VFIO device at '{address}'.", "DeviceNotFound", address);
 
     /// <summary>The device's migration driver, opening the device on first use.</summary>

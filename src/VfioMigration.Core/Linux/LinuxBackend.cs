@@ -10,9 +10,7 @@ public sealed class LinuxBackend : IDeviceBackend
 
     public SysfsDiscovery Discovery { get; }
     public bool IsSimulated => false;
-    public bool IncludeUnbound { get; set; }
-
-    public IReadOnlyList<DeviceIdentity> Enumerate() => Discovery.Enumerate(IncludeUnbound);
+    public IReadOnlyList<DeviceIdentity> Enumerate(bool includeCandidates = false) => Discovery.Enumerate(includeCandidates);
 
     public IVfioDeviceTransport Open(string address)
     {

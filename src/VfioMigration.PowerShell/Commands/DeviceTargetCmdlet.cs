@@ -47,8 +47,7 @@ public abstract class DeviceTargetCmdlet : VfioCmdlet
         foreach (var group in _targets.GroupBy(t => t.Simulated))
         {
             var session = SessionFor(group.Key);
-            if (session.Backend is Linux.LinuxBackend linux) linux.IncludeUnbound = IncludeCandidates;
-            var devices = Resolve(session, group.Select(t => t.Pattern).Distinct(StringComparer.OrdinalIgnoreCase))
+            var devices = Resolve(session, group.Select(t => t.Pattern).Distinct(StringComparer.OrdinalIgnoreCase), IncludeCandidates)
                 .DistinctBy(d => d.Address).ToArray();
             yield return (session, devices);
         }

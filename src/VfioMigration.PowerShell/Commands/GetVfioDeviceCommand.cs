@@ -32,8 +32,7 @@ public sealed class GetVfioDeviceCommand : VfioCmdlet
     protected override void ProcessRecord()
     {
         var session = SessionFor(Simulated, evenWithoutVfio: All);
-        if (session.Backend is Linux.LinuxBackend linux) linux.IncludeUnbound = All;
-        var ids = Address is null ? session.Enumerate() : Resolve(session, Address);
+        var ids = Address is null ? session.Enumerate(All) : Resolve(session, Address, All);
         foreach (var id in ids)
         {
             if (Cancellation.IsCancellationRequested) break;

@@ -128,9 +128,9 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
     };
 
     /// <summary>Resolves address patterns against a session's devices; a literal address that matches nothing is an error.</summary>
-    protected IReadOnlyList<DeviceIdentity> Resolve(VfioHostSession session, IEnumerable<string> patterns)
+    protected IReadOnlyList<DeviceIdentity> Resolve(VfioHostSession session, IEnumerable<string> patterns, bool includeCandidates = false)
     {
-        var all = session.Enumerate();
+        var all = session.Enumerate(includeCandidates);
         var found = new List<DeviceIdentity>();
         foreach (var pattern in patterns)
         {
