@@ -46,6 +46,7 @@ public static class DeviceSetSaver
         var members = targets.Select(t => t.Device.Address).ToArray();
         var buffer = new byte[options.ChunkSize];
         var writers = new StateImageWriter[targets.Count];
+        var headers = new StateImageHeader[targets.Count];
         var pre = new (int Rounds, long Bytes)[targets.Count];
         var results = new VfioStateImage[targets.Count];
         var clock = Stopwatch.StartNew();
@@ -53,7 +54,7 @@ public static class DeviceSetSaver
         try
         {
             for (int i = 0; i < targets.Count; i++)
-                writers[i] = new StateImageWriter(files[i].Stream, Header(targets[i], options, targets.Count > 1 ? new ImageSet(setId, i, members) : null));
+                writers[i] = new StateImageWriter(files[i].Stream, headers[i] = Header(targets[i], options, targets.Count > 1 ? new ImageSet(setId, i, members) : null));
             if (options.Live)
                 for (int i = 0; i < targets.Count; i++)
                 {
@@ -76,7 +77,7 @@ public static class DeviceSetSaver
                 var (bytes, downtime) = DeviceStateSaver.StopCopy(current, chunk => w.WriteChunk(chunk), buffer, pre[i].Rounds, pre[i].Bytes, progress, cancellationToken);
                 var summary = new StateImageSummary { PreCopyRounds = pre[i].Rounds, PreCopyBytes = pre[i].Bytes, DowntimeMilliseconds = downtime.TotalMilliseconds, DurationMilliseconds = clock.Elapsed.TotalMilliseconds };
                 string checksum = w.Finish(summary);
-                results[i] = Describe(targets[i], options, files[i], w, summary, checksum, targets.Count > 1 ? setId : null, i, members);
+                results[i] = Describe(headers[i], files[i], w, summary, checksum);
             }
             current = null;
             for (int i = 0; i < targets.Count; i++) files[i].Commit();
@@ -110,15 +111,16 @@ public static class DeviceSetSaver
         };
     }
 
-    private static VfioStateImage Describe(SaveTarget t, SaveOptions options, AtomicFile file, StateImageWriter w, StateImageSummary s, string checksum, Guid? setId, int index, string[] members) => new()
+    /// <summary>The image just written, described from its own header and summary.</summary>
+    private static VfioStateImage Describe(StateImageHeader h, AtomicFile file, StateImageWriter w, StateImageSummary s, string checksum) => new()
     {
-        Path = file.Path, Address = t.Description.Address, Kind = t.Description.Kind, VendorId = t.Description.VendorId, DeviceId = t.Description.DeviceId,
-        Driver = t.Description.Driver, Protocol = t.Description.MigrationProtocol, Capabilities = t.Description.MigrationCapabilities.ToString(),
-        Created = DateTimeOffset.UtcNow, Host = Environment.MachineName, SaveMode = options.Live ? "live" : "stop-copy",
-        FormatVersion = StateImageFormat.Version, DataBytes = w.DataBytes, FileBytes = file.Stream.Position, Checksum = checksum,
+        Path = file.Path, Address = h.Device.Address, Kind = h.Device.Kind, VendorId = h.Device.VendorId, DeviceId = h.Device.DeviceId,
+        Driver = h.Device.Driver, Protocol = h.Device.Protocol, Capabilities = h.Device.Capabilities,
+        Created = h.Created, Host = h.Host, SaveMode = h.SaveMode, FormatVersion = h.FormatVersion,
+        DataBytes = w.DataBytes, FileBytes = file.Stream.Position, Checksum = checksum,
         PreCopyRounds = s.PreCopyRounds, PreCopyBytes = s.PreCopyBytes, Downtime = TimeSpan.FromMilliseconds(s.DowntimeMilliseconds),
-        Duration = TimeSpan.FromMilliseconds(s.DurationMilliseconds), SetId = setId, SetIndex = setId is null ? null : index,
-        SetMembers = setId is null ? null : members, IsValid = true,
+        Duration = TimeSpan.FromMilliseconds(s.DurationMilliseconds), SetId = h.Set?.Id, SetIndex = h.Set?.Index,
+        SetMembers = h.Set?.Members.ToArray(), IsValid = true,
     };
 
     private static (VfioMigrationException? Error, MigrationState? Now)[] FinalStates(IReadOnlyList<SaveTarget> targets, MigrationState final, CancellationToken ct)
