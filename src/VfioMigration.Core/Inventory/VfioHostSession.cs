@@ -7,14 +7,17 @@ using VfioMigration.Protocol;
 namespace VfioMigration.Inventory;
 
 /// <summary>
-/// One host's devices as a client session holds them: opened on first use and kept open, because a device's
-/// migration state lives only while it is open (closing a real VFIO device resets it). Every state change made
-/// through the session is written to the audit log when one is configured.
+/// One host's devices as a client session holds them. A device whose migration state the session has driven
+/// (a state change, save, restore or reset) stays open for the life of the session, because its migration state
+/// lives only while it is open (closing a real VFIO device resets it). A device opened only to be looked at is
+/// closed again, so that inspecting a host never keeps a group from the VM that wants it. Every state change
+/// made through the session is written to the audit log when one is configured.
 /// </summary>
 public sealed class VfioHostSession : IDisposable
 {
     private readonly Dictionary<string, IDeviceMigration> _open = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, Transport.IVfioDeviceTransport> _transports = new(StringComparer.OrdinalIgnoreCase);
+    private readonly HashSet<string> _held = new(StringComparer.OrdinalIgnoreCase);
     private readonly ILoggerFactory _loggers;
     private readonly object _sync = new();
 
@@ -70,8 +73,30 @@ public sealed class VfioHostSession : IDisposable
         lock (_sync) return _open.ContainsKey(address);
     }
 
+    /// <summary>Whether the session keeps the device open because it drove its migration state.</summary>
+    public bool IsHeld(string address)
+    {
+        lock (_sync) return _held.Contains(address);
+    }
+
+    /// <summary>Keeps devices open from now on: their migration state is ours to keep.</summary>
+    public void Hold(IEnumerable<string> addresses)
+    {
+        lock (_sync) foreach (var a in addresses) _held.Add(Identity(a).Address);
+    }
+
+    /// <summary>Runs a look at a device, closing it afterwards unless the session holds it or had it open.</summary>
+    public T Peek<T>(string address, Func<T> look)
+    {
+        bool wasOpen = IsOpen(address);
+        try { return look(); }
+        finally { if (!wasOpen && !IsHeld(address)) Close(address); }
+    }
+
     /// <summary>Reads the device's protocol and state into a <see cref="VfioDevice"/>; problems become StateError.</summary>
-    public VfioDevice Describe(DeviceIdentity id)
+    public VfioDevice Describe(DeviceIdentity id) => Peek(id.Address, () => DescribeOpen(id));
+
+    private VfioDevice DescribeOpen(DeviceIdentity id)
     {
         IDeviceMigration? driver = null;
         MigrationState? state = null;
@@ -118,6 +143,7 @@ public sealed class VfioHostSession : IDisposable
     /// <summary>Runs a planned change, auditing every device's outcome.</summary>
     public IReadOnlyList<DeviceSetOutcome> Execute(DeviceSetTransition plan, CancellationToken cancellationToken = default, Action<DeviceSetStep>? beforeStep = null)
     {
+        Hold(plan.Steps.Select(s => s.Device.Address));
         var outcomes = plan.Execute(cancellationToken, beforeStep);
         foreach (var o in outcomes) Record(o.Device.Address, o.Result, o.Error, plan.Steps.LastOrDefault(s => s.Device == o.Device)?.Target);
         return outcomes;
@@ -127,6 +153,7 @@ public sealed class VfioHostSession : IDisposable
     public IReadOnlyList<DeviceOutcome> Save(IReadOnlyList<SaveTarget> targets, SaveOptions options, bool overwrite, bool forceQuiesce,
         IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        Hold(targets.Select(t => t.Device.Address));
         var outcomes = DeviceSetSaver.Save(targets, options, overwrite, forceQuiesce, progress, cancellationToken);
         foreach (var o in outcomes)
             Audit?.Record(o.Address, null, o.StateNow?.ToString() ?? "unknown", Array.Empty<MigrationArc>(),
@@ -138,6 +165,7 @@ public sealed class VfioHostSession : IDisposable
     public IReadOnlyList<DeviceOutcome> Restore(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, bool forceIdentity,
         IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        Hold(targets.Select(t => t.Device.Address));
         var outcomes = DeviceSetRestorer.Restore(targets, finalState, forceIdentity, progress, cancellationToken);
         foreach (var o in outcomes)
             Audit?.Record(o.Address, null, o.StateNow?.ToString() ?? "unknown", Array.Empty<MigrationArc>(),
@@ -148,6 +176,7 @@ public sealed class VfioHostSession : IDisposable
     /// <summary>VFIO_DEVICE_RESET: the way out of Error.</summary>
     public void Reset(string address)
     {
+        Hold(new[] { address });
         var driver = Migration(address);
         string? before = null;
         if (driver.Protocol != MigrationProtocol.None)
@@ -183,6 +212,7 @@ public sealed class VfioHostSession : IDisposable
         {
             if (_open.Remove(address, out var driver)) driver.Dispose();
             if (_transports.Remove(address, out var t)) t.Dispose();
+            _held.Remove(address);
         }
     }
 
@@ -194,6 +224,7 @@ public sealed class VfioHostSession : IDisposable
             foreach (var t in _transports.Values) t.Dispose();
             _open.Clear();
             _transports.Clear();
+            _held.Clear();
         }
     }
 }

@@ -17,55 +17,7 @@ public static class MigrationReadinessCheck
     {
         var results = new List<VfioMigrationReadiness>();
         foreach (var id in devices)
-        {
-            var blockers = new List<MigrationBlocker>();
-            IDeviceMigration? driver = null;
-            if (!id.IsVfioBound)
-                blockers.Add(new("NotVfioBound", BlockerSeverity.Blocker, $"{id.Address} is bound to {id.Driver ?? "no driver"}, not to a VFIO driver.",
-                    "Bind it to its vendor's vfio variant driver (or vfio-pci), e.g. with driverctl set-override; this module never rebinds drivers."));
-            else
-            {
-                try { driver = session.Migration(id.Address); }
-                catch (VfioMigrationException e) when (e.ErrorId == "DeviceBusy")
-                {
-                    blockers.Add(new("GroupInUse", BlockerSeverity.Blocker, $"IOMMU group {id.IommuGroup} is held by another process (a running VM).",
-                        "Check from the process that holds the device (the VMM), or stop that VM first; the module never takes a group by force."));
-                }
-                catch (VfioMigrationException e)
-                {
-                    blockers.Add(new(e.ErrorId, BlockerSeverity.Blocker, e.Message, e.ErrorId == "PermissionDenied" ? "Run as root, or give your user access to /dev/vfio/*." : "See the cause."));
-                }
-            }
-            if (id.Kind == VfioDeviceKind.Ccw)
-                blockers.Add(id.IsSimulated
-                    ? new("CcwNotMigratableUpstream", BlockerSeverity.Warning, "Upstream vfio-ccw implements no migration; this simulated subchannel migrates as a protocol exercise only.", "Nothing to do on the simulator; on a real host, ccw devices cannot migrate.")
-                    : new("CcwNotMigratable", BlockerSeverity.Blocker, "vfio-ccw has no migration support upstream (no v2 feature, no v1 region; QEMU marks vfio-ccw devices unmigratable).", "Detach the device before migrating the guest, and attach an equivalent one on the destination."));
-            if (driver is not null && driver.Protocol == MigrationProtocol.None && id.Kind != VfioDeviceKind.Ccw)
-                blockers.Add(id.Driver == "vfio-pci"
-                    ? new("PlainVfioPci", BlockerSeverity.Blocker, $"{id.Address} is bound to plain vfio-pci, which has no migration support.",
-                        "Bind the vendor's vfio variant driver if one exists for this device (mlx5_vfio_pci, hisi_acc_vfio_pci, pds_vfio_pci, qat_vfio_pci, virtio_vfio_pci, ...).")
-                    : new("NoMigrationSupport", BlockerSeverity.Blocker, $"{id.Driver ?? "The driver"} offers neither the v2 MIGRATION feature (ENOTTY) nor a v1 migration region.",
-                        "Use a kernel and driver version with VFIO migration support for this device, or ask its vendor."));
-            if (driver is { Protocol: not MigrationProtocol.None } d)
-            {
-                try
-                {
-                    if (d.GetState() == MigrationState.Error)
-                        blockers.Add(new("DeviceInError", BlockerSeverity.Blocker, "The device is in the Error migration state.", "Reset-VfioDevice returns it to Running."));
-                }
-                catch (VfioMigrationException e) { blockers.Add(new("StateUnreadable", BlockerSeverity.Blocker, e.Message, "See the cause.")); }
-                if (d.Protocol == MigrationProtocol.V1)
-                    blockers.Add(new("V1Protocol", BlockerSeverity.Warning, "The device speaks the v1 migration protocol, which kernels since 5.18 and QEMU since 8.0 no longer support.",
-                        "Only tools that speak v1 (this module, vfio-user servers, old QEMU with x-enable-migration) can migrate it; prefer a driver with v2."));
-                if (!d.Capabilities.HasFlag(MigrationCapabilities.PreCopy))
-                    blockers.Add(new("NoPreCopy", BlockerSeverity.LiveBlocker, "The device has no PRE_COPY: its whole state moves while it is stopped.",
-                        "Migrate with the device stopped (longer downtime), or use a driver version with PRE_COPY."));
-                if (d.Protocol == MigrationProtocol.V2 && !HasDmaLogging(session, id.Address))
-                    blockers.Add(new("NoDirtyTracking", BlockerSeverity.Warning, "The device has no DMA logging (features 6-8), so it cannot report which guest pages it dirtied.",
-                        "A live migration then needs IOMMU dirty tracking (iommufd with hardware support), or the VMM treats all guest memory as dirty and the downtime grows."));
-            }
-            results.Add(Summarize(id, driver, blockers));
-        }
+            results.Add(session.Peek(id.Address, () => CheckOne(session, id)));
         if (together && devices.Count > 1)
         {
             // A set moves together: every member must quiesce peer-to-peer DMA before any stops.
@@ -80,6 +32,57 @@ public static class MigrationReadinessCheck
             }
         }
         return results;
+    }
+
+    private static VfioMigrationReadiness CheckOne(VfioHostSession session, DeviceIdentity id)
+    {
+        var blockers = new List<MigrationBlocker>();
+        IDeviceMigration? driver = null;
+        if (!id.IsVfioBound)
+            blockers.Add(new("NotVfioBound", BlockerSeverity.Blocker, $"{id.Address} is bound to {id.Driver ?? "no driver"}, not to a VFIO driver.",
+                "Bind it to its vendor's vfio variant driver (or vfio-pci), e.g. with driverctl set-override; this module never rebinds drivers."));
+        else
+        {
+            try { driver = session.Migration(id.Address); }
+            catch (VfioMigrationException e) when (e.ErrorId == "DeviceBusy")
+            {
+                blockers.Add(new("GroupInUse", BlockerSeverity.Blocker, $"IOMMU group {id.IommuGroup} is held by another process (a running VM).",
+                    "Check from the process that holds the device (the VMM), or stop that VM first; the module never takes a group by force."));
+            }
+            catch (VfioMigrationException e)
+            {
+                blockers.Add(new(e.ErrorId, BlockerSeverity.Blocker, e.Message, e.ErrorId == "PermissionDenied" ? "Run as root, or give your user access to /dev/vfio/*." : "See the cause."));
+            }
+        }
+        if (id.Kind == VfioDeviceKind.Ccw)
+            blockers.Add(id.IsSimulated
+                ? new("CcwNotMigratableUpstream", BlockerSeverity.Warning, "Upstream vfio-ccw implements no migration; this simulated subchannel migrates as a protocol exercise only.", "Nothing to do on the simulator; on a real host, ccw devices cannot migrate.")
+                : new("CcwNotMigratable", BlockerSeverity.Blocker, "vfio-ccw has no migration support upstream (no v2 feature, no v1 region; QEMU marks vfio-ccw devices unmigratable).", "Detach the device before migrating the guest, and attach an equivalent one on the destination."));
+        if (driver is not null && driver.Protocol == MigrationProtocol.None && id.Kind != VfioDeviceKind.Ccw)
+            blockers.Add(id.Driver == "vfio-pci"
+                ? new("PlainVfioPci", BlockerSeverity.Blocker, $"{id.Address} is bound to plain vfio-pci, which has no migration support.",
+                    "Bind the vendor's vfio variant driver if one exists for this device (mlx5_vfio_pci, hisi_acc_vfio_pci, pds_vfio_pci, qat_vfio_pci, virtio_vfio_pci, ...).")
+                : new("NoMigrationSupport", BlockerSeverity.Blocker, $"{id.Driver ?? "The driver"} offers neither the v2 MIGRATION feature (ENOTTY) nor a v1 migration region.",
+                    "Use a kernel and driver version with VFIO migration support for this device, or ask its vendor."));
+        if (driver is { Protocol: not MigrationProtocol.None } d)
+        {
+            try
+            {
+                if (d.GetState() == MigrationState.Error)
+                    blockers.Add(new("DeviceInError", BlockerSeverity.Blocker, "The device is in the Error migration state.", "Reset-VfioDevice returns it to Running."));
+            }
+            catch (VfioMigrationException e) { blockers.Add(new("StateUnreadable", BlockerSeverity.Blocker, e.Message, "See the cause.")); }
+            if (d.Protocol == MigrationProtocol.V1)
+                blockers.Add(new("V1Protocol", BlockerSeverity.Warning, "The device speaks the v1 migration protocol, which kernels since 5.18 and QEMU since 8.0 no longer support.",
+                    "Only tools that speak v1 (this module, vfio-user servers, old QEMU with x-enable-migration) can migrate it; prefer a driver with v2."));
+            if (!d.Capabilities.HasFlag(MigrationCapabilities.PreCopy))
+                blockers.Add(new("NoPreCopy", BlockerSeverity.LiveBlocker, "The device has no PRE_COPY: its whole state moves while it is stopped.",
+                    "Migrate with the device stopped (longer downtime), or use a driver version with PRE_COPY."));
+            if (d.Protocol == MigrationProtocol.V2 && !HasDmaLogging(session, id.Address))
+                blockers.Add(new("NoDirtyTracking", BlockerSeverity.Warning, "The device has no DMA logging (features 6-8), so it cannot report which guest pages it dirtied.",
+                    "A live migration then needs IOMMU dirty tracking (iommufd with hardware support), or the VMM treats all guest memory as dirty and the downtime grows."));
+        }
+        return Summarize(id, driver, blockers);
     }
 
     private static bool HasDmaLogging(VfioHostSession session, string address)
