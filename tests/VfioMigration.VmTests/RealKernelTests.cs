@@ -51,5 +51,7 @@ public sealed class RealKernelTests(ITestOutputHelper output)
         Assert.Contains(lines, l => l.Contains("config space reads 1234:11e8"));
         Assert.Contains(lines, l => l.Contains("reset succeeds"));
         Assert.Contains(lines, l => l.Contains("reset fails clearly"));
+        Assert.Contains(lines, l => l.StartsWith("ok   Get-VfioDevice lists the edu devices", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("ok   Set-VfioDeviceState on a device without migration", StringComparison.Ordinal));
     }
 }

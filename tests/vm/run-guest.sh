@@ -76,7 +76,9 @@ build_base() {
 #!/bb/busybox sh
 /bb/busybox --install -s /bb
 export PATH=/bb
-mkdir -p /proc /sys /dev /tmp /usr /payload /ctl
+mkdir -p /proc /sys /dev /tmp /usr /payload /ctl /etc
+# A user database, so programs can tell who they run as (.NET's Environment.UserName reads it).
+echo 'root:x:0:0:root:/tmp:/bin/sh' > /etc/passwd; echo 'root:x:0:' > /etc/group
 mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev; mount -t tmpfs tmpfs /tmp
 ip link set lo up 2>/dev/null
 for m in $(cat /modules/order); do

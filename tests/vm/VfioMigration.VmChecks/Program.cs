@@ -141,5 +141,7 @@ Check("the host session describes a real device with its state unreadable only f
     return d.MigrationProtocol == MigrationProtocol.None && d.State is null && !d.IsSimulated && d.IommuGroup == edu[0].IommuGroup ? null : $"{d.MigrationProtocol} {d.State} {d.StateError}";
 });
 
+ModuleChecks.Run(Check, edu.Select(d => d.Address).ToArray());
+
 Console.WriteLine($"vm-checks: {passed} passed, {failed} failed");
 return failed;
