@@ -19,7 +19,7 @@ public sealed class RealKernelTests(ITestOutputHelper output)
         if (!OperatingSystem.IsLinux()) return "the guest tests need Linux";
         if (!RuntimeInformationIsX64()) return "the guest tests need an x86_64 host";
         foreach (var tool in new[] { "qemu-system-x86_64", "cpio", "modinfo", "apt-get" })
-            if (!Environment.GetEnvironmentVariable("PATH")!.Split(':').Any(p => File.Exists(Path.Combine(p, tool))))
+            if (!(Environment.GetEnvironmentVariable("PATH") + ":/usr/sbin:/sbin").Split(':').Any(p => p.Length > 0 && File.Exists(Path.Combine(p, tool))))
                 return $"{tool} is not installed (.ci/run installs it: apt-get install qemu-system-x86 xz-utils cpio kmod)";
         return null;
     }

@@ -14,6 +14,7 @@
 set -euo pipefail
 
 fail() { echo "run-guest: $*" >&2; exit 125; }
+export PATH="$PATH:/usr/sbin:/sbin" # modinfo
 [ $# -ge 2 ] || { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 payload=$(cd "$1" && pwd) || fail "payload directory $1 not found"
 shift
