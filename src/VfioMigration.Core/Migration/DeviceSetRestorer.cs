@@ -25,12 +25,12 @@ public static class DeviceSetRestorer
         }
         catch (VfioMigrationException e)
         {
-            return targets.Select(t => new DeviceOutcome(t.Device.Address, null, Blame(t, e, "not restored"), ReadState(t.Device))).ToArray();
+            return targets.Select(t => new DeviceOutcome(t.Device.Address, null, Blame(t, e, "not restored"), t.Device.TryGetState())).ToArray();
         }
         catch (OperationCanceledException e)
         {
             var cancelled = new VfioMigrationException("Restore cancelled while verifying the images; no device was touched.", "RestoreCancelled", null, e);
-            return targets.Select(t => new DeviceOutcome(t.Device.Address, null, cancelled, ReadState(t.Device))).ToArray();
+            return targets.Select(t => new DeviceOutcome(t.Device.Address, null, cancelled, t.Device.TryGetState())).ToArray();
         }
 
         var touched = new List<IDeviceMigration>();
@@ -83,7 +83,7 @@ public static class DeviceSetRestorer
             }
             return targets.Select(t =>
             {
-                var now = ReadState(t.Device);
+                var now = t.Device.TryGetState();
                 string where = now is { } s ? $"The device was reset and is in {s}." : "The device's state could not be read after the reset.";
                 var error = t.Device == current || current is null
                     ? new VfioMigrationException($"{Prefix(cause, t.Device.Address)} {where}", cause.ErrorId, t.Device.Address, cause)
@@ -91,7 +91,7 @@ public static class DeviceSetRestorer
                 return new DeviceOutcome(t.Device.Address, null, error, now);
             }).ToArray();
         }
-        return targets.Select((t, i) => new DeviceOutcome(t.Device.Address, images[i], null, ReadState(t.Device))).ToArray();
+        return targets.Select((t, i) => new DeviceOutcome(t.Device.Address, images[i], null, t.Device.TryGetState())).ToArray();
     }
 
     /// <summary>Everything that can be known without touching a device.</summary>
@@ -139,8 +139,4 @@ public static class DeviceSetRestorer
         return concerns ? e : new VfioMigrationException($"{t.Device.Address}: {what}: {e.Message}", "RestoreAborted", t.Device.Address, e);
     }
 
-    private static MigrationState? ReadState(IDeviceMigration d)
-    {
-        try { return d.GetState(); } catch (VfioMigrationException) { return null; }
-    }
 }

@@ -133,12 +133,12 @@ public static class DeviceSetSaver
             for (int i = 0; i < targets.Count; i++)
             {
                 var o = outcomes.First(x => x.Device == targets[i].Device);
-                result[i] = (o.Error is null ? null : new VfioMigrationException($"{targets[i].Device.Address}: the image was saved, but the device could not be moved to {final}: {o.Error.Message}", "SavedButNotMoved", targets[i].Device.Address, o.Error), ReadState(targets[i].Device));
+                result[i] = (o.Error is null ? null : new VfioMigrationException($"{targets[i].Device.Address}: the image was saved, but the device could not be moved to {final}: {o.Error.Message}", "SavedButNotMoved", targets[i].Device.Address, o.Error), targets[i].Device.TryGetState());
             }
         }
         catch (VfioMigrationException e)
         {
-            for (int i = 0; i < targets.Count; i++) result[i] = (e, ReadState(targets[i].Device));
+            for (int i = 0; i < targets.Count; i++) result[i] = (e, targets[i].Device.TryGetState());
         }
         return result;
     }
@@ -148,18 +148,18 @@ public static class DeviceSetSaver
         IDeviceMigration? failed, VfioMigrationException cause)
     {
         var touched = targets.Where(t => starts.ContainsKey(t.Device)).ToArray();
-        var backToRunning = touched.Where(t => starts[t.Device] == MigrationState.Running && ReadState(t.Device) is { } s && s != MigrationState.Error && s != MigrationState.Running).ToArray();
+        var backToRunning = touched.Where(t => starts[t.Device] == MigrationState.Running && t.Device.TryGetState() is { } s && s != MigrationState.Error && s != MigrationState.Running).ToArray();
         try
         {
             if (backToRunning.Length > 0)
                 DeviceSetTransition.Plan(backToRunning.Select(t => (t.Device, t.Device.GetState())).ToArray(), MigrationState.Running, force: true).Execute();
             foreach (var t in touched.Where(t => starts[t.Device] != MigrationState.Running))
-                if (ReadState(t.Device) is { } s && s != MigrationState.Error && s != starts[t.Device]) t.Device.RequestState(starts[t.Device]);
+                if (t.Device.TryGetState() is { } s && s != MigrationState.Error && s != starts[t.Device]) t.Device.RequestState(starts[t.Device]);
         }
         catch (VfioMigrationException) { /* each outcome below reports the state the device is really in */ }
         return targets.Select(t =>
         {
-            var now = ReadState(t.Device);
+            var now = t.Device.TryGetState();
             var error = t.Device == failed || failed is null && targets.Count == 1
                 ? new VfioMigrationException($"{cause.Message} No image was written. {Where(t.Device.Address, now)}", cause.ErrorId, t.Device.Address, cause)
                 : new VfioMigrationException($"{t.Device.Address}: not saved: {(failed is null ? cause.Message : $"saving {failed.Address} failed")}. No image was written. {Where(t.Device.Address, now)}", "SaveAborted", t.Device.Address, cause);
@@ -181,16 +181,12 @@ public static class DeviceSetSaver
         _ => new VfioMigrationException($"writing the image failed: {e.Message}", e.HResult == 28 || e.Message.Contains("space", StringComparison.OrdinalIgnoreCase) ? "DiskFull" : "ImageWriteFailed", device?.Address, e),
     };
 
-    private static MigrationState? ReadState(IDeviceMigration d)
-    {
-        try { return d.GetState(); } catch (VfioMigrationException) { return null; }
-    }
 
     /// <summary>A save refused before any device was changed: every outcome says why and where its device is.</summary>
     private static IReadOnlyList<DeviceOutcome> FailAll(IReadOnlyList<SaveTarget> targets, VfioMigrationException e) =>
         targets.Select(t =>
         {
-            var now = ReadState(t.Device);
+            var now = t.Device.TryGetState();
             bool concerns = e.Device is null || string.Equals(e.Device, t.Device.Address, StringComparison.OrdinalIgnoreCase);
             var error = concerns
                 ? new VfioMigrationException($"{e.Message} No image was written. {Where(t.Device.Address, now)}", e.ErrorId, t.Device.Address, e)

@@ -102,8 +102,7 @@ public sealed class V1MigrationDriver : IDeviceMigration
         int rc = _calls.TryWriteU32(_base + L.DeviceStateOffset, written);
         if (rc < 0)
         {
-            MigrationState? now = null;
-            try { now = GetState(); } catch (VfioCallException) { }
+            var now = this.TryGetState();
             string why = $"writing device_state 0x{written:X} failed with {Errno.Name(-rc)}";
             CoreLog.TransitionFailed(_logger, Address, from, target, plan.Arcs[0].ToString(), why, "", now?.ToString() ?? "unknown");
             throw new MigrationTransitionException(Address, from, target, why + ".", now,

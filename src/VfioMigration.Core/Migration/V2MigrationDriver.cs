@@ -94,8 +94,7 @@ public sealed class V2MigrationDriver : IDeviceMigration
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     private void Fail(MigrationState from, MigrationState target, MigrationArc arc, List<MigrationArc> done, string why, int errno)
     {
-        MigrationState? now = null;
-        try { now = GetState(); } catch (VfioCallException) { }
+        var now = this.TryGetState();
         if (now is { } n && !TransitionPlanner.IsSavingGroup(n) && n != MigrationState.Resuming) CloseSession();
         CoreLog.TransitionFailed(_logger, Address, from, target, arc.ToString(), why, ArcText(done), now?.ToString() ?? "unknown");
         throw new MigrationTransitionException(Address, from, target, $"arc {arc} failed: {why}.", now,
