@@ -4,8 +4,12 @@ namespace VfioMigration.Images;
 public static class StateImageInspector
 {
     /// <summary>Verifies the whole image; a damaged one still yields what could be read, with the problem.</summary>
-    public static VfioStateImage Inspect(string path, CancellationToken cancellationToken = default)
+    public static VfioStateImage Inspect(string path, CancellationToken cancellationToken = default) => Inspect(path, out _, cancellationToken);
+
+    /// <summary>As <see cref="Inspect(string, CancellationToken)"/>, also handing back the damage as the reader reported it.</summary>
+    public static VfioStateImage Inspect(string path, out StateImageException? damage, CancellationToken cancellationToken = default)
     {
+        damage = null;
         var full = Path.GetFullPath(path);
         if (!File.Exists(full)) throw new VfioMigrationException($"{full} does not exist.", "ImageNotFound", null);
         using var file = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
@@ -16,12 +20,12 @@ public static class StateImageInspector
         }
         catch (StateImageException e)
         {
+            damage = e;
             return new VfioStateImage { Path = full, Address = "", FileBytes = file.Length, IsValid = false, Problem = e.Message };
         }
-        string? problem = null;
         try { reader.ReadData(null, cancellationToken); }
-        catch (StateImageException e) { problem = e.Message; }
-        return Describe(reader, full, file.Length, problem);
+        catch (StateImageException e) { damage = e; }
+        return Describe(reader, full, file.Length, damage?.Message);
     }
 
     /// <summary>Verifies the whole image and returns its reader state; throws on any damage.</summary>

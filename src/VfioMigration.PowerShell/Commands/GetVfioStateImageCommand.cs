@@ -21,10 +21,9 @@ public sealed class GetVfioStateImageCommand : VfioCmdlet
             if (Cancellation.IsCancellationRequested) return;
             try
             {
-                var image = StateImageInspector.Inspect(file, Cancellation);
+                var image = StateImageInspector.Inspect(file, out var damage, Cancellation);
                 WriteObject(image);
-                if (!image.IsValid)
-                    WriteVfioError(new StateImageException(file, "image", image.Problem!.StartsWith(file, StringComparison.Ordinal) ? image.Problem[(file.Length + 2)..] : image.Problem), image);
+                if (damage is not null) WriteVfioError(damage, image);
             }
             catch (VfioMigrationException e) { WriteVfioError(e, file); }
             catch (IOException e) { WriteVfioError(new VfioMigrationException($"{file}: {e.Message}", "ImageReadFailed", null, e), file); }
