@@ -30,6 +30,6 @@ public static partial class CoreLog
     [LoggerMessage(EventId = 1100, Level = LogLevel.Debug, Message = "{Device}: migration protocol {Protocol}, capabilities {Capabilities}")]
     public static partial void ProtocolDetected(ILogger logger, string device, MigrationProtocol protocol, MigrationCapabilities capabilities);
 
-    [LoggerMessage(EventId = 1101, Level = LogLevel.Debug, Message = "{Device}: save session read {Bytes} bytes (total {Total})")]
-    public static partial void SaveRead(ILogger logger, string device, int bytes, long total);
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Debug, Message = "{Device}: save session read {Bytes} bytes")]
+    public static partial void SaveRead(ILogger logger, string device, int bytes);
 }

@@ -177,7 +177,7 @@ public sealed class V1MigrationDriver : IDeviceMigration
             BinaryPrimitives.WriteUInt64LittleEndian(_frameHeader, _segmentSize);
             _frameHeaderLeft = FrameHeaderSize;
         }
-        if (total > 0) CoreLog.SaveRead(_logger, Address, total, -1);
+        if (total > 0) CoreLog.SaveRead(_logger, Address, total);
         return new SaveReadResult(total, total == 0 && _saveEnded);
     }
 
