@@ -5,8 +5,9 @@
 .DESCRIPTION
     Tasks:
       Build    builds the module into out/VfioMigration (manifest, assemblies, format data, help)
-      Test     runs 'dotnet test' (all xunit suites, including the hosted-engine cmdlet tests), then the Pester
-               suite in tests/*.Tests.ps1 when Pester 5 is installed
+      Test     runs 'dotnet test' (all xunit suites, including the real-kernel guest tests), then the Pester suite
+               (tests/*.Tests.ps1, examples included) in a child pwsh -NonInteractive at 80 and at 120 columns,
+               with Pester 5.9.1 fetched from NuGet; JUnit XML in out/test-results
       Package  builds, checks the manifest and writes out/VfioMigration-<version>.zip
       Tour     builds if needed, imports the module and runs examples/tour.ps1 against the simulated host
       Bench    runs the benchmarks in bench/ (see README)
@@ -52,24 +53,50 @@ function Invoke-Build {
     }
 }
 
+function Get-PesterModule {
+    # Pester comes from NuGet (the package's tools/ folder is the module), fetched into the package cache.
+    $proj = Join-Path $root 'tests' 'tools' 'Pester.Download.proj'
+    Invoke-Native 'fetching Pester' { dotnet restore $proj --nologo -v quiet }
+    $path = dotnet msbuild $proj -getProperty:PesterModule -nologo
+    if ($LASTEXITCODE -ne 0 -or -not (Test-Path $path)) { throw "Pester was not found at '$path' after the restore of $proj" }
+    $path
+}
+
+function Get-PwshCommand {
+    # The pwsh running this script, also when it is the dotnet tool (dotnet + pwsh.dll).
+    $exe = [Environment]::ProcessPath
+    if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { @($exe, (Join-Path $PSHOME 'pwsh.dll')) } else { @($exe) }
+}
+
+function Invoke-InTerminal([int] $Columns, [string[]] $Command) {
+    # Formatting follows the terminal's width, so run the child in a pseudo-terminal of that size (script(1)).
+    # Without script(1) the child still runs, at the width pwsh assumes without a terminal.
+    $quoted = ($Command | ForEach-Object { "'" + ($_ -replace "'", "'\''") + "'" }) -join ' '
+    $env:TERM = 'dumb'
+    if (Get-Command script -CommandType Application -ErrorAction SilentlyContinue) {
+        script -qec "stty cols $Columns rows 50; $quoted" /dev/null | ForEach-Object { Write-Host $_.TrimEnd("`r") }
+    } else {
+        Write-Warning "script(1) is not installed: running at the default width instead of $Columns columns"
+        & $Command[0] @($Command | Select-Object -Skip 1) | Out-Host
+    }
+    $LASTEXITCODE
+}
+
 function Invoke-Test {
     Invoke-Native 'dotnet test' { dotnet test (Join-Path $root 'VfioMigration.slnx') --nologo }
-    $pester = Get-Module -ListAvailable Pester | Where-Object Version -ge ([version] '5.0') | Sort-Object Version -Descending | Select-Object -First 1
-    if (-not $pester) {
-        Write-Warning 'Pester 5 is not installed, so the Pester suite (tests/*.Tests.ps1) did not run. Install-Module Pester -MinimumVersion 5.0 to run it.'
-        return
-    }
     if (-not (Test-BuildCurrent)) { Invoke-Build }
-    Import-Module $pester -Force
-    $env:VFIOMIGRATION_MODULE = $manifest
-    $config = New-PesterConfiguration
-    $config.Run.Path = Join-Path $root 'tests'
-    $config.Run.PassThru = $true
-    $config.Output.Verbosity = 'Detailed'
-    $result = Invoke-Pester -Configuration $config
-    if ($result.FailedCount -gt 0 -or $result.PassedCount -eq 0) {
-        throw "Pester: $($result.PassedCount) passed, $($result.FailedCount) failed"
+    $pester = Get-PesterModule
+    $results = Join-Path $root 'out' 'test-results'
+    $null = New-Item -ItemType Directory -Force -Path $results
+    $pwsh = Get-PwshCommand
+    $failures = @()
+    foreach ($columns in 80, 120) {
+        Write-Host "Pester suite in pwsh -NonInteractive at $columns columns"
+        $rc = Invoke-InTerminal $columns ($pwsh + @('-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tests' 'Invoke-PesterSuite.ps1'),
+                '-Pester', $pester, '-Module', $manifest, '-ResultPath', (Join-Path $results "pester-$columns.xml")))
+        if ($rc -ne 0) { $failures += "$columns columns: exit $rc" }
     }
+    if ($failures) { throw "Pester suite failed ($($failures -join '; ')); JUnit results in $results" }
 }
 
 function Invoke-Package {

@@ -5,13 +5,14 @@ BeforeAll {
     $script:Manifest = if ($env:VFIOMIGRATION_MODULE) { $env:VFIOMIGRATION_MODULE } else { Join-Path $PSScriptRoot '..' 'out' 'VfioMigration' 'VfioMigration.psd1' }
 }
 
+AfterAll {
+    Remove-Module VfioMigration -ErrorAction SilentlyContinue
+}
+
+Describe 'VfioMigration' {
 BeforeEach {
     # A fresh import gives a fresh simulated host: removing the module closes every device it opened.
     Import-Module $script:Manifest -Force
-}
-
-AfterAll {
-    Remove-Module VfioMigration -ErrorAction SilentlyContinue
 }
 
 Describe 'The module' {
@@ -273,4 +274,5 @@ Describe 'The examples' {
         $output = & (Join-Path $PSScriptRoot '..' 'examples' $_) 2>&1 | Out-String
         $output | Should -Not -Match 'Exception'
     }
+}
 }
