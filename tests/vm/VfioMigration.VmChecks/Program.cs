@@ -25,6 +25,8 @@ var discovery = new SysfsDiscovery();
 var devices = discovery.Enumerate();
 var edu = devices.Where(d => d.VendorId == "1234" && d.DeviceId == "11e8").ToArray();
 
+Console.WriteLine($"kernel: {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, mdevs: {Environment.GetEnvironmentVariable("VFIO_VM_MDEVS")?.Trim()}");
+
 Check("discovery lists the edu devices bound to vfio-pci", () =>
     edu.Length == 2 && edu.All(d => d.Driver == "vfio-pci" && d.IsVfioBound && d.Kind == VfioDeviceKind.Pci)
         ? null : $"found {string.Join(", ", devices.Select(d => $"{d.Address} {d.VendorId}:{d.DeviceId} {d.Driver}"))}");
