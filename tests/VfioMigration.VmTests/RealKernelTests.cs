@@ -73,5 +73,18 @@ public sealed class RealKernelTests(ITestOutputHelper output)
         Assert.Contains(lines, l => l.Contains("reset fails clearly"));
         Assert.Contains(lines, l => l.StartsWith("ok   Get-VfioDevice lists the edu devices", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.StartsWith("ok   Set-VfioDeviceState on a device without migration", StringComparison.Ordinal));
+        // Two functions of one IOMMU group share the group within a session; another opener is told it is in use.
+        Assert.Contains("ok   one session opens both functions of one group through one group fd and container", lines);
+        Assert.Contains("ok   while one session holds the group, another (a second process) is told it is in use", lines);
+
+        // mtty: only the backports kernel has it.
+        var mtty = lines.Where(l => l.Contains("mtty", StringComparison.Ordinal) || l.Contains("mdev", StringComparison.Ordinal)).ToArray();
+        if (suite == "default")
+        {
+            Assert.DoesNotContain(mtty, l => l.StartsWith("ok", StringComparison.Ordinal));
+            return;
+        }
+        Assert.Contains("ok   discovery lists the mtty mdevs with their emulated-IOMMU group's plain node", lines);
+        Assert.Contains("ok   an mdev opens through a TYPE1v2 container and reports v2 with StopCopy, P2P and PreCopy", lines);
     }
 }

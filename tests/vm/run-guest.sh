@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # run-guest.sh PAYLOAD_DIR COMMAND...
 #
-# Boots a throw-away Debian guest under QEMU in which two QEMU "edu" PCI devices (1234:11e8) are bound to
-# vfio-pci behind an emulated Intel IOMMU, shares PAYLOAD_DIR (read-write, at /payload) and the host's /usr
+# Boots a throw-away Debian guest under QEMU in which QEMU "edu" PCI devices (1234:11e8) are bound to vfio-pci
+# behind an emulated Intel IOMMU (one behind a root port and 0000:00:11.0 alone in their groups, and two functions
+# of one device sharing a group), shares PAYLOAD_DIR (read-write, at /payload) and the host's /usr
 # (read-only, so the guest has the host's dotnet), runs COMMAND in /payload and prints what it wrote.
 # On a kernel with mtty migration (6.7 and later) the guest also has two mtty-1 mdevs (VFIO_VM_MDEVS lists them).
 # Exit status: the command's; 124 if the guest ran out of time; 125 if the guest could not be set up.
@@ -238,7 +239,9 @@ timeout -k 5 "${VFIO_VM_TIMEOUT:-300}" qemu-system-x86_64 \
   -virtfs local,path=/usr,mount_tag=hostusr,security_model=none,readonly=on,multidevs=remap \
   -virtfs local,path="$ctl",mount_tag=ctl,security_model=none \
   -device pcie-root-port,id=rp1,chassis=1,slot=1,addr=10.0 -device edu,bus=rp1,addr=0.0 \
-  -device edu,addr=11.0 </dev/null || status=$?
+  -device edu,addr=11.0 \
+  -device pcie-root-port,id=rp2,chassis=2,slot=2,addr=12.0 \
+  -device edu,bus=rp2,addr=0.0,multifunction=on -device edu,bus=rp2,addr=0.1 </dev/null || status=$?
 
 [ "${VFIO_VM_VERBOSE:-0}" = 1 ] && cat "$ctl/console.log" >&2
 [ -f "$ctl/output" ] && cat "$ctl/output"

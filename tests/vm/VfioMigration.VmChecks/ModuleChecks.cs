@@ -6,7 +6,7 @@ using VfioMigration.Readiness;
 /// <summary>The cmdlets themselves against the real kernel, through the PowerShell engine hosted in the guest.</summary>
 internal static class ModuleChecks
 {
-    public static void Run(Action<string, Func<string?>> check, string[] eduAddresses)
+    public static void Run(Action<string, Func<string?>> check, string[] eduAddresses, int eduCount)
     {
         var manifest = Path.Combine(AppContext.BaseDirectory, "module", "VfioMigration.psd1");
         var iss = InitialSessionState.CreateDefault2();
@@ -27,7 +27,7 @@ internal static class ModuleChecks
             var (output, errors) = Run("Get-VfioDevice");
             var devices = output.Select(o => (VfioDevice)o.BaseObject).Where(d => d.VendorId == "1234").ToArray();
             if (errors.Count > 0) return string.Join("; ", errors);
-            return devices.Length == 2 && devices.All(d => d.Driver == "vfio-pci" && d.DeviceId == "11e8" && d.IommuGroup is not null
+            return devices.Length == eduCount && devices.All(d => d.Driver == "vfio-pci" && d.DeviceId == "11e8" && d.IommuGroup is not null
                 && d.MigrationProtocol == VfioMigration.Protocol.MigrationProtocol.None && !d.IsSimulated)
                 ? null : string.Join("; ", devices.Select(d => $"{d.Address} {d.Driver} {d.IommuGroup} {d.MigrationProtocol}"));
         });
