@@ -86,5 +86,20 @@ public sealed class RealKernelTests(ITestOutputHelper output)
         }
         Assert.Contains("ok   discovery lists the mtty mdevs with their emulated-IOMMU group's plain node", lines);
         Assert.Contains("ok   an mdev opens through a TYPE1v2 container and reports v2 with StopCopy, P2P and PreCopy", lines);
+        // Real migration through the cmdlets.
+        foreach (var name in new[]
+        {
+            "Get-VfioDevice lists the mtty mdevs as Mdev, V2, StopCopy+P2P+PreCopy with group and node",
+            "Test-VfioMigration says both mdevs can migrate, live, together",
+            "Set-VfioDeviceState reaches every state the flags allow (Resuming left by Reset-VfioDevice)",
+            "StopCopy -> PreCopy and -> PreCopyP2P are refused without reaching the kernel (6.12 mtty would lock up)",
+            "a stop-copy save of one mdev restores onto the other: scratch, LCR and FIFO read back equal",
+            "a live save with -KeepRunning leaves the source running and restores onto the other",
+            "a two-device set saved together restores crosswise: each mdev gets the other's state",
+            "damaged images are refused before the device is touched",
+        })
+            Assert.Contains("ok   " + name, lines);
+        foreach (var left in new[] { "StopCopy", "PreCopy", "PreCopyP2P", "Resuming" })
+            Assert.Contains(lines, l => l.StartsWith($"ok   an mdev another process left in {left} is picked up", StringComparison.Ordinal));
     }
 }

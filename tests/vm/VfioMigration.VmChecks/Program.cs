@@ -11,6 +11,8 @@ using VfioMigration.Transport;
 // Runs inside the test guest: the project's discovery and Linux transport against the real kernel, on QEMU's
 // "edu" devices (1234:11e8) bound to vfio-pci behind an emulated Intel IOMMU. One line per check; the last line
 // is "vm-checks: N passed, M failed"; the exit code is the number of failures.
+if (args is ["leave", var leaveUuid, var leaveState]) return MttyChecks.Leave(leaveUuid, leaveState);
+
 int passed = 0, failed = 0;
 void Check(string name, Func<string?> body)
 {
