@@ -12,7 +12,7 @@ using VfioMigration.Readiness;
 /// </summary>
 internal static class MttyChecks
 {
-    public static void Run(Action<string, Func<string?>> check, string[] mdevs)
+    public static void Run(Action<string, Func<string?>> check, HostedShell shell, string[] mdevs)
     {
         var discovery = new SysfsDiscovery();
         var found = discovery.Enumerate().Where(d => mdevs.Contains(d.Address, StringComparer.OrdinalIgnoreCase)).ToArray();
@@ -45,16 +45,15 @@ internal static class MttyChecks
         });
 
         if (found.Length < 2) return;
-        CmdletChecks(check, found[0].Address, found[1].Address);
+        CmdletChecks(check, shell, found[0].Address, found[1].Address);
     }
 
     private const MigrationCapabilities All = MigrationCapabilities.StopCopy | MigrationCapabilities.P2P | MigrationCapabilities.PreCopy;
 
     /// <summary>Real migration through the cmdlets, in the PowerShell engine hosted here.</summary>
-    private static void CmdletChecks(Action<string, Func<string?>> check, string a, string b)
+    private static void CmdletChecks(Action<string, Func<string?>> check, HostedShell sh, string a, string b)
     {
         string dir = Directory.CreateTempSubdirectory("mtty-images-").FullName;
-        using var sh = new HostedShell();
         string Errors(List<System.Management.Automation.ErrorRecord> errors) => string.Join("; ", errors.Select(e => $"{e.FullyQualifiedErrorId}: {e.Exception.Message}"));
         VfioDevice? Device(string address) => sh.Run($"Get-VfioDevice -Address '{address}'").Output.Select(o => o.BaseObject).OfType<VfioDevice>().SingleOrDefault();
 

@@ -14,11 +14,16 @@ using VfioMigration.Transport;
 if (args is ["leave", var leaveUuid, var leaveState]) return MttyChecks.Leave(leaveUuid, leaveState);
 
 int passed = 0, failed = 0;
+var since = System.Diagnostics.Stopwatch.StartNew();
+void Phase(string what) => Console.Error.WriteLine($"time: {since.Elapsed.TotalSeconds:F1} s into the checks: {what} ({(DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalSeconds:F1} s since the process started)");
+Phase("start");
 void Check(string name, Func<string?> body)
 {
     string? problem;
+    var clock = System.Diagnostics.Stopwatch.StartNew();
     try { problem = body(); }
     catch (Exception e) { problem = $"{e.GetType().Name}: {e.Message}"; }
+    if (clock.Elapsed.TotalSeconds >= 2) Console.Error.WriteLine($"time: {clock.Elapsed.TotalSeconds:F1} s for {name}");
     if (problem is null) { passed++; Console.WriteLine($"ok   {name}"); }
     else { failed++; Console.WriteLine($"FAIL {name}: {problem}"); }
 }
@@ -149,10 +154,19 @@ Check("the host session describes a real device with its state unreadable only f
     return d.MigrationProtocol == MigrationProtocol.None && d.State is null && !d.IsSimulated && d.IommuGroup == edu[0].IommuGroup ? null : $"{d.MigrationProtocol} {d.State} {d.StateError}";
 });
 
+Phase("edu checks done");
 GroupChecks.Run(Check, pair);
-ModuleChecks.Run(Check, edu.Select(d => d.Address).ToArray(), allEdu.Length);
-if (Environment.GetEnvironmentVariable("VFIO_VM_MDEVS")?.Split(' ', StringSplitOptions.RemoveEmptyEntries) is { Length: >= 2 } mdevs)
-    MttyChecks.Run(Check, mdevs);
+// One PowerShell engine for all cmdlet checks: starting one under emulation takes tens of seconds.
+using (var shell = new HostedShell())
+{
+    Phase("PowerShell engine started");
+    ModuleChecks.Run(Check, shell, edu.Select(d => d.Address).ToArray(), allEdu.Length);
+    Phase("module checks done");
+    shell.Reload();
+    if (Environment.GetEnvironmentVariable("VFIO_VM_MDEVS")?.Split(' ', StringSplitOptions.RemoveEmptyEntries) is { Length: >= 2 } mdevs)
+        MttyChecks.Run(Check, shell, mdevs);
+}
 
+Phase("all done");
 Console.WriteLine($"vm-checks: {passed} passed, {failed} failed");
 return failed;
