@@ -73,7 +73,7 @@ public sealed class FoundStateTests
         using var t = victim.Open();
         using var driver = MigrationDriverFactory.Open(t, log);
         Assert.Equal(defined, driver.GetState());
-        var warning = Assert.Single(log.Lines, l => l.Id == 1007);
+        var warning = Assert.Single(log.Lines, l => l.Id == 1008);
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Contains($"found in {left}", warning.Text);
         Assert.Contains(left == MigrationState.Resuming ? "VFIO_DEVICE_RESET" : $"{left} -> {defined}", warning.Text);
