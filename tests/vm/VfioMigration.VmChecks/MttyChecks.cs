@@ -63,9 +63,9 @@ internal static class MttyChecks
             var devices = output.Select(o => o.BaseObject).OfType<VfioDevice>().ToArray();
             if (errors.Count > 0 || devices.Length != 2) return $"{devices.Length} devices; {Errors(errors)}";
             foreach (var d in devices)
-                if (d.Kind != VfioDeviceKind.Mdev || d.MigrationProtocol != MigrationProtocol.V2 || d.MigrationCapabilities != All || d.Driver != "mtty"
+                if (d.Kind != VfioDeviceKind.Mdev || d.Protocol != MigrationProtocol.V2 || d.Capabilities != All || d.Driver != "mtty"
                     || d.IommuGroup is not { } g || d.GroupNode != $"/dev/vfio/{g}" || d.NoIommu || d.State is null)
-                    return $"{d.Address}: {d.Kind} {d.MigrationProtocol} {d.MigrationCapabilities} {d.Driver} group {d.IommuGroup} node {d.GroupNode} state {d.State} {d.StateError}";
+                    return $"{d.Name}: {d.Kind} {d.Protocol} {d.Capabilities} {d.Driver} group {d.IommuGroup} node {d.GroupNode} state {d.State} {d.StateError}";
             return null;
         });
 
@@ -73,8 +73,8 @@ internal static class MttyChecks
         {
             var (output, errors, _) = sh.Run($"Test-VfioMigration -Address '{a}','{b}' -Together");
             var r = output.Select(o => o.BaseObject).OfType<VfioMigrationReadiness>().ToArray();
-            return errors.Count == 0 && r.Length == 2 && r.All(x => x.CanMigrate && x.CanMigrateLive && x.MigrationCapabilities == All && x.Blockers.All(bl => bl.Severity == BlockerSeverity.Warning))
-                ? null : $"{Errors(errors)} {string.Join(" | ", r.Select(x => $"{x.Address} {x.CanMigrate}/{x.CanMigrateLive} {string.Join(",", x.Blockers.Select(bl => bl.Code))}"))}";
+            return errors.Count == 0 && r.Length == 2 && r.All(x => x.CanMigrate && x.CanMigrateLive && x.Capabilities == All && x.Blockers.All(bl => bl.Severity == BlockerSeverity.Warning))
+                ? null : $"{Errors(errors)} {string.Join(" | ", r.Select(x => $"{x.Name} {x.CanMigrate}/{x.CanMigrateLive} {string.Join(",", x.Blockers.Select(bl => bl.Code))}"))}";
         });
 
         check("Set-VfioDeviceState reaches every state the flags allow (Resuming left by Reset-VfioDevice)", () =>
@@ -152,15 +152,15 @@ internal static class MttyChecks
         var s3 = new Uart(0x33, 0x03, "set-A");
         var s4 = new Uart(0x44, 0x1b, "set-B");
         string pa = Path.Combine(dir, "set-a.vfiostate"), pb = Path.Combine(dir, "set-b.vfiostate");
-        check("a two-device set saved together restores crosswise: each mdev gets the other's state", () =>
+        check("a two-device set saved -Together restores crosswise: each mdev gets the other's state", () =>
         {
             sh.Reload();
             s3.LoadInto(a);
             s4.LoadInto(b);
-            var (saved, e1, _) = sh.Run($"Save-VfioDeviceState -Address '{a}','{b}' -Path '{pa}','{pb}' -PassThru -Confirm:$false");
+            var (saved, e1, _) = sh.Run($"Save-VfioDeviceState -Address '{a}','{b}' -Path '{pa}','{pb}' -Together -PassThru -Confirm:$false");
             var imgs = saved.Select(o => o.BaseObject).OfType<VfioStateImage>().ToArray();
             if (e1.Count > 0 || imgs.Length != 2 || imgs.Any(i => i.SetMembers?.Length != 2 || i.SetId is null) || imgs[0].SetId != imgs[1].SetId) return "save: " + Errors(e1);
-            var (_, e2, _) = sh.Run($"Set-VfioDeviceState -Address '{a}','{b}' -State Stop -Confirm:$false; Restore-VfioDeviceState -Address '{b}','{a}' -Path '{pa}','{pb}' -Start -Confirm:$false");
+            var (_, e2, _) = sh.Run($"Set-VfioDeviceState -Address '{a}','{b}' -State Stop -Together -Confirm:$false; Restore-VfioDeviceState -Address '{b}','{a}' -Path '{pa}','{pb}' -Start -Confirm:$false");
             if (e2.Count > 0) return "restore: " + Errors(e2);
             sh.Reload();
             var gotA = Uart.ReadFrom(a);
