@@ -65,8 +65,22 @@ public static class DeviceStateSaver
     public static (long Bytes, TimeSpan Downtime) StopCopy(IDeviceMigration device, DataSink sink, byte[] buffer, int rounds, long bytesSoFar,
         IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
     {
+        var stopwatch = EnterStopCopy(device, cancellationToken);
+        return DrainStopCopy(device, stopwatch, sink, buffer, rounds, bytesSoFar, progress, cancellationToken);
+    }
+
+    /// <summary>Enters stop-copy (the device stops; its data fd stays open to be read); returns the downtime clock.</summary>
+    public static Stopwatch EnterStopCopy(IDeviceMigration device, CancellationToken cancellationToken)
+    {
         var stopwatch = Stopwatch.StartNew();
         device.RequestState(MigrationState.StopCopy, cancellationToken);
+        return stopwatch;
+    }
+
+    /// <summary>Reads a device already in stop-copy to the end of its stream; returns all bytes saved and the downtime.</summary>
+    public static (long Bytes, TimeSpan Downtime) DrainStopCopy(IDeviceMigration device, Stopwatch stopwatch, DataSink sink, byte[] buffer, int rounds, long bytesSoFar,
+        IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
+    {
         long? total = device.GetStopCopySize() is { } estimate ? bytesSoFar + (long)estimate : null;
         long moved = Drain(device, sink, buffer, untilEnd: true, progress, "stop-copy", rounds, bytesSoFar, total, cancellationToken, long.MaxValue);
         return (bytesSoFar + moved, stopwatch.Elapsed);
