@@ -22,13 +22,24 @@ foreach ($state in 'RunningP2P', 'PreCopyP2P', 'StopCopy', 'Stop', 'Running') {
 }
 
 '== Rehearse a failure: the next arc into Stop fails and leaves the device in Error'
+# The device holds nothing a reset would lose, so the module resets it as a last resort and says so.
 Add-VfioSimulatedFault -Address 0000:3b:00.3 -Point Transition -ArcTo Stop -EnterError | Out-Null
 Set-VfioDeviceState -Simulated -Address 0000:3b:00.3 -State Stop -ErrorVariable failed -ErrorAction SilentlyContinue
 "$($failed[0].FullyQualifiedErrorId): $($failed[0].Exception.Message)"
 Get-VfioDevice -Simulated 0000:3b:00.3 | Out-Host
 
-'== Recover: a device reset is the only way out of Error'
-Reset-VfioDevice -Simulated -Address 0000:3b:00.3 -PassThru | Out-Host
+'== The same failure on a device holding restored state that no save has captured: it stays in Error'
+$image = [IO.Path]::Combine([IO.Path]::GetTempPath(), "vfio-tour-$PID.vfiostate")
+Save-VfioDeviceState -Simulated -Address 0000:3b:00.3 -Path $image -KeepRunning
+Restore-VfioDeviceState -Simulated -Address 0000:3b:00.3 -Path $image -Start
+[IO.File]::Delete($image)
+Add-VfioSimulatedFault -Address 0000:3b:00.3 -Point Transition -ArcTo Stop -EnterError | Out-Null
+Set-VfioDeviceState -Simulated -Address 0000:3b:00.3 -State Stop -ErrorVariable failed -ErrorAction SilentlyContinue
+"$($failed[0].FullyQualifiedErrorId): $($failed[0].Exception.Message)"
+Get-VfioDevice -Simulated 0000:3b:00.3 | Out-Host
+
+'== Recover: a device reset is the only way out of Error; -Force because it discards the restored state'
+Reset-VfioDevice -Simulated -Address 0000:3b:00.3 -Force -PassThru | Out-Host
 
 '== Why can''t it migrate? Every blocker, with its cause and fix'
 Test-VfioMigration -Simulated -Address 0000:d8:00.0, 0000:5e:00.1 | Out-Host

@@ -185,13 +185,25 @@ Describe 'Set-VfioDeviceState' {
 }
 
 Describe 'Rehearsing failures' {
+    It 'resets a device left in Error that holds nothing a reset loses, and says so' {
+        Add-VfioSimulatedFault -Address 0000:3b:00.3 -Point Transition -ArcTo Stop -EnterError | Out-Null
+        Set-VfioDeviceState -Simulated 0000:3b:00.3 -State Stop -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'TransitionFailed,*'
+        $err[0].Exception.Message | Should -Match 'reset \(VFIO_DEVICE_RESET\) as a last resort'
+        (Get-VfioDevice -Simulated 0000:3b:00.3).State | Should -Be 'Running'
+    }
+
     It 'recovers a device from Error with Reset-VfioDevice' {
+        # Holding restored state no save has captured, the device is not reset for the user: it stays in Error.
+        $image = Join-Path $TestDrive 'held.vfiostate'
+        Save-VfioDeviceState -Simulated 0000:3b:00.3 -Path $image -KeepRunning
+        Restore-VfioDeviceState -Simulated 0000:3b:00.3 -Path $image -Start
         Add-VfioSimulatedFault -Address 0000:3b:00.3 -Point Transition -ArcTo Stop -EnterError | Out-Null
         Set-VfioDeviceState -Simulated 0000:3b:00.3 -State Stop -ErrorVariable err -ErrorAction SilentlyContinue
         $err[0].FullyQualifiedErrorId | Should -BeLike 'DeviceInErrorState,*'
         $err[0].ErrorDetails.RecommendedAction | Should -Match 'Reset-VfioDevice'
         (Get-VfioDevice -Simulated 0000:3b:00.3).State | Should -Be 'Error'
-        (Reset-VfioDevice -Simulated 0000:3b:00.3 -PassThru).State | Should -Be 'Running'
+        (Reset-VfioDevice -Simulated 0000:3b:00.3 -Force -PassThru).State | Should -Be 'Running'
     }
 
     It 'times out a ccw stop whose channel program never completes' {

@@ -21,7 +21,10 @@ public sealed class ExampleTests : IDisposable
         Assert.Contains("TransitionRefused,VfioMigration.PowerShell.Commands.SetVfioDeviceStateCommand", text);
         Assert.Contains("RunningP2P  -> device_state 0x9 (RUNNING, NDMA)", text);
         Assert.Contains("PreCopyP2P  -> device_state 0xB (RUNNING, SAVING, NDMA)", text);
+        // The first rehearsal ends in a reset (the device held nothing); the second, on restored state, in Error.
+        Assert.Contains("reset (VFIO_DEVICE_RESET) as a last resort", text);
         Assert.Contains("DeviceInErrorState", text);
+        Assert.Contains("it was not reset, because it holds state restored earlier", text);
         Assert.Equal("Running", _ps.Ok("(Get-VfioDevice -Simulated 0000:3b:00.3).State").Single().ToString());
     }
 

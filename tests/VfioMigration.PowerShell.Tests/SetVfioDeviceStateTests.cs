@@ -6,6 +6,7 @@ namespace VfioMigration.PowerShell.Tests;
 public sealed class SetVfioDeviceStateTests : IDisposable
 {
     private readonly Engine _ps = new();
+    private readonly string _dir = Directory.CreateTempSubdirectory("vfio-set-").FullName;
 
     private string StateOf(string address) => _ps.Ok($"(Get-VfioDevice -Simulated {address}).State").Single().ToString()!;
 
@@ -70,16 +71,38 @@ public sealed class SetVfioDeviceStateTests : IDisposable
     [Fact]
     public void AFailedTransitionIntoErrorSaysSoAndResetRecovers()
     {
+        // The device holds state restored in this session that no save has captured: a reset would lose it, so
+        // the failure leaves the device in Error (recovery policy) and the user decides with Reset-VfioDevice.
+        string image = Path.Combine(_dir, "held.vfiostate");
+        _ps.Ok($"Save-VfioDeviceState -Simulated 0000:3b:00.3 -Path '{image}' -KeepRunning");
+        _ps.Ok($"Restore-VfioDeviceState -Simulated 0000:3b:00.3 -Path '{image}' -Start");
         _ps.Ok("Add-VfioSimulatedFault -Address 0000:3b:00.3 -Point Transition -ArcTo Stop -EnterError -Errno EIO");
         var e = _ps.OneError("Set-VfioDeviceState -Simulated 0000:3b:00.3 -State Stop");
         Assert.Equal("DeviceInErrorState,VfioMigration.PowerShell.Commands.SetVfioDeviceStateCommand", e.FullyQualifiedErrorId);
         Assert.Equal(ErrorCategory.DeviceError, e.CategoryInfo.Category);
         Assert.Contains("EIO", e.Exception.Message);
+        Assert.Contains("it was not reset, because it holds state restored earlier in this session", e.Exception.Message);
         Assert.Contains("Reset-VfioDevice", e.Exception.Message);
         Assert.Contains("Reset-VfioDevice", e.ErrorDetails.RecommendedAction);
         Assert.Equal("Error", StateOf("0000:3b:00.3"));
         var d = (VfioDevice)_ps.Ok("Reset-VfioDevice -Simulated 0000:3b:00.3 -Force -PassThru").Single().BaseObject;
         Assert.Equal(MigrationState.Running, d.State);
+    }
+
+    [Fact]
+    public void AFailedTransitionIntoErrorOnADeviceHoldingNothingEndsInAResetAndSaysSo()
+    {
+        _ps.Ok("Add-VfioSimulatedFault -Address 0000:3b:00.3 -Point Transition -ArcTo Stop -EnterError -Errno EIO");
+        var e = _ps.OneError("Set-VfioDeviceState -Simulated 0000:3b:00.3 -State Stop");
+        Assert.Equal("TransitionFailed,VfioMigration.PowerShell.Commands.SetVfioDeviceStateCommand", e.FullyQualifiedErrorId);
+        Assert.Contains("arc RunningP2P -> Stop failed: EIO", e.Exception.Message);
+        Assert.Contains("a device in Error takes no recover state", e.Exception.Message);
+        Assert.Contains("reset (VFIO_DEVICE_RESET) as a last resort", e.Exception.Message);
+        Assert.Contains("The device is now in Running", e.Exception.Message);
+        Assert.Equal("Running", StateOf("0000:3b:00.3"));
+        // Running again, it takes the change once the fault is gone.
+        _ps.Ok("Set-VfioDeviceState -Simulated 0000:3b:00.3 -State Stop");
+        Assert.Equal("Stop", StateOf("0000:3b:00.3"));
     }
 
     [Fact]
@@ -139,7 +162,11 @@ public sealed class SetVfioDeviceStateTests : IDisposable
         Assert.Equal("Stop", StateOf("0000:3b:00.2"));
     }
 
-    public void Dispose() => _ps.Dispose();
+    public void Dispose()
+    {
+        _ps.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
 }
 
 [Collection(EnvironmentCollection.Name)]

@@ -56,6 +56,10 @@ public sealed class VfioHostSession : IDisposable
                 transport.Dispose();
                 throw;
             }
+            // A failed state change that leaves the device in Error may end in a reset, unless the device holds
+            // state restored by this session that no save has captured (the only state of value it can hold).
+            string opened = id.Address;
+            driver.WhatResetLoses = () => HoldsRestoredState(opened) ? "it holds state restored earlier in this session that no save has captured" : null;
             _open[id.Address] = driver;
             _transports[id.Address] = transport;
             return driver;

@@ -39,4 +39,12 @@ public interface IDeviceMigration : IDisposable
 
     /// <summary>VFIO_DEVICE_RESET: back to Running, any session ended.</summary>
     void Reset();
+
+    /// <summary>
+    /// Asked when a failed state change left the device in Error or unreadable (<see cref="FailureRecovery"/>):
+    /// returns what a reset would lose that the user still needs (a phrase for the error), or null when it loses
+    /// nothing, and the driver then resets the device as a last resort. Left null (a driver used on its own), the
+    /// driver never resets by itself and leaves the device where the failure left it.
+    /// </summary>
+    Func<string?>? WhatResetLoses { get; set; }
 }

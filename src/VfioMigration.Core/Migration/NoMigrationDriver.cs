@@ -12,6 +12,7 @@ public sealed class NoMigrationDriver : IDeviceMigration
 
     public string Address => _transport.Address;
     public MigrationProtocol Protocol => MigrationProtocol.None;
+    public Func<string?>? WhatResetLoses { get; set; }
     public MigrationCapabilities Capabilities => MigrationCapabilities.None;
 
     public static string Explanation =>

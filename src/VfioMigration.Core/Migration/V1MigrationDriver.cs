@@ -53,6 +53,7 @@ public sealed class V1MigrationDriver : IDeviceMigration
     public RegionInfo Region => _region;
 
     /// <summary>v1 always has stop-copy and pre-copy (pre-copy is mandatory in v1); NDMA when the region says so.</summary>
+    public Func<string?>? WhatResetLoses { get; set; }
     public MigrationCapabilities Capabilities => MigrationCapabilities.StopCopy | MigrationCapabilities.PreCopy
         | (NdmaCapable ? MigrationCapabilities.Ndma : MigrationCapabilities.None);
 
@@ -105,7 +106,8 @@ public sealed class V1MigrationDriver : IDeviceMigration
             var now = this.TryGetState();
             string why = $"writing device_state 0x{written:X} failed with {Errno.Name(-rc)}";
             CoreLog.TransitionFailed(_logger, Address, from, target, plan.Arcs[0].ToString(), why, "", now?.ToString() ?? "unknown");
-            throw new MigrationTransitionException(Address, from, target, why + ".", now,
+            (now, string recovery) = FailureRecovery.AfterFailure(this, now, Reset);
+            throw new MigrationTransitionException(Address, from, target, why + "." + recovery, now,
                 now is { } n ? Reachable(n) : Array.Empty<MigrationState>(), Array.Empty<MigrationArc>(),
                 now == MigrationState.Error ? "DeviceInErrorState" : "TransitionFailed", -rc);
         }

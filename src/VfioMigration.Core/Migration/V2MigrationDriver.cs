@@ -28,6 +28,7 @@ public sealed class V2MigrationDriver : IDeviceMigration
 
     public string Address => _calls.Address;
     public MigrationProtocol Protocol => MigrationProtocol.V2;
+    public Func<string?>? WhatResetLoses { get; set; }
     public MigrationCapabilities Capabilities { get; }
     public bool HasOpenSession => _session is not null;
 
@@ -160,7 +161,8 @@ public sealed class V2MigrationDriver : IDeviceMigration
         var now = this.TryGetState();
         if (now is { } n && !TransitionPlanner.IsSavingGroup(n) && n != MigrationState.Resuming) CloseSession();
         CoreLog.TransitionFailed(_logger, Address, from, target, arc.ToString(), why, ArcText(done), now?.ToString() ?? "unknown");
-        throw new MigrationTransitionException(Address, from, target, $"arc {arc} failed: {why}.", now,
+        (now, string recovery) = FailureRecovery.AfterFailure(this, now, Reset);
+        throw new MigrationTransitionException(Address, from, target, $"arc {arc} failed: {why}.{recovery}", now,
             now is { } s ? TransitionPlanner.ReachableFrom(s, Capabilities).Where(t => !(s == arc.From && Plan(s, t).Arcs[0] == arc)).ToArray() : Array.Empty<MigrationState>(), done.ToArray(),
             now == MigrationState.Error ? "DeviceInErrorState" : "TransitionFailed", errno);
     }
