@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the save/restore benchmark in Release: throughput against dd on the same bytes in the same directory,
-# peak memory beyond the device memory, live against stop-copy downtime. Usage: bench/run.sh [dir] [MiB...]
+# peak memory beyond the device memory, live against stop-copy downtime. Usage: bench/run.sh [dir] [MiB...];
+# bench/run.sh <dir> --precopy [runs]: pre-copy rounds, bytes per round and downtime against the dirty rate.
 set -euo pipefail
 cd "$(dirname "$0")"
 dir=${1:-$(mktemp -d "${TMPDIR:-/var/tmp}/vfio-bench.XXXXXX")}

@@ -8,9 +8,15 @@ using VfioMigration.Simulation;
 
 // Save and restore throughput against dd on the same bytes in the same directory, peak memory beyond the
 // device memory, and live against stop-copy downtime. Usage: VfioMigration.Bench <work-dir> [sizes in MiB...]
+// With --precopy [runs]: pre-copy convergence (rounds, bytes per round, downtime) against the dirty rate.
 var dir = args.Length > 0 ? args[0] : Path.Combine(Path.GetTempPath(), "vfio-bench");
-var sizes = args.Length > 1 ? args.Skip(1).Select(a => long.Parse(a, CultureInfo.InvariantCulture)).ToArray() : new long[] { 256, 1024 };
 Directory.CreateDirectory(dir);
+if (args.Length > 1 && args[1] == "--precopy")
+{
+    PreCopyBench.Run(dir, args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 5);
+    return;
+}
+var sizes = args.Length > 1 ? args.Skip(1).Select(a => long.Parse(a, CultureInfo.InvariantCulture)).ToArray() : new long[] { 256, 1024 };
 Console.WriteLine($"# VfioMigration benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {dir}");
 Console.WriteLine();
 Console.WriteLine("| state | save | dd write | save / dd | restore | dd read | restore / dd | save peak beyond device | restore peak beyond device |");
@@ -23,8 +29,8 @@ foreach (var mib in sizes)
     var target = host.Add(new SimulatedDeviceOptions { Address = "0000:01:00.1", Capabilities = MigrationCapabilities.StopCopy | MigrationCapabilities.PreCopy, MemorySize = bytes, Seed = 2, StepsPerAccess = 0 });
     // Both devices' memory exists before the clock starts, as a real device's does; first-touching 1 GiB
     // of fresh memory would otherwise be timed as if it were restore work.
-    Fill(source.Model.Memory);
-    Fill(target.Model.Memory);
+    DeviceMemory.Fill(source.Model.Memory);
+    DeviceMemory.Fill(target.Model.Memory);
     using var session = new VfioHostSession(new SimulatedBackend(host));
     string image = Path.Combine(dir, "bench.vfiostate");
     File.Delete(image);
@@ -43,7 +49,7 @@ foreach (var mib in sizes)
     Rss.ResetPeak();
     before = Rss.Current();
     clock.Restart();
-    var restored = session.Restore(new[] { new RestoreTarget(session.Migration(target.Address), session.Describe(target.Address), image) }, MigrationState.Stop, false)[0];
+    var restored = session.Restore(new[] { new RestoreTarget(session.Migration(target.Address), session.Describe(target.Address), image) }, MigrationState.Stop, RestoreOverrides.None)[0];
     double restoreSeconds = clock.Elapsed.TotalSeconds;
     if (!restored.Succeeded) throw restored.Error!;
     long restorePeak = Rss.Peak() - before;
@@ -61,7 +67,7 @@ Console.WriteLine("|---|---:|---:|---:|---:|");
 {
     var host = new SimulatedHost();
     var a = host.Add(new SimulatedDeviceOptions { Address = "0000:02:00.0", Capabilities = MigrationCapabilities.StopCopy | MigrationCapabilities.PreCopy, MemorySize = 256L << 20, Seed = 3, StepsPerAccess = 4 });
-    Fill(a.Model.Memory);
+    DeviceMemory.Fill(a.Model.Memory);
     using var session = new VfioHostSession(new SimulatedBackend(host));
     var stopCopy = SaveOnce(session, a, live: false);
     var live = SaveOnce(session, a, live: true);
@@ -74,17 +80,6 @@ VfioStateImage SaveOnce(VfioHostSession session, SimulatedDevice device, bool li
     var o = session.Save(new[] { new SaveTarget(session.Migration(device.Address), session.Describe(device.Address), path) }, new SaveOptions { Live = live, FinalState = MigrationState.Running }, true, false)[0];
     File.Delete(path);
     return o.Image ?? throw o.Error!;
-}
-
-static void Fill(PagedMemory memory)
-{
-    var r = new DeterministicRandom(42);
-    var page = new byte[PagedMemory.PageSize];
-    for (int i = 0; i < memory.PageCount; i++)
-    {
-        r.Fill(page.AsSpan(0, 64)); // distinct pages without spending the run on random numbers
-        memory.LoadPage(i, page);
-    }
 }
 
 static double Dd(string arguments)
