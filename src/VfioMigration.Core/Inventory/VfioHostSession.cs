@@ -19,12 +19,14 @@ public sealed class VfioHostSession : IDisposable
     private readonly Dictionary<string, Transport.IVfioDeviceTransport> _transports = new(StringComparer.OrdinalIgnoreCase);
     private readonly HashSet<string> _held = new(StringComparer.OrdinalIgnoreCase);
     private readonly ILoggerFactory _loggers;
+    private readonly ILogger _auditLogger;
     private readonly object _sync = new();
 
     public VfioHostSession(IDeviceBackend backend, ILoggerFactory? loggers = null, AuditLog? audit = null)
     {
         Backend = backend;
         _loggers = loggers ?? NullLoggerFactory.Instance;
+        _auditLogger = _loggers.CreateLogger("VfioMigration.Audit");
         Audit = audit;
     }
 
@@ -143,6 +145,8 @@ public sealed class VfioHostSession : IDisposable
     /// <summary>Runs a planned change, auditing every device's outcome.</summary>
     public IReadOnlyList<DeviceSetOutcome> Execute(DeviceSetTransition plan, CancellationToken cancellationToken = default, Action<DeviceSetStep>? beforeStep = null)
     {
+        if (AuditProblem() is { } audit)
+            return plan.Steps.Select(s => s.Device).Distinct().Select(d => new DeviceSetOutcome(d, null, Untouched(audit, d))).ToArray();
         Hold(plan.Steps.Select(s => s.Device.Address));
         var outcomes = plan.Execute(cancellationToken, beforeStep);
         foreach (var o in outcomes) Record(o.Device.Address, o.Result, o.Error, plan.Steps.LastOrDefault(s => s.Device == o.Device)?.Target);
@@ -153,10 +157,14 @@ public sealed class VfioHostSession : IDisposable
     public IReadOnlyList<DeviceOutcome> Save(IReadOnlyList<SaveTarget> targets, SaveOptions options, bool overwrite, bool forceQuiesce,
         IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        if (AuditProblem() is { } audit)
+            return targets.Select(t => new DeviceOutcome(t.Device.Address, null, Untouched(audit, t.Device), t.Device.TryGetState())).ToArray();
         Hold(targets.Select(t => t.Device.Address));
         var outcomes = DeviceSetSaver.Save(targets, options, overwrite, forceQuiesce, progress, cancellationToken);
         foreach (var o in outcomes)
-            Audit?.Record(o.Address, null, o.StateNow?.ToString() ?? "unknown", Array.Empty<MigrationArc>(),
+            foreach (var w in o.Warnings ?? Array.Empty<string>()) Logging.CoreLog.SaveWarning(_auditLogger, w);
+        foreach (var o in outcomes)
+            AuditRecord(o.Address, null, o.StateNow?.ToString() ?? "unknown", Array.Empty<MigrationArc>(),
                 o.Error is null ? $"ok: {o.Image!.Path} ({o.Image.DataBytes} bytes, xxh128 {o.Image.Checksum})" : $"{o.Error.ErrorId}: {o.Error.Message}", "save");
         return outcomes;
     }
@@ -165,10 +173,12 @@ public sealed class VfioHostSession : IDisposable
     public IReadOnlyList<DeviceOutcome> Restore(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, bool forceIdentity,
         IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        if (AuditProblem() is { } audit)
+            return targets.Select(t => new DeviceOutcome(t.Device.Address, null, Untouched(audit, t.Device), t.Device.TryGetState())).ToArray();
         Hold(targets.Select(t => t.Device.Address));
         var outcomes = DeviceSetRestorer.Restore(targets, finalState, forceIdentity, progress, cancellationToken);
         foreach (var o in outcomes)
-            Audit?.Record(o.Address, null, o.StateNow?.ToString() ?? "unknown", Array.Empty<MigrationArc>(),
+            AuditRecord(o.Address, null, o.StateNow?.ToString() ?? "unknown", Array.Empty<MigrationArc>(),
                 o.Error is null ? $"ok: {o.Image!.Path}" : $"{o.Error.ErrorId}: {o.Error.Message}", "restore");
         return outcomes;
     }
@@ -176,6 +186,7 @@ public sealed class VfioHostSession : IDisposable
     /// <summary>VFIO_DEVICE_RESET: the way out of Error.</summary>
     public void Reset(string address)
     {
+        if (AuditProblem() is { } audit) throw audit;
         Hold(new[] { address });
         var driver = Migration(address);
         string? before = null;
@@ -186,22 +197,41 @@ public sealed class VfioHostSession : IDisposable
         try
         {
             driver.Reset();
-            Audit?.Record(driver.Address, before, MigrationState.Running.ToString(), Array.Empty<MigrationArc>(), "ok", "reset");
+            AuditRecord(driver.Address, before, MigrationState.Running.ToString(), Array.Empty<MigrationArc>(), "ok", "reset");
         }
         catch (VfioMigrationException e)
         {
-            Audit?.Record(driver.Address, before, MigrationState.Running.ToString(), Array.Empty<MigrationArc>(), "failed: " + e.Message, "reset");
+            AuditRecord(driver.Address, before, MigrationState.Running.ToString(), Array.Empty<MigrationArc>(), "failed: " + e.Message, "reset");
             throw;
         }
+    }
+
+    /// <summary>Why the configured audit log cannot be written, asked before any device is touched; null if it can (or there is none).</summary>
+    private VfioMigrationException? AuditProblem()
+    {
+        try { Audit?.EnsureWritable(); return null; }
+        catch (VfioMigrationException e) { return e; }
+    }
+
+    private static VfioMigrationException Untouched(VfioMigrationException audit, IDeviceMigration device)
+    {
+        string where = device.TryGetState() is { } s ? $"{device.Address} was not touched and is in {s}." : $"{device.Address} was not touched.";
+        return new VfioMigrationException($"{audit.Message} {where}", audit.ErrorId, device.Address, audit);
+    }
+
+    /// <summary>One audit record; a failure to write it is a warning on the log, never a change of the outcome.</summary>
+    private void AuditRecord(string device, string? from, string to, IEnumerable<MigrationArc> arcs, string result, string? operation = null)
+    {
+        if (Audit?.Record(device, from, to, arcs, result, operation) is { } problem) Logging.CoreLog.AuditNotRecorded(_auditLogger, problem);
     }
 
     private void Record(string device, TransitionResult? result, VfioMigrationException? error, MigrationState? target)
     {
         if (Audit is null) return;
         if (result is not null)
-            Audit.Record(device, result.From.ToString(), result.To.ToString(), result.Arcs, "ok");
+            AuditRecord(device, result.From.ToString(), result.To.ToString(), result.Arcs, "ok");
         else if (error is not null)
-            Audit.Record(device, (error as MigrationTransitionException)?.From?.ToString(), (error as MigrationTransitionException)?.Requested.ToString() ?? target?.ToString() ?? "?",
+            AuditRecord(device, (error as MigrationTransitionException)?.From?.ToString(), (error as MigrationTransitionException)?.Requested.ToString() ?? target?.ToString() ?? "?",
                 (error as MigrationTransitionException)?.ArcsDone ?? Array.Empty<MigrationArc>(), $"{error.ErrorId}: {error.Message}");
     }
 

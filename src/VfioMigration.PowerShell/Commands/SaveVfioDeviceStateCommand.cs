@@ -12,8 +12,12 @@ namespace VfioMigration.PowerShell.Commands;
 [OutputType(typeof(VfioStateImage))]
 public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
 {
-    /// <summary>One file per device, in order; or one directory, where each image is named after its device.</summary>
+    /// <summary>
+    /// One file per device, in order; or one directory, where each image is named after its device. A file about to
+    /// be created has no wildcards: the name is taken as it is, so this is also -LiteralPath.
+    /// </summary>
     [Parameter(Mandatory = true, Position = 1)]
+    [Alias("LiteralPath", "LP")]
     [ValidateNotNullOrEmpty]
     public string[] Path { get; set; } = Array.Empty<string>();
 
@@ -40,7 +44,9 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
-    protected override void EndProcessing()
+    protected override void EndProcessing() => RunTerminable(EndProcessingCore);
+
+    private void EndProcessingCore()
     {
         foreach (var (session, devices) in Targets())
         {
@@ -77,7 +83,7 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
             foreach (var o in outcomes)
             {
                 if (o.Error is { } e) WriteVfioError(e, o.Address);
-                else if (PassThru) WriteObject(o.Image);
+                else if (PassThru && o.Image is not null) WriteObject(o.Image);
             }
         }
     }
