@@ -168,8 +168,12 @@ public static class DeviceSetRestorer
         catch (VfioMigrationException) { return path; }
     }
 
-    private static string Prefix(VfioMigrationException e, string address) =>
-        e.Message.StartsWith(address, StringComparison.Ordinal) || e is StateImageException ? e.Message : $"{address}: {e.Message}";
+    private static string Prefix(VfioMigrationException e, string address)
+    {
+        var text = MigrationTransitionException.WithoutState(e);
+        if (!text.EndsWith('.')) text += ".";
+        return text.StartsWith(address, StringComparison.Ordinal) || e is StateImageException ? text : $"{address}: {text}";
+    }
 
     /// <summary>The error itself for the target it concerns; a "not restored because" error for the others.</summary>
     private static VfioMigrationException Blame(RestoreTarget t, VfioMigrationException e, string what)

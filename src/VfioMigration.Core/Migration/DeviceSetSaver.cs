@@ -109,7 +109,9 @@ public static class DeviceSetSaver
             for (int i = 0; i < committed; i++) files[i].Retract();
             foreach (var f in files) f.Dispose();
             var path = files.Count > currentFile ? files[currentFile].Path : targets[currentFile].Path;
-            return Recover(targets, starts, current, Wrap(e, current, path));
+            // Writing out or renaming a file fails on that file's device, not on "the set".
+            var failed = current ?? (e is OperationCanceledException ? null : targets[currentFile].Device);
+            return Recover(targets, starts, failed, Wrap(e, current, path));
         }
         foreach (var f in files) f.Dispose();
 
@@ -177,7 +179,7 @@ public static class DeviceSetSaver
     }
 
     private static VfioMigrationException NotMoved(SaveTarget t, MigrationState final, VfioMigrationException e, MigrationState? now) =>
-        new($"{t.Device.Address}: the image was saved to {t.Path} and is valid, but the device could not then be moved to {final}: {e.Message} {Where(t.Device.Address, now)}",
+        new($"{t.Device.Address}: the image was saved to {t.Path} and is valid, but the device could not then be moved to {final}: {Sentence(MigrationTransitionException.WithoutState(e))} {Where(t.Device.Address, now)}",
             "SavedButNotMoved", t.Device.Address, e);
 
     /// <summary>After a failed save: every device back to where it started (Running, usually), and say where each is.</summary>
@@ -198,11 +200,13 @@ public static class DeviceSetSaver
         {
             var now = t.Device.TryGetState();
             var error = t.Device == failed || failed is null && targets.Count == 1
-                ? new VfioMigrationException($"{cause.Message} No image was written. {Where(t.Device.Address, now)}", cause.ErrorId, t.Device.Address, cause)
-                : new VfioMigrationException($"{t.Device.Address}: not saved: {(failed is null ? cause.Message : $"saving {failed.Address} failed")}. No image was written. {Where(t.Device.Address, now)}", "SaveAborted", t.Device.Address, cause);
+                ? new VfioMigrationException($"{Sentence(MigrationTransitionException.WithoutState(cause))} No image was written. {Where(t.Device.Address, now)}", cause.ErrorId, t.Device.Address, cause)
+                : new VfioMigrationException($"{t.Device.Address}: not saved: {(failed is null ? Sentence(MigrationTransitionException.WithoutState(cause)) : $"saving {failed.Address} failed.")} No image was written. {Where(t.Device.Address, now)}", "SaveAborted", t.Device.Address, cause);
             return new DeviceOutcome(t.Device.Address, null, error, now);
         }).ToArray();
     }
+
+    private static string Sentence(string s) => s.EndsWith('.') ? s : s + ".";
 
     private static string Where(string address, MigrationState? now) => now switch
     {
@@ -226,8 +230,8 @@ public static class DeviceSetSaver
             var now = t.Device.TryGetState();
             bool concerns = e.Device is null || string.Equals(e.Device, t.Device.Address, StringComparison.OrdinalIgnoreCase);
             var error = concerns
-                ? new VfioMigrationException($"{e.Message} No image was written. {Where(t.Device.Address, now)}", e.ErrorId, t.Device.Address, e)
-                : new VfioMigrationException($"{t.Device.Address}: not saved: {e.Message} No image was written. {Where(t.Device.Address, now)}", "SaveAborted", t.Device.Address, e);
+                ? new VfioMigrationException($"{Sentence(MigrationTransitionException.WithoutState(e))} No image was written. {Where(t.Device.Address, now)}", e.ErrorId, t.Device.Address, e)
+                : new VfioMigrationException($"{t.Device.Address}: not saved: {Sentence(MigrationTransitionException.WithoutState(e))} No image was written. {Where(t.Device.Address, now)}", "SaveAborted", t.Device.Address, e);
             return new DeviceOutcome(t.Device.Address, null, error, now);
         }).ToArray();
 }

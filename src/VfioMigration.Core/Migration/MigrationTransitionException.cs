@@ -31,6 +31,12 @@ public sealed class MigrationTransitionException : VfioMigrationException
     public IReadOnlyList<MigrationArc> ArcsDone { get; }
     public int? Errno { get; }
 
+    /// <summary>What failed, without the state sentence: for callers that read the state again after recovering and say it once.</summary>
+    public string Failure => $"{Device}: cannot change state {(From is { } f ? $"from {f} " : "")}to {Requested}: {Reason}";
+
+    /// <summary>An error's message without a device state in it, for a message that states the state read last.</summary>
+    public static string WithoutState(VfioMigrationException e) => e is MigrationTransitionException t ? t.Failure : e.Message;
+
     private static string Compose(string device, MigrationState? from, MigrationState requested, string reason,
         MigrationState? now, IReadOnlyList<MigrationState> reachable)
     {
