@@ -91,7 +91,9 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
     /// <summary>The image file for each device, or null after an error.</summary>
     private string[]? ImagePaths(string[] addresses)
     {
-        var resolved = Path.Select(FileToWrite).ToArray();
+        var files = Path.Select(FileToWrite).ToArray();
+        if (files.Any(f => f is null)) return null;
+        var resolved = files.Select(f => f!).ToArray();
         if (resolved.Length == 1 && Directory.Exists(resolved[0]))
             return addresses.Select(a => System.IO.Path.Combine(resolved[0], FileName(a))).ToArray();
         if (resolved.Length == addresses.Length) return resolved;

@@ -82,6 +82,8 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
 
     protected void WriteVfioError(VfioMigrationException e, object? target)
     {
+        // The process exits right after a SIGTERM'd operation, before error records are rendered: say it directly.
+        if (_terminated) Host.UI.WriteErrorLine(e.Message);
         try
         {
             WriteError(ErrorFor(e, target));
@@ -93,11 +95,14 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         }
     }
 
-    /// <summary>A file-system path for a file about to be written; other providers are refused.</summary>
-    protected string FileToWrite(string path)
+    /// <summary>A file-system path for a file about to be written, or null after a (non-terminating) error; other providers are refused.</summary>
+    protected string? FileToWrite(string path)
     {
         if (string.IsNullOrWhiteSpace(path))
-            ThrowTerminatingError(ErrorFor(new VfioMigrationException($"'{path}' is not a file name: an image path must not be empty or blank.", "ImagePathInvalid"), path));
+        {
+            WriteVfioError(new VfioMigrationException($"'{path}' is not a file name: an image path must not be empty or blank.", "ImagePathInvalid"), path);
+            return null;
+        }
         string resolved = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
         if (provider.Name != "FileSystem")
             ThrowTerminatingError(new ErrorRecord(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files, so use a file-system path.", "NotAFileSystemPath"),
