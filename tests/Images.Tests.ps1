@@ -86,12 +86,12 @@ Describe 'Image files' {
         Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path (Join-Path $script:Dir 'qat.vfiostate')
         Set-VfioDeviceState -Simulated 0000:5e:00.1 -State Running
         $dev = Get-VfioStateImage (Join-Path $script:Dir 'qat.vfiostate') | Restore-VfioDeviceState -Simulated -Force -PassThru
-        $dev.Address | Should -Be '0000:5e:00.1'
+        $dev.Name | Should -Be '0000:5e:00.1'
         $dev.State | Should -Be 'Stop'
     }
 
     It 'reports a set image with a damaged header as an error for that file and lists the other' {
-        Get-VfioDevice -Simulated '0000:3b:*' | Save-VfioDeviceState -Path $script:Dir
+        Get-VfioDevice -Simulated '0000:3b:*' | Save-VfioDeviceState -Path $script:Dir -Together
         $first = Join-Path $script:Dir '0000-3b-00.2.vfiostate'
         $bytes = [System.IO.File]::ReadAllBytes($first)
         $at = [System.Text.Encoding]::ASCII.GetString($bytes, 0, 1024).IndexOf('"members"')

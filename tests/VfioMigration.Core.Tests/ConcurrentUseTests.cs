@@ -52,7 +52,7 @@ public class ConcurrentUseTests
         var done = Assert.Single(await first);
         Assert.True(done.Succeeded, done.Error?.Message);
         Assert.DoesNotContain("second.vfiostate", f.Files);
-        var restored = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(twin.Address, "first.vfiostate") }, MigrationState.Stop, false));
+        var restored = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(twin.Address, "first.vfiostate") }, MigrationState.Stop, RestoreOverrides.None));
         Assert.True(restored.Succeeded, restored.Error?.Message);
         Sim.AssertSameDeviceState(a, twin);
     }
@@ -82,7 +82,7 @@ public class ConcurrentUseTests
         Assert.Empty(b.ArcHistory);
         var winner = Assert.Single(await first);
         Assert.True(winner.Succeeded, winner.Error?.Message);
-        Assert.Equal(a.Address, StateImageInspector.Inspect(f.PathFor("one.vfiostate")).Address);
+        Assert.Equal(a.Address, StateImageInspector.Inspect(f.PathFor("one.vfiostate")).DeviceName);
         Assert.Equal(new[] { "one.vfiostate" }, f.Files);
     }
 

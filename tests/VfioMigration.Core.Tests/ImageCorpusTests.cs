@@ -121,7 +121,7 @@ public class ImageCorpusTests
                     reader.ReadData(null);
                     // Accepted: a header that passes every check must describe, and its set (if any) must be usable.
                     var image = StateImageInspector.Describe(reader, "m", damaged.Length, null);
-                    Assert.True(StateImageHeaderCheck.IsAddress(image.Address));
+                    Assert.True(StateImageHeaderCheck.IsAddress(image.DeviceName));
                     if (image.SetId is not null) Assert.InRange(image.SetIndex!.Value, 0, image.SetMembers!.Length - 1);
                     Interlocked.Increment(ref acceptedEdits);
                 }
@@ -149,7 +149,7 @@ public class ImageCorpusTests
             File.WriteAllBytes(f.PathFor("s1.vfiostate"), damaged);
             c.ArcHistory.Clear();
             d.ArcHistory.Clear();
-            var outcomes = DeviceSetRestorer.Restore(new[] { f.Restore(c.Address, "s1.vfiostate"), f.Restore(d.Address, "s2.vfiostate") }, MigrationState.Stop, forceIdentity: true);
+            var outcomes = DeviceSetRestorer.Restore(new[] { f.Restore(c.Address, "s1.vfiostate"), f.Restore(d.Address, "s2.vfiostate") }, MigrationState.Stop, RestoreOverrides.Identity | RestoreOverrides.SetMembership);
             Assert.All(outcomes, o => Assert.False(o.Succeeded));
             Assert.All(outcomes, o => Assert.Equal(MigrationState.Running, o.StateNow));
             Assert.Empty(c.ArcHistory);

@@ -97,7 +97,7 @@ public class ImageFileSafetyTests
                 var inspect = Task.Run(() => Assert.Throws<VfioMigrationException>(() => StateImageInspector.Inspect(path)));
                 Assert.True(inspect.Wait(TimeSpan.FromSeconds(10)), "Get-VfioStateImage's reader blocked on " + kind);
                 Assert.Equal("ImageNotRegularFile", inspect.Result.ErrorId);
-                var restore = Task.Run(() => DeviceSetRestorer.Restore(new[] { f.Restore(b.Address, "image.vfiostate") }, MigrationState.Stop, false));
+                var restore = Task.Run(() => DeviceSetRestorer.Restore(new[] { f.Restore(b.Address, "image.vfiostate") }, MigrationState.Stop, RestoreOverrides.None));
                 Assert.True(restore.Wait(TimeSpan.FromSeconds(10)), "the restore blocked on " + kind);
                 var o = Assert.Single(restore.Result);
                 Assert.Equal("ImageNotRegularFile", o.Error!.ErrorId);

@@ -89,7 +89,7 @@ public class ImageHeaderAndSetTests
 
             a.ArcHistory.Clear();
             b.ArcHistory.Clear();
-            var outcomes = DeviceSetRestorer.Restore(new[] { f.Restore(a.Address, "a.vfiostate"), f.Restore(b.Address, "b.vfiostate") }, MigrationState.Stop, forceIdentity: true);
+            var outcomes = DeviceSetRestorer.Restore(new[] { f.Restore(a.Address, "a.vfiostate"), f.Restore(b.Address, "b.vfiostate") }, MigrationState.Stop, RestoreOverrides.Identity | RestoreOverrides.SetMembership);
             Assert.Equal("ImageInvalid", outcomes[0].Error!.ErrorId);
             Assert.Equal("RestoreAborted", outcomes[1].Error!.ErrorId);
             Assert.Empty(a.ArcHistory);
@@ -105,19 +105,19 @@ public class ImageHeaderAndSetTests
         {
             var c = f.Host.Add(Sim.V2(address: "0000:02:00.0", memory: 32 * 1024, seed: 8));
             var d = f.Host.Add(Sim.V2(address: "0000:02:00.1", memory: 32 * 1024, seed: 9));
-            var swapped = DeviceSetRestorer.Restore(new[] { f.Restore(c.Address, "b.vfiostate"), f.Restore(d.Address, "a.vfiostate") }, MigrationState.Stop, false);
+            var swapped = DeviceSetRestorer.Restore(new[] { f.Restore(c.Address, "b.vfiostate"), f.Restore(d.Address, "a.vfiostate") }, MigrationState.Stop, RestoreOverrides.None);
             Assert.Contains(swapped, o => o.Error!.ErrorId == "ImageSetOrder");
             Assert.Contains("set order", swapped.First(o => o.Error!.ErrorId == "ImageSetOrder").Error!.Message);
             Assert.Empty(c.ArcHistory);
             Assert.Empty(d.ArcHistory);
 
             a.ArcHistory.Clear();
-            var own = DeviceSetRestorer.Restore(new[] { f.Restore(a.Address, "b.vfiostate"), f.Restore(b.Address, "a.vfiostate") }, MigrationState.Stop, false);
+            var own = DeviceSetRestorer.Restore(new[] { f.Restore(a.Address, "b.vfiostate"), f.Restore(b.Address, "a.vfiostate") }, MigrationState.Stop, RestoreOverrides.None);
             Assert.Contains(own, o => o.Error!.ErrorId == "ImageSetOrder");
             Assert.Empty(a.ArcHistory);
 
             // In order, the same images restore, each onto the device of its place in the set.
-            var ok = DeviceSetRestorer.Restore(new[] { f.Restore(c.Address, "a.vfiostate"), f.Restore(d.Address, "b.vfiostate") }, MigrationState.Stop, false);
+            var ok = DeviceSetRestorer.Restore(new[] { f.Restore(c.Address, "a.vfiostate"), f.Restore(d.Address, "b.vfiostate") }, MigrationState.Stop, RestoreOverrides.None);
             Assert.All(ok, o => Assert.True(o.Succeeded, o.Error?.Message));
             Sim.AssertSameDeviceState(a, c);
         }
@@ -130,7 +130,7 @@ public class ImageHeaderAndSetTests
         using (f)
         {
             File.WriteAllBytes(f.PathFor("a2.vfiostate"), imageA);
-            var twice = DeviceSetRestorer.Restore(new[] { f.Restore(a.Address, "a.vfiostate"), f.Restore(b.Address, "a2.vfiostate") }, MigrationState.Stop, forceIdentity: true);
+            var twice = DeviceSetRestorer.Restore(new[] { f.Restore(a.Address, "a.vfiostate"), f.Restore(b.Address, "a2.vfiostate") }, MigrationState.Stop, RestoreOverrides.Identity | RestoreOverrides.SetMembership);
             Assert.Contains(twice, o => o.Error!.ErrorId == "ImageSetMismatch");
             Assert.DoesNotContain(b.ArcHistory, x => x.To == MigrationState.Resuming);
         }

@@ -46,7 +46,7 @@ public class SaveOutcomeTests
         var b = f.Host.Add(Sim.V2(address: "0000:01:00.1", memory: 64 * 1024, seed: 4));
         Assert.True(DeviceSetSaver.Save(new[] { f.Save(a.Address, "a.vfiostate") }, new SaveOptions(), false, false)[0].Succeeded);
         b.Faults.Arm(new FaultRule(FaultPoint.Transition, Errno: Errno.EIO) { ArcFrom = MigrationState.Resuming, EnterError = true });
-        var o = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(b.Address, "a.vfiostate") }, MigrationState.Stop, false));
+        var o = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(b.Address, "a.vfiostate") }, MigrationState.Stop, RestoreOverrides.None));
         Assert.False(o.Succeeded);
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(o.Error!.Message, @"\bis (now )?in [A-Z]"));
         Assert.Contains($"is in {o.StateNow}", o.Error.Message);

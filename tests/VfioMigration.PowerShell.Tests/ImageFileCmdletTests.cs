@@ -107,14 +107,14 @@ public sealed class ImageFileCmdletTests : IDisposable
         _ps.Ok($"Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path '{P("qat[1].vfiostate")}'");
         _ps.Ok("Set-VfioDeviceState -Simulated 0000:5e:00.1 -State Running");
         var restored = _ps.Ok($"Get-VfioStateImage -LiteralPath '{P("qat[1].vfiostate")}' | Restore-VfioDeviceState -Simulated -Force -PassThru");
-        Assert.Equal("0000:5e:00.1", ((VfioDevice)Assert.Single(restored).BaseObject).Address);
+        Assert.Equal("0000:5e:00.1", ((VfioDevice)Assert.Single(restored).BaseObject).Name);
         Assert.Equal("Stop", StateOf("0000:5e:00.1"));
     }
 
     [Fact]
     public void ASetImageWithADamagedHeaderIsAnErrorForThatFileAndTheOtherFileIsStillListed()
     {
-        _ps.Ok($"Get-VfioDevice -Simulated '0000:3b:*' | Save-VfioDeviceState -Path '{_dir}'");
+        _ps.Ok($"Get-VfioDevice -Simulated '0000:3b:*' | Save-VfioDeviceState -Path '{_dir}' -Together");
         var first = P("0000-3b-00.2.vfiostate");
         var bytes = File.ReadAllBytes(first);
         int at = System.Text.Encoding.ASCII.GetString(bytes, 0, 1024).IndexOf("\"members\"", StringComparison.Ordinal);

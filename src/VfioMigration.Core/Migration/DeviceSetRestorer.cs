@@ -12,7 +12,7 @@ namespace VfioMigration.Migration;
 /// </summary>
 public static class DeviceSetRestorer
 {
-    public static IReadOnlyList<DeviceOutcome> Restore(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, bool forceIdentity,
+    public static IReadOnlyList<DeviceOutcome> Restore(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, RestoreOverrides overrides,
         IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         if (targets.Count == 0) return Array.Empty<DeviceOutcome>();
@@ -24,16 +24,16 @@ public static class DeviceSetRestorer
         {
             return targets.Select(t => new DeviceOutcome(t.Device.Address, null, Blame(t, busy, "not restored"), t.Device.TryGetState())).ToArray();
         }
-        using (held) return RestoreHeld(targets, finalState, forceIdentity, progress, cancellationToken);
+        using (held) return RestoreHeld(targets, finalState, overrides, progress, cancellationToken);
     }
 
-    private static IReadOnlyList<DeviceOutcome> RestoreHeld(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, bool forceIdentity,
+    private static IReadOnlyList<DeviceOutcome> RestoreHeld(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, RestoreOverrides overrides,
         IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
     {
         var images = new VfioStateImage[targets.Count];
         try
         {
-            Check(targets, images, forceIdentity, cancellationToken);
+            Check(targets, images, overrides, cancellationToken);
         }
         catch (VfioMigrationException e)
         {
@@ -107,7 +107,7 @@ public static class DeviceSetRestorer
     }
 
     /// <summary>Everything that can be known without touching a device.</summary>
-    private static void Check(IReadOnlyList<RestoreTarget> targets, VfioStateImage[] images, bool forceIdentity, CancellationToken ct)
+    private static void Check(IReadOnlyList<RestoreTarget> targets, VfioStateImage[] images, RestoreOverrides overrides, CancellationToken ct)
     {
         var duplicate = targets.GroupBy(t => t.Device.Address, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
@@ -120,13 +120,13 @@ public static class DeviceSetRestorer
             if (t.Device.Protocol == MigrationProtocol.None)
                 throw new VfioMigrationException($"{t.Device.Address}: cannot restore: {NoMigrationDriver.Explanation}.", "MigrationNotSupported", t.Device.Address);
             var header = reader.Header.Device;
-            if (ImageIdentityCheck.Mismatch(header, t.Description) is { } m && !forceIdentity)
+            if (ImageIdentityCheck.Mismatch(header, t.Description) is { } m && !overrides.HasFlag(RestoreOverrides.Identity))
                 throw new StateImageException(images[i].Path, m.Field,
-                    $"the image does not fit {t.Device.Address}: {m.Field} is '{m.Image}' in the image and '{m.Device}' on the device (-Force restores anyway, unless the protocol differs).", "ImageDeviceMismatch");
+                    $"the image does not fit {t.Device.Address}: {m.Field} is '{m.Image}' in the image and '{m.Device}' on the device (-SkipIdentityCheck restores anyway, unless the protocol differs).", "ImageDeviceMismatch");
             // Even -Force cannot bridge protocols: a v1 stream means nothing to a v2 device.
-            if (header.Protocol != t.Description.MigrationProtocol)
+            if (header.Protocol != t.Description.Protocol)
                 throw new StateImageException(images[i].Path, "protocol",
-                    $"the image does not fit {t.Device.Address}: protocol is '{header.Protocol}' in the image and '{t.Description.MigrationProtocol}' on the device.", "ImageDeviceMismatch");
+                    $"the image does not fit {t.Device.Address}: protocol is '{header.Protocol}' in the image and '{t.Description.Protocol}' on the device.", "ImageDeviceMismatch");
         }
         foreach (var set in images.Select((im, i) => (Image: im, Target: targets[i])).Where(x => x.Image.SetId is not null).GroupBy(x => x.Image.SetId))
         {
@@ -141,11 +141,11 @@ public static class DeviceSetRestorer
             var twice = set.GroupBy(x => x.Image.SetIndex).FirstOrDefault(g => g.Count() > 1);
             if (twice is not null)
                 throw new StateImageException(twice.Last().Image.Path, "set.index", $"two images given are member {twice.Key} of set {set.Key} ({twice.First().Image.Path}, {twice.Last().Image.Path}).", "ImageSetMismatch");
-            if (forceIdentity) continue;
+            if (overrides.HasFlag(RestoreOverrides.SetMembership)) continue;
             var present = set.Select(x => x.Image.SetIndex ?? -1).ToHashSet();
             var missing = members.Where((m, index) => !present.Contains(index)).ToArray();
             if (missing.Length > 0)
-                throw new VfioMigrationException($"The images of set {set.Key} belong together, but the image(s) of {string.Join(", ", missing)} are missing; restore the whole set (or use -Force).", "ImageSetIncomplete", null);
+                throw new VfioMigrationException($"The images of set {set.Key} belong together, but the image(s) of {string.Join(", ", missing)} are missing; restore the whole set (or use -SkipSetCheck).", "ImageSetIncomplete", null);
             // Each device gets the image its place in the set says: onto the saved devices themselves, member by
             // address; onto other devices, the images in set order (the order the devices were saved in).
             var given = set.ToArray();
@@ -155,9 +155,9 @@ public static class DeviceSetRestorer
                 int index = im.SetIndex ?? -1;
                 int own = Array.FindIndex(members, m => string.Equals(m, target.Device.Address, StringComparison.OrdinalIgnoreCase));
                 if (own >= 0 && own != index)
-                    throw new StateImageException(im.Path, "set.index", $"the image is member {index} of set {set.Key} (saved from {members[index]}), but it was given for {target.Device.Address}, which is member {own}; give the images in the order of the devices (or use -Force).", "ImageSetOrder");
+                    throw new StateImageException(im.Path, "set.index", $"the image is member {index} of set {set.Key} (saved from {members[index]}), but it was given for {target.Device.Address}, which is member {own}; give the images in the order of the devices (or use -SkipSetCheck).", "ImageSetOrder");
                 if (own < 0 && index != k)
-                    throw new StateImageException(im.Path, "set.index", $"the image is member {index} of set {set.Key} (saved from {members[index]}), but it was given in place {k} for {target.Device.Address}; give the images in set order, {string.Join(", ", members)}, one per device in that order (or use -Force).", "ImageSetOrder");
+                    throw new StateImageException(im.Path, "set.index", $"the image is member {index} of set {set.Key} (saved from {members[index]}), but it was given in place {k} for {target.Device.Address}; give the images in set order, {string.Join(", ", members)}, one per device in that order (or use -SkipSetCheck).", "ImageSetOrder");
             }
         }
     }
