@@ -5,9 +5,10 @@ BeforeAll {
     $script:Manifest = if ($env:VFIOMIGRATION_MODULE) { $env:VFIOMIGRATION_MODULE } else { Join-Path $PSScriptRoot '..' 'out' 'VfioMigration' 'VfioMigration.psd1' }
 
     # A child pwsh running $Script with the module: the same runtime as this one (a dotnet tool or an installed pwsh).
-    function script:Start-ChildPwsh([string] $Script) {
+    function script:Start-ChildPwsh([string] $Script, [string[]] $Through = @()) {
         $exe = (Get-Process -Id $PID).Path
-        $psi = [System.Diagnostics.ProcessStartInfo]::new($exe)
+        $psi = [System.Diagnostics.ProcessStartInfo]::new($(if ($Through) { $Through[0] } else { $exe }))
+        if ($Through) { foreach ($a in @($Through | Select-Object -Skip 1) + $exe) { $psi.ArgumentList.Add($a) } }
         if ([System.IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { $psi.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll')) }
         foreach ($a in '-NoProfile', '-NonInteractive', '-Command', "Import-Module '$script:Manifest'; $Script") { $psi.ArgumentList.Add($a) }
         $psi.RedirectStandardError = $true
@@ -101,6 +102,21 @@ Describe 'Image files' {
         @($images).Count | Should -Be 2
         @($images | Where-Object IsValid).Count | Should -Be 1
         $err[0].CategoryInfo.Category | Should -Be 'InvalidData'
+    }
+
+    It 'reports an unreadable image as PermissionDenied for that file and still lists the next one' {
+        $setpriv = Get-Command setpriv -CommandType Application -ErrorAction SilentlyContinue
+        if (-not $setpriv) { Set-ItResult -Skipped -Because 'setpriv (util-linux) is not installed'; return }
+        Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path (Join-Path $script:Dir 'locked.vfiostate') -KeepRunning
+        Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path (Join-Path $script:Dir 'open.vfiostate') -KeepRunning
+        chmod 000 (Join-Path $script:Dir 'locked.vfiostate')
+        # Root reads any file; without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH it is held to the mode bits like anyone.
+        $child = Start-ChildPwsh "Get-VfioStateImage '$script:Dir/locked.vfiostate', '$script:Dir/open.vfiostate' -ErrorVariable e -ErrorAction SilentlyContinue | ForEach-Object { 'image ' + `$_.FileName }; `$e | ForEach-Object { 'error ' + `$_.FullyQualifiedErrorId }" -Through $setpriv.Source, '--bounding-set', '-dac_override,-dac_read_search'
+        $child.WaitForExit(120000) | Should -BeTrue
+        $out = $child.StandardOutput.ReadToEnd() -split "`n" | ForEach-Object Trim | Where-Object { $_ }
+        $out | Should -Contain 'image open.vfiostate'
+        $out | Should -Contain 'error PermissionDenied,VfioMigration.PowerShell.Commands.GetVfioStateImageCommand'
+        $child.StandardError.ReadToEnd() | Should -Not -BeLike '*UnauthorizedAccessException*'
     }
 
     It 'treats SIGTERM during a save like Ctrl+C: no temporary file is left and the process exits 143' {
