@@ -105,7 +105,7 @@ Describe 'Image files' {
     }
 
     It 'reports an unreadable image as PermissionDenied for that file and still lists the next one' {
-        $setpriv = Get-Command setpriv -CommandType Application -ErrorAction SilentlyContinue
+        $setpriv = Get-Command setpriv -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
         if (-not $setpriv) { Set-ItResult -Skipped -Because 'setpriv (util-linux) is not installed'; return }
         Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path (Join-Path $script:Dir 'locked.vfiostate') -KeepRunning
         Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path (Join-Path $script:Dir 'open.vfiostate') -KeepRunning

@@ -85,3 +85,25 @@ public class SaveOutcomeTests
         public void Report(SaveProgress value) => report(value);
     }
 }
+
+/// <summary>Issue 9: a restore refused before any device is touched says so, with the state of each device.</summary>
+public class RestoreRefusalTests
+{
+    [Fact]
+    public void EveryRefusalBeforeTheDeviceIsTouchedNamesItsState()
+    {
+        using var f = new ImageFixture();
+        var a = f.Host.Add(Sim.V2(memory: 64 * 1024, seed: 3));
+        var b = f.Host.Add(Sim.V2(address: "0000:01:00.1", memory: 64 * 1024, seed: 4));
+        Assert.True(DeviceSetSaver.Save(new[] { f.Save(a.Address, "a.vfiostate") }, new SaveOptions(), false, false)[0].Succeeded);
+        var bytes = File.ReadAllBytes(f.PathFor("a.vfiostate"));
+        bytes[^1] ^= 1;
+        File.WriteAllBytes(f.PathFor("damaged.vfiostate"), bytes);
+        foreach (var (file, id) in new[] { ("damaged.vfiostate", "ImageChecksumMismatch"), ("missing.vfiostate", "ImageNotFound") })
+        {
+            var o = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(b.Address, file) }, MigrationState.Stop, RestoreOverrides.None));
+            Assert.Equal(id, o.Error!.ErrorId);
+            Assert.Contains($"{b.Address} was not touched and is in Running", o.Error.Message);
+        }
+    }
+}

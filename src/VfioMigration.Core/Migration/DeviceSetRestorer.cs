@@ -37,12 +37,12 @@ public static class DeviceSetRestorer
         }
         catch (VfioMigrationException e)
         {
-            return targets.Select(t => new DeviceOutcome(t.Device.Address, null, Blame(t, e, "not restored"), t.Device.TryGetState())).ToArray();
+            return targets.Select(t => Untouched(t, Blame(t, e, "not restored"))).ToArray();
         }
         catch (OperationCanceledException e)
         {
-            var cancelled = new VfioMigrationException("Restore cancelled while verifying the images; no device was touched.", "RestoreCancelled", null, e);
-            return targets.Select(t => new DeviceOutcome(t.Device.Address, null, cancelled, t.Device.TryGetState())).ToArray();
+            var cancelled = new VfioMigrationException("Restore cancelled while verifying the images.", "RestoreCancelled", null, e);
+            return targets.Select(t => Untouched(t, cancelled)).ToArray();
         }
 
         var touched = new List<IDeviceMigration>();
@@ -176,6 +176,17 @@ public static class DeviceSetRestorer
     }
 
     /// <summary>The error itself for the target it concerns; a "not restored because" error for the others.</summary>
+    /// <summary>A restore refused before any device was touched: the error says so and names the state the device is in.</summary>
+    private static DeviceOutcome Untouched(RestoreTarget t, VfioMigrationException e)
+    {
+        var now = t.Device.TryGetState();
+        string where = now is { } s ? $" {t.Device.Address} was not touched and is in {s}." : $" {t.Device.Address} was not touched; its state could not be read.";
+        VfioMigrationException error = e is StateImageException si
+            ? new StateImageException(si.Path, si.Field, si.Message[(si.Message.StartsWith(si.Path + ": ", StringComparison.Ordinal) ? si.Path.Length + 2 : 0)..] + where, si.ErrorId)
+            : new VfioMigrationException(e.Message + where, e.ErrorId, e.Device ?? t.Device.Address, e);
+        return new DeviceOutcome(t.Device.Address, null, error, now);
+    }
+
     private static VfioMigrationException Blame(RestoreTarget t, VfioMigrationException e, string what)
     {
         bool concerns = e is StateImageException si
