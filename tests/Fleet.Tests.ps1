@@ -116,7 +116,7 @@ Describe 'A fleet of two hypervisors over SSH remoting' {
                 $using:targets | Set-VfioDeviceState -State Stop
                 $using:targets | Restore-VfioDeviceState -Path ($using:arrived).Path -Start -PassThru
             }
-            $moved.Address | Should -Be @('0000:3b:00.2', '0000:3b:00.3')
+            @($moved | ForEach-Object Address) | Should -Be @('0000:3b:00.2', '0000:3b:00.3')
             $moved.State | Should -Be @('Running', 'Running')
             $moved | ForEach-Object { $_.PSComputerName | Should -Be '127.0.0.1' }
             $moved[0].RunspaceId | Should -Be $script:B.Runspace.InstanceId
