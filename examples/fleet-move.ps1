@@ -44,7 +44,8 @@ $ssh = @{ Port = $Port; UserName = $UserName; Options = $SshOption }
 if ($KeyFilePath) { $ssh.KeyFilePath = $KeyFilePath }
 $source = New-PSSession -HostName $SourceHost -Name source @ssh
 $destination = New-PSSession -HostName $DestinationHost -Name destination @ssh
-$staging = $null
+# Where the images are while the move runs; whatever is left here after a failure is named at the end.
+$kept = [ordered]@{}
 try {
     Invoke-Command $source, $destination { Import-Module VfioMigration }
 
@@ -56,37 +57,38 @@ try {
     $to | Out-Host
     '== Can they move? Both sides, each set as a whole'
     # The objects that came back pipe into the cmdlets of the session they came from.
-    $readiness = @(Invoke-Command $source { $using:from | Test-VfioMigration -Together }) +
-        @(Invoke-Command $destination { $using:to | Test-VfioMigration -Together })
-    $readiness | Out-Host
-    $blocked = @($readiness | Where-Object { -not $_.CanMigrate })
-    if ($blocked) { throw "Cannot move: $(($blocked | ForEach-Object { "$($_.PSComputerName) $($_.Address)" }) -join ', ') cannot migrate (blockers above)." }
+    $readyFrom = @(Invoke-Command $source { $using:from | Test-VfioMigration -Together })
+    $readyTo = @(Invoke-Command $destination { $using:to | Test-VfioMigration -Together })
+    $readyFrom + $readyTo | Out-Host
+    $blocked = @($readyFrom | Where-Object { -not $_.CanMigrate } | ForEach-Object { "$($_.Address) on the source ($SourceHost)" }) +
+        @($readyTo | Where-Object { -not $_.CanMigrate } | ForEach-Object { "$($_.Address) on the destination ($DestinationHost)" })
+    if ($blocked) { throw "Cannot move: $($blocked -join ', ') cannot migrate; the blockers are listed above." }
 
     # Decide all three steps before the first: a move stopped half way leaves the VM's devices stopped.
-    $list = { param($a) $a -join ', ' }
-    $save = $PSCmdlet.ShouldProcess("$SourceHost $(& $list $Address)", 'Save the device state live as one set (the devices stop)')
+    $save = $PSCmdlet.ShouldProcess("$SourceHost $($Address -join ', ')", 'Save the device state live as one set (the devices stop)')
     $copy = $PSCmdlet.ShouldProcess($DestinationHost, "Copy $($Address.Count) state images from $SourceHost")
-    $restore = $PSCmdlet.ShouldProcess("$DestinationHost $(& $list $DestinationAddress)", 'Restore the device state and start the devices')
+    $restore = $PSCmdlet.ShouldProcess("$DestinationHost $($DestinationAddress -join ', ')", 'Restore the device state and start the devices')
     if (-not ($save -and $copy -and $restore)) { return }
 
     "== Live save on $SourceHost (pre-copy rounds, then the set quiesced and stopped together)"
-    $images = Invoke-Command $source {
-        $dir = [System.IO.Directory]::CreateTempSubdirectory('vfio-fleet-out-').FullName   # mode 0700
-        $using:from | Save-VfioDeviceState -Path $dir -Live -PassThru
-    }
+    $outbox = Invoke-Command $source { [System.IO.Directory]::CreateTempSubdirectory('vfio-fleet-out-').FullName }   # mode 0700
+    $kept["the source ($SourceHost)"] = $outbox
+    $images = Invoke-Command $source { $using:from | Save-VfioDeviceState -Path $using:outbox -Live -PassThru }
     $images | Out-Host
 
     "== Copy to $DestinationHost and verify there"
     $staging = [System.IO.Directory]::CreateTempSubdirectory('vfio-fleet-').FullName
+    $kept['this machine'] = $staging
     Copy-Item -FromSession $source -Path $images.Path -Destination $staging
     $inbox = Invoke-Command $destination { [System.IO.Directory]::CreateTempSubdirectory('vfio-fleet-in-').FullName }
+    $kept["the destination ($DestinationHost)"] = $inbox
     Copy-Item -ToSession $destination -Path (Get-ChildItem -LiteralPath $staging -File).FullName -Destination $inbox
     $arrived = Invoke-Command $destination { Get-VfioStateImage -Path ([System.IO.Path]::Combine($using:inbox, '*.vfiostate')) }
     $arrived | Out-Host
     foreach ($image in $images) {
         $there = $arrived | Where-Object { (Split-Path $_.Path -Leaf) -eq (Split-Path $image.Path -Leaf) }
         if (-not $there -or -not $there.IsValid -or $there.Checksum -ne $image.Checksum) {
-            throw "The copy of $($image.Path) on $DestinationHost does not verify; the images stay in $staging and on both hosts."
+            throw "The copy of $($image.Path) on $DestinationHost does not verify."
         }
     }
 
@@ -100,11 +102,12 @@ try {
     '== After the move'
     Invoke-Command $source { Get-VfioDevice -Simulated -Address $using:Address } | Out-Host
     # The state lives in the destination devices now: the images are no longer needed anywhere.
-    Invoke-Command $source { Remove-Item -LiteralPath (Split-Path ($using:images)[0].Path) -Recurse }
+    Invoke-Command $source { Remove-Item -LiteralPath $using:outbox -Recurse }
     Invoke-Command $destination { Remove-Item -LiteralPath $using:inbox -Recurse }
     Remove-Item -LiteralPath $staging -Recurse
-    $staging = $null
+    $kept.Clear()
 } finally {
-    if ($staging) { Write-Warning "The images are kept in $staging." }
+    # After a failure the saved state may be the only copy of the VM's device state: keep it and say where.
+    foreach ($where in $kept.Keys) { Write-Warning "The move did not finish; the images are kept on $where in $($kept[$where])." }
     Remove-PSSession $source, $destination -WhatIf:$false
 }

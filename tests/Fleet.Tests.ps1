@@ -201,5 +201,23 @@ Describe 'A fleet of two hypervisors over SSH remoting' {
             $left | ForEach-Object { $_ | Should -Match '\bStop\b' }
             @(Get-ChildItem -Path ([IO.Path]::GetTempPath()) -Filter 'vfio-fleet-*' -Directory).Count | Should -Be $before
         }
+
+        It 'refuses a set that cannot migrate, naming the device, before anything is saved' {
+            $before = @(Get-ChildItem -Path ([IO.Path]::GetTempPath()) -Filter 'vfio-fleet-*' -Directory).Count
+            $r = & $script:Run '-Address 0000:3b:00.2, 0000:d8:00.0'
+            $r.ExitCode | Should -Not -Be 0
+            # The error view wraps the message at the console width, behind '| '.
+            $message = (($r.Errors -split "`n" | ForEach-Object { $_ -replace '^\s*\|\s?', '' }) -join ' ') -replace '\s+', ' '
+            $message | Should -Match 'Cannot move: 0000:d8:00\.0 on the source \(127\.0\.0\.1\), 0000:d8:00\.0 on the destination \(127\.0\.0\.1\) cannot migrate'
+            $r.Output | Should -Match '\[Blocker\] PlainVfioPci'
+            $r.Output | Should -Not -Match '== Live save'
+            @(Get-ChildItem -Path ([IO.Path]::GetTempPath()) -Filter 'vfio-fleet-*' -Directory).Count | Should -Be $before
+        }
+
+        It 'says what is wrong when the destination devices do not pair with the source devices' {
+            $r = & $script:Run '-Address 0000:3b:00.2, 0000:3b:00.3 -DestinationAddress 0000:3b:00.2'
+            $r.ExitCode | Should -Not -Be 0
+            $r.Errors | Should -Match '-DestinationAddress names 1 devices for the 2 of -Address'
+        }
     }
 }
