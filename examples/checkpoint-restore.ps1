@@ -10,9 +10,9 @@ Save-VfioDeviceState -Simulated -Address 0000:5e:00.1 -Path $image -KeepRunning 
 
 '== The image verifies on its own, no device involved'
 $checked = Get-VfioStateImage -Path $image
-'{0}: saved from {1} ({2}, {3}), {4} bytes, valid: {5}, xxh128 {6}' -f $checked.Path, $checked.Address, $checked.Protocol, $checked.SaveMode, $checked.DataBytes, $checked.IsValid, $checked.Checksum
+'{0}: saved from {1} ({2}, {3}), {4} bytes, valid: {5}, xxh128 {6}' -f $checked.Path, $checked.DeviceName, $checked.Protocol, $checked.SaveMode, $checked.DataBytes, $checked.IsValid, $checked.Checksum
 
 '== Roll back: restore the checkpoint over the running device and start it again'
-Restore-VfioDeviceState -Simulated -Address 0000:5e:00.1 -Path $image -Start -Force -PassThru | Out-Host
+Restore-VfioDeviceState -Simulated -Address 0000:5e:00.1 -Path $image -Start -PassThru | Out-Host
 
 [System.IO.Directory]::Delete($dir, $true)

@@ -28,7 +28,7 @@ Set-VfioDeviceState -Simulated -Address 0000:3b:00.3 -State Stop -ErrorVariable 
 Get-VfioDevice -Simulated 0000:3b:00.3 | Out-Host
 
 '== Recover: a device reset is the only way out of Error'
-Reset-VfioDevice -Simulated -Address 0000:3b:00.3 -Force -PassThru | Out-Host
+Reset-VfioDevice -Simulated -Address 0000:3b:00.3 -PassThru | Out-Host
 
 '== Why can''t it migrate? Every blocker, with its cause and fix'
 Test-VfioMigration -Simulated -Address 0000:d8:00.0, 0000:5e:00.1 | Out-Host

@@ -46,7 +46,7 @@ Describe 'Get-VfioDevice' {
         $devices.Count | Should -Be 8
         $devices[0].PSObject.TypeNames[0] | Should -Be 'VfioMigration.VfioDevice'
         ($devices | Where-Object Kind -eq Ccw).Count | Should -Be 2
-        ($devices | Where-Object MigrationProtocol -eq None).Address | Should -Be '0000:d8:00.0'
+        ($devices | Where-Object Protocol -eq None).Name | Should -Be '0000:d8:00.0'
     }
 
     It 'shows v1 device_state bits' {
@@ -56,12 +56,12 @@ Describe 'Get-VfioDevice' {
     It 'takes wildcards and filters' {
         (Get-VfioDevice -Simulated '0000:3b:*').Count | Should -Be 2
         (Get-VfioDevice -Simulated -MigrationCapable).Count | Should -Be 7
-        (Get-VfioDevice -Simulated -Kind Ccw).Address | Should -Be @('0.0.0100', '0.0.0101')
+        (Get-VfioDevice -Simulated -Kind Ccw).Name | Should -Be @('0.0.0100', '0.0.0101')
     }
 
     It 'reports an unknown address as a non-terminating error' {
         $found = Get-VfioDevice -Simulated 0000:99:00.0, 0000:3b:00.2 -ErrorVariable err -ErrorAction SilentlyContinue
-        $found.Address | Should -Be '0000:3b:00.2'
+        $found.Name | Should -Be '0000:3b:00.2'
         $err[0].FullyQualifiedErrorId | Should -Be 'DeviceNotFound,VfioMigration.PowerShell.Commands.GetVfioDeviceCommand'
         $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
     }
@@ -74,7 +74,7 @@ Describe 'Get-VfioDevice' {
         $d = Get-VfioDevice -Simulated 0000:3b:00.2
         $back = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($d))
         $back.PSObject.TypeNames[0] | Should -Be 'Deserialized.VfioMigration.VfioDevice'
-        $back.Address | Should -Be '0000:3b:00.2'
+        $back.Name | Should -Be '0000:3b:00.2'
         "$($back.State)" | Should -Be 'Running'
         ($back | Format-Table | Out-String) | Should -Match 'mlx5_vfio_pci'
     }
@@ -108,7 +108,7 @@ Describe 'Set-VfioDeviceState' {
         $err[0].FullyQualifiedErrorId | Should -Be 'TransitionRefused,VfioMigration.PowerShell.Commands.SetVfioDeviceStateCommand'
         $err[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
         $err[0].Exception.Message | Should -Match 'now in StopCopy'
-        $err[0].TargetObject.Address | Should -Be '0000:3b:00.2'
+        $err[0].TargetObject.Name | Should -Be '0000:3b:00.2'
     }
 
     It 'quiesces every device of a set before any stops' {
@@ -183,7 +183,7 @@ Describe 'Test-VfioMigration' {
 Describe 'The simulated host' {
     It 'takes new devices and lets them go' {
         $d = New-VfioSimulatedDevice -Address 0000:01:00.0 -Capabilities P2P, PreCopy -MemorySize 64KB -PeerAddress 0000:3b:00.2
-        $d.MigrationCapabilities | Should -Be 'StopCopy, P2P, PreCopy'
+        $d.Capabilities | Should -Be 'StopCopy, P2P, PreCopy'
         (Get-VfioDevice -Simulated).Count | Should -Be 9
         $d | Remove-VfioSimulatedDevice
         (Get-VfioDevice -Simulated).Count | Should -Be 8

@@ -8,7 +8,12 @@ namespace VfioMigration;
 /// </summary>
 public sealed class VfioDevice
 {
-    public required string Address { get; init; }
+    /// <summary>
+    /// The kernel's name of the device (dev_name: a PCI address such as 0000:3b:00.2, an s390 bus id such as
+    /// 0.0.0100, an mdev UUID). Called Name, not Address, because PowerShell's member enumeration finds an array's
+    /// own Address() method before the elements' property: (Get-VfioDevice).Address on two devices breaks.
+    /// </summary>
+    public required string Name { get; init; }
     public required VfioDeviceKind Kind { get; init; }
     public string? Driver { get; init; }
     public int? IommuGroup { get; init; }
@@ -25,8 +30,10 @@ public sealed class VfioDevice
     public bool NoIommu { get; init; }
     public string? GroupNode { get; init; }
     public string? DeviceNode { get; init; }
-    public MigrationProtocol MigrationProtocol { get; init; }
-    public MigrationCapabilities MigrationCapabilities { get; init; }
+    /// <summary>The migration uAPI the device speaks: None, V1 (migration region) or V2 (feature state machine).</summary>
+    public MigrationProtocol Protocol { get; init; }
+    /// <summary>What its migration supports: StopCopy, P2P, PreCopy (v2 flags), Ndma (v1).</summary>
+    public MigrationCapabilities Capabilities { get; init; }
     /// <summary>The migration state; null for a device that cannot migrate or whose state could not be read.</summary>
     public MigrationState? State { get; init; }
     /// <summary>v1 only: the device_state bits as read, e.g. "RUNNING, NDMA".</summary>
@@ -36,5 +43,5 @@ public sealed class VfioDevice
     /// <summary>Why the state could not be read, when it could not.</summary>
     public string? StateError { get; init; }
 
-    public override string ToString() => Address;
+    public override string ToString() => Name;
 }

@@ -6,8 +6,10 @@ namespace VfioMigration;
 public sealed class VfioStateImage
 {
     public required string Path { get; init; }
-    /// <summary>The address of the device the state was saved from.</summary>
-    public required string Address { get; init; }
+    /// <summary>The image file's name, without its directory.</summary>
+    public string FileName => System.IO.Path.GetFileName(Path);
+    /// <summary>The name of the device the state was saved from (the Name of its VfioDevice).</summary>
+    public required string DeviceName { get; init; }
     public VfioDeviceKind Kind { get; init; }
     public string? VendorId { get; init; }
     public string? DeviceId { get; init; }
@@ -31,6 +33,8 @@ public sealed class VfioStateImage
     public Guid? SetId { get; init; }
     public int? SetIndex { get; init; }
     public string[]? SetMembers { get; init; }
+    /// <summary>The image's place in its set, "1/2"; null for an image saved alone.</summary>
+    public string? Set => SetIndex is { } i ? $"{i + 1}/{SetMembers?.Length ?? 0}" : null;
     public bool IsValid { get; init; }
     /// <summary>Why the image does not verify, when it does not.</summary>
     public string? Problem { get; init; }

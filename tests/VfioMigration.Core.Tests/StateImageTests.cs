@@ -45,9 +45,9 @@ public class StateImageTests
 
         var inspected = StateImageInspector.Inspect(f.PathFor("a.vfiostate"));
         Assert.True(inspected.IsValid, inspected.Problem);
-        Assert.Equal((a.Address, image.Checksum, image.DataBytes, live ? "live" : "stop-copy"), (inspected.Address, inspected.Checksum, inspected.DataBytes, inspected.SaveMode));
+        Assert.Equal((a.Address, image.Checksum, image.DataBytes, live ? "live" : "stop-copy"), (inspected.DeviceName, inspected.Checksum, inspected.DataBytes, inspected.SaveMode));
 
-        var restored = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(b.Address, "a.vfiostate") }, MigrationState.Stop, false));
+        var restored = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(b.Address, "a.vfiostate") }, MigrationState.Stop, RestoreOverrides.None));
         Assert.True(restored.Succeeded, restored.Error?.Message);
         Assert.Equal(MigrationState.Stop, restored.StateNow);
         Sim.AssertSameDeviceState(a, b);
@@ -100,11 +100,11 @@ public class StateImageTests
         var d = f.Host.Add(new SimulatedDeviceOptions { Address = "0000:86:00.3", Driver = "mlx5_vfio_pci", Capabilities = Sim.All, PciIdentity = mlx, MemorySize = 1 << 20, Seed = 6 }, c.Address);
 
         // One image alone is refused: the set is incomplete.
-        var partial = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(c.Address, "a.vfiostate") }, MigrationState.Running, false));
+        var partial = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(c.Address, "a.vfiostate") }, MigrationState.Running, RestoreOverrides.None));
         Assert.Equal("ImageSetIncomplete", partial.Error!.ErrorId);
         Assert.Equal(MigrationState.Running, partial.StateNow);
 
-        var restored = DeviceSetRestorer.Restore(new[] { f.Restore(c.Address, "a.vfiostate"), f.Restore(d.Address, "b.vfiostate") }, MigrationState.Stop, false);
+        var restored = DeviceSetRestorer.Restore(new[] { f.Restore(c.Address, "a.vfiostate"), f.Restore(d.Address, "b.vfiostate") }, MigrationState.Stop, RestoreOverrides.None);
         Assert.All(restored, o => Assert.True(o.Succeeded, o.Error?.Message));
         Sim.AssertSameDeviceState(a, c);
         Sim.AssertSameDeviceState(b, d);
@@ -236,7 +236,7 @@ public class StateImageTests
             };
             File.WriteAllBytes(f.PathFor("a.vfiostate"), image);
             target.ArcHistory.Clear();
-            var o = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(target.Address, "a.vfiostate") }, MigrationState.Stop, forceIdentity: true));
+            var o = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(target.Address, "a.vfiostate") }, MigrationState.Stop, RestoreOverrides.Identity | RestoreOverrides.SetMembership));
             var e = Assert.IsType<StateImageException>(o.Error);
             Assert.Equal(field, e.Field);
             Assert.Contains(text, e.Message);
@@ -252,20 +252,20 @@ public class StateImageTests
         using (f)
         {
             var other = f.Host.Add(Sim.V2(address: "0000:05:00.0", memory: 64 * 1024) with { PciIdentity = new PciIdentity(0x8086, 0x4941, 0, 0, 0) });
-            var o = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(other.Address, "a.vfiostate") }, MigrationState.Stop, false));
+            var o = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(other.Address, "a.vfiostate") }, MigrationState.Stop, RestoreOverrides.None));
             var e = Assert.IsType<StateImageException>(o.Error);
             Assert.Equal("vendorId", e.Field);
             Assert.Contains("'1234' in the image and '8086' on the device", e.Message);
             Assert.Empty(other.ArcHistory);
 
             // -Force passes identity; the device itself then refuses a foreign stream, and is reset.
-            var forced = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(other.Address, "a.vfiostate") }, MigrationState.Stop, true));
+            var forced = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(other.Address, "a.vfiostate") }, MigrationState.Stop, RestoreOverrides.Identity | RestoreOverrides.SetMembership));
             Assert.False(forced.Succeeded);
             Assert.Equal(MigrationState.Running, forced.StateNow);
             Assert.Contains("was reset", forced.Error!.Message);
 
             var v1 = f.Host.Add(Sim.V1(address: "0000:06:00.0", memory: 64 * 1024));
-            var proto = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(v1.Address, "a.vfiostate") }, MigrationState.Stop, true));
+            var proto = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(v1.Address, "a.vfiostate") }, MigrationState.Stop, RestoreOverrides.Identity | RestoreOverrides.SetMembership));
             Assert.Equal("protocol", Assert.IsType<StateImageException>(proto.Error).Field);
         }
     }
@@ -277,7 +277,7 @@ public class StateImageTests
         using (f)
         {
             target.Faults.Arm(new FaultRule(FaultPoint.StreamWrite, 1, Errno.EIO));
-            var o = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(target.Address, "a.vfiostate") }, MigrationState.Running, false));
+            var o = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(target.Address, "a.vfiostate") }, MigrationState.Running, RestoreOverrides.None));
             Assert.False(o.Succeeded);
             Assert.Equal(MigrationState.Running, o.StateNow);
             Assert.Contains("reset", o.Error!.Message);

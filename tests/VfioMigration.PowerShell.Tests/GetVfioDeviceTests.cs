@@ -12,16 +12,16 @@ public sealed class GetVfioDeviceTests : IDisposable
         var devices = _ps.Ok("Get-VfioDevice -Simulated").Select(o => (VfioDevice)o.BaseObject).ToArray();
         Assert.Equal(8, devices.Length);
         Assert.All(devices, d => Assert.True(d.IsSimulated));
-        var mlx = devices.Single(d => d.Address == "0000:3b:00.2");
+        var mlx = devices.Single(d => d.Name == "0000:3b:00.2");
         Assert.Equal(("mlx5_vfio_pci", 61, "15b3", "101e"), (mlx.Driver, mlx.IommuGroup!.Value, mlx.VendorId, mlx.DeviceId));
-        Assert.Equal(Protocol.MigrationProtocol.V2, mlx.MigrationProtocol);
-        Assert.Equal(Protocol.MigrationCapabilities.StopCopy | Protocol.MigrationCapabilities.P2P | Protocol.MigrationCapabilities.PreCopy, mlx.MigrationCapabilities);
+        Assert.Equal(Protocol.MigrationProtocol.V2, mlx.Protocol);
+        Assert.Equal(Protocol.MigrationCapabilities.StopCopy | Protocol.MigrationCapabilities.P2P | Protocol.MigrationCapabilities.PreCopy, mlx.Capabilities);
         Assert.Equal(Protocol.MigrationState.Running, mlx.State);
-        var v1 = devices.Single(d => d.Address == "0000:af:00.1");
+        var v1 = devices.Single(d => d.Name == "0000:af:00.1");
         Assert.Equal("RUNNING", v1.DeviceStateBits);
         Assert.Equal(1u, v1.RawDeviceState);
-        var none = devices.Single(d => d.Address == "0000:d8:00.0");
-        Assert.Equal(Protocol.MigrationProtocol.None, none.MigrationProtocol);
+        var none = devices.Single(d => d.Name == "0000:d8:00.0");
+        Assert.Equal(Protocol.MigrationProtocol.None, none.Protocol);
         Assert.Null(none.State);
         Assert.Equal(2, devices.Count(d => d.Kind == VfioDeviceKind.Ccw));
     }
@@ -74,12 +74,10 @@ public sealed class GetVfioDeviceTests : IDisposable
         var text = Strip(_ps.Host.Written);
         var rows = text.Split('\n').Where(l => l.StartsWith("0000:af:00.1", StringComparison.Ordinal)).ToArray();
         Assert.Equal(2, rows.Length);
-        Assert.Equal(rows[0].TrimEnd(), rows[1].TrimEnd());
+        // The live view ends with the driver; the deserialized one leaves that room to remoting's PSComputerName.
         Assert.Contains("i40e_vf_migration", rows[0]);
-        Assert.Contains("8086:154c", rows[0]);
-        Assert.Contains("StopCopy, PreCopy, Ndma", rows[0]);
-        Assert.Contains("RUNNING", rows[0]);
-        Assert.Equal(2, text.Split('\n').Count(l => l.StartsWith("Address", StringComparison.Ordinal)));
+        Assert.All(rows, r => Assert.Matches(@"^0000:af:00\.1 +Running +V1 +StopCopy, PreCopy, Ndma", r));
+        Assert.Equal(2, text.Split('\n').Count(l => l.StartsWith("Name ", StringComparison.Ordinal)));
     }
 
     [Fact]
@@ -87,11 +85,11 @@ public sealed class GetVfioDeviceTests : IDisposable
     {
         var back = _ps.Ok("$d = Get-VfioDevice -Simulated 0000:3b:00.2; [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($d))").Single();
         Assert.Equal("Deserialized.VfioMigration.VfioDevice", back.TypeNames[0]);
-        Assert.Equal("0000:3b:00.2", back.Properties["Address"].Value);
+        Assert.Equal("0000:3b:00.2", back.Properties["Name"].Value);
         Assert.Equal("mlx5_vfio_pci", back.Properties["Driver"].Value);
         Assert.Equal(61, back.Properties["IommuGroup"].Value);
         Assert.Equal("Running", back.Properties["State"].Value.ToString());
-        Assert.Equal("V2", back.Properties["MigrationProtocol"].Value.ToString());
+        Assert.Equal("V2", back.Properties["Protocol"].Value.ToString());
         Assert.Equal(true, back.Properties["IsSimulated"].Value);
         // A deserialized object still drives the cmdlets, by property name.
         _ps.Ok("$d = Get-VfioDevice -Simulated 0000:3b:00.2; $r = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($d)); $r | Set-VfioDeviceState -State Stop");

@@ -45,11 +45,11 @@ public sealed class RealHostCmdletTests : IDisposable
     {
         var bound = _ps.Ok("Get-VfioDevice").Select(o => (VfioDevice)o.BaseObject).ToArray();
         var d = Assert.Single(bound);
-        Assert.Equal(("0000:01:00.0", "vfio-pci", 6, false), (d.Address, d.Driver, d.IommuGroup!.Value, d.IsSimulated));
+        Assert.Equal(("0000:01:00.0", "vfio-pci", 6, false), (d.Name, d.Driver, d.IommuGroup!.Value, d.IsSimulated));
         Assert.NotNull(d.StateError); // the fake group node is a plain file: the open fails, and says so
         var all = _ps.Ok("Get-VfioDevice -All").Select(o => (VfioDevice)o.BaseObject).ToArray();
         Assert.Equal(2, all.Length);
-        Assert.False(all.Single(x => x.Address == "0000:00:1f.6").IsVfioBound);
+        Assert.False(all.Single(x => x.Name == "0000:00:1f.6").IsVfioBound);
     }
 
     [Fact]

@@ -19,7 +19,7 @@ public sealed class SaveRestoreCmdletTests : IDisposable
         Assert.Equal("Stop", StateOf("0000:5e:00.1"));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(P("qat.vfiostate")));
         var image = (VfioStateImage)_ps.Ok($"Get-VfioDevice -Simulated 0000:3b:00.2 | Save-VfioDeviceState -Path '{P("mlx.vfiostate")}' -Live -KeepRunning -PassThru").Single().BaseObject;
-        Assert.Equal(("0000:3b:00.2", "live", true), (image.Address, image.SaveMode, image.IsValid));
+        Assert.Equal(("0000:3b:00.2", "live", true), (image.DeviceName, image.SaveMode, image.IsValid));
         Assert.True(image.PreCopyRounds > 0);
         Assert.Equal(new FileInfo(P("mlx.vfiostate")).Length, image.FileBytes);
         Assert.Equal("Running", StateOf("0000:3b:00.2"));
@@ -52,7 +52,7 @@ public sealed class SaveRestoreCmdletTests : IDisposable
     [Fact]
     public void ASetSavedIntoADirectoryRestoresOntoAnotherSetAndGetVfioStateImageShowsIt()
     {
-        _ps.Ok($"Get-VfioDevice -Simulated '0000:3b:*' | Save-VfioDeviceState -Path '{_dir}' -Live");
+        _ps.Ok($"Get-VfioDevice -Simulated '0000:3b:*' | Save-VfioDeviceState -Path '{_dir}' -Live -Together");
         var images = _ps.Ok($"Get-VfioStateImage '{P("*.vfiostate")}'").Select(o => (VfioStateImage)o.BaseObject).ToArray();
         Assert.Equal(new[] { "0000-3b-00.2.vfiostate", "0000-3b-00.3.vfiostate" }, images.Select(i => Path.GetFileName(i.Path)));
         Assert.All(images, i => Assert.True(i.IsValid));
@@ -61,7 +61,7 @@ public sealed class SaveRestoreCmdletTests : IDisposable
         _ps.Ok("$null = New-VfioSimulatedDevice -Address 0000:86:00.3 -Driver mlx5_vfio_pci -VendorId 15b3 -DeviceId 101e -Capabilities P2P, PreCopy -MemorySize 1MB -PeerAddress 0000:86:00.2");
         var restored = _ps.Ok($"Restore-VfioDeviceState -Simulated 0000:86:00.2, 0000:86:00.3 -Path '{P("0000-3b-00.2.vfiostate")}', '{P("0000-3b-00.3.vfiostate")}' -Start -PassThru");
         Assert.Equal(new[] { MigrationState.Running, MigrationState.Running }, restored.Select(o => ((VfioDevice)o.BaseObject).State!.Value));
-        var partial = _ps.OneError($"Restore-VfioDeviceState -Simulated 0000:86:00.2 -Path '{P("0000-3b-00.2.vfiostate")}' -Force:$false -Confirm:$false");
+        var partial = _ps.OneError($"Restore-VfioDeviceState -Simulated 0000:86:00.2 -Path '{P("0000-3b-00.2.vfiostate")}' -Force -Confirm:$false");
         Assert.StartsWith("ImageSetIncomplete", partial.FullyQualifiedErrorId);
     }
 
@@ -95,14 +95,20 @@ public sealed class SaveRestoreCmdletTests : IDisposable
     }
 
     [Fact]
-    public void RestoringOverARunningDeviceAsksFirst()
+    public void RestoreAsksOnlyBeforeReplacingStateItRestoredEarlier()
     {
         _ps.Ok($"Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path '{P("qat.vfiostate")}' -KeepRunning");
-        _ps.Host.Answer = 1; // No
+        // A freshly opened device holds nothing of value: no question beyond ShouldProcess.
+        _ps.Ok($"Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path '{P("qat.vfiostate")}' -Start");
+        Assert.Empty(_ps.Host.Prompts);
+        Assert.Equal("Running", StateOf("0000:5e:00.1"));
+        // Now it holds the restored state: replacing it asks once; No changes nothing.
+        _ps.Host.Answer = 2; // No (the choices are Yes, Yes to All, No, No to All)
         _ps.Ok($"Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path '{P("qat.vfiostate")}'");
         Assert.Single(_ps.Host.Prompts);
         Assert.Equal("Running", StateOf("0000:5e:00.1"));
         _ps.Ok($"Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path '{P("qat.vfiostate")}' -Force");
+        Assert.Single(_ps.Host.Prompts);
         Assert.Equal("Stop", StateOf("0000:5e:00.1"));
     }
 

@@ -52,17 +52,17 @@ public sealed class SetVfioDeviceStateTests : IDisposable
     public void ARefusedTransitionIsANonTerminatingErrorNamingTheStateAndWhereItCanGo()
     {
         _ps.Ok("Set-VfioDeviceState -Simulated 0000:3b:00.2 -State StopCopy");
-        var (output, ps) = _ps.Run("Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -State PreCopy -PassThru -Force");
+        var (output, ps) = _ps.Run("Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -State PreCopy -PassThru");
         Assert.Equal(2, ps.Streams.Error.Count);
-        var e = ps.Streams.Error.Single(x => ((VfioDevice)x.TargetObject).Address == "0000:3b:00.2");
+        var e = ps.Streams.Error.Single(x => ((VfioDevice)x.TargetObject).Name == "0000:3b:00.2");
         Assert.Equal("TransitionRefused,VfioMigration.PowerShell.Commands.SetVfioDeviceStateCommand", e.FullyQualifiedErrorId);
         Assert.Equal(ErrorCategory.InvalidOperation, e.CategoryInfo.Category);
-        Assert.Equal("0000:3b:00.2", ((VfioDevice)e.TargetObject).Address);
+        Assert.Equal("0000:3b:00.2", ((VfioDevice)e.TargetObject).Name);
         Assert.Contains("now in StopCopy", e.Exception.Message);
         Assert.Contains("Stop, Running, Resuming, RunningP2P", e.Exception.Message);
         Assert.Empty(ps.Streams.Warning);
         // 0000:5e:00.1 has no PreCopy: refused too, on its own record, naming the missing capability.
-        var other = ps.Streams.Error.Single(x => ((VfioDevice)x.TargetObject).Address == "0000:5e:00.1");
+        var other = ps.Streams.Error.Single(x => ((VfioDevice)x.TargetObject).Name == "0000:5e:00.1");
         Assert.Contains("PreCopy capability", other.Exception.Message);
         Assert.Empty(output);
     }
@@ -85,7 +85,7 @@ public sealed class SetVfioDeviceStateTests : IDisposable
     [Fact]
     public void SeveralDevicesAreQuiescedBeforeAnyStops()
     {
-        var (_, ps) = _ps.Run("Get-VfioDevice -Simulated '0000:3b:*' | Set-VfioDeviceState -State Stop -Verbose");
+        var (_, ps) = _ps.Run("Get-VfioDevice -Simulated '0000:3b:*' | Set-VfioDeviceState -State Stop -Together -Verbose");
         Assert.Empty(ps.Streams.Error);
         var verbose = ps.Streams.Verbose.Select(v => v.Message).ToList();
         int lastQuiesce = verbose.FindLastIndex(v => v.Contains("requesting RunningP2P"));
@@ -96,14 +96,17 @@ public sealed class SetVfioDeviceStateTests : IDisposable
     }
 
     [Fact]
-    public void ASetWithADeviceThatCannotQuiesceIsRefusedUnlessForced()
+    public void ASetWithADeviceThatCannotQuiesceIsRefusedUnlessTheCheckIsSkipped()
     {
-        var e = _ps.OneError("Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -State Stop");
-        Assert.Equal("PeerQuiesceUnsupported,VfioMigration.PowerShell.Commands.SetVfioDeviceStateCommand", e.FullyQualifiedErrorId);
+        var (_, refused) = _ps.Run("Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -State Stop -Together");
+        // Every device of the refused set gets its own record; the one that cannot quiesce is named as the cause.
+        Assert.Equal(2, refused.Streams.Error.Count);
+        Assert.All(refused.Streams.Error, r => Assert.Equal("PeerQuiesceUnsupported,VfioMigration.PowerShell.Commands.SetVfioDeviceStateCommand", r.FullyQualifiedErrorId));
+        var e = refused.Streams.Error[0];
         Assert.Contains("0000:5e:00.1", e.Exception.Message);
-        Assert.Contains("-Force", e.Exception.Message);
+        Assert.Contains("-SkipQuiesceCheck", e.Exception.Message);
         Assert.Equal("Running", StateOf("0000:3b:00.2"));
-        var (_, ps) = _ps.Run("Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -State Stop -Force");
+        var (_, ps) = _ps.Run("Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -State Stop -Together -SkipQuiesceCheck");
         Assert.Empty(ps.Streams.Error);
         Assert.Contains(ps.Streams.Warning, w => w.Message.Contains("0000:5e:00.1"));
         Assert.Equal("Stop", StateOf("0000:5e:00.1"));

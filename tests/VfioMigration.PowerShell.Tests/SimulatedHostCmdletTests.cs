@@ -11,12 +11,12 @@ public sealed class SimulatedHostCmdletTests : IDisposable
     public void NewAddsADeviceThatBehavesAndRemoveTakesItAway()
     {
         var d = (VfioDevice)_ps.Ok("New-VfioSimulatedDevice -Address 0000:01:00.0 -Capabilities P2P, PreCopy -MemorySize 64KB -IommuGroup 7 -PeerAddress 0000:3b:00.2").Single().BaseObject;
-        Assert.Equal(MigrationCapabilities.StopCopy | MigrationCapabilities.P2P | MigrationCapabilities.PreCopy, d.MigrationCapabilities);
+        Assert.Equal(MigrationCapabilities.StopCopy | MigrationCapabilities.P2P | MigrationCapabilities.PreCopy, d.Capabilities);
         Assert.Equal(7, d.IommuGroup);
         Assert.Equal(MigrationState.Running, d.State);
         _ps.Ok("Set-VfioDeviceState -Simulated 0000:01:00.0 -State PreCopyP2P");
         var ccw = (VfioDevice)_ps.Ok("New-VfioSimulatedDevice -Address 0.0.0200 -Kind Ccw -Protocol V1").Single().BaseObject;
-        Assert.Equal((VfioDeviceKind.Ccw, MigrationProtocol.V1, "vfio_ccw"), (ccw.Kind, ccw.MigrationProtocol, ccw.Driver));
+        Assert.Equal((VfioDeviceKind.Ccw, MigrationProtocol.V1, "vfio_ccw"), (ccw.Kind, ccw.Protocol, ccw.Driver));
         Assert.Equal(10, _ps.Ok("Get-VfioDevice -Simulated").Count);
         _ps.Ok("Get-VfioDevice -Simulated 0000:01:00.0, 0.0.0200 | Remove-VfioSimulatedDevice");
         Assert.Equal(8, _ps.Ok("Get-VfioDevice -Simulated").Count);
@@ -66,10 +66,19 @@ public sealed class SimulatedHostCmdletTests : IDisposable
     }
 
     [Fact]
-    public void ResetAsksUnlessForcedAndAnswersNoChangeNothing()
+    public void ResetAsksOnlyOverRestoredStateAndAnswersNoChangeNothing()
     {
         _ps.Ok("Set-VfioDeviceState -Simulated 0000:5e:00.1 -State Stop");
-        _ps.Host.Answer = 1; // No
+        _ps.Ok("Reset-VfioDevice -Simulated 0000:5e:00.1");
+        Assert.Empty(_ps.Host.Prompts);
+        Assert.Equal("Running", _ps.Ok("(Get-VfioDevice -Simulated 0000:5e:00.1).State").Single().ToString());
+        var image = Path.Combine(Path.GetTempPath(), $"vfio-reset-{Guid.NewGuid():N}.vfiostate");
+        try
+        {
+            _ps.Ok($"Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path '{image}'; Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path '{image}'");
+        }
+        finally { File.Delete(image); }
+        _ps.Host.Answer = 2; // No (the choices are Yes, Yes to All, No, No to All)
         _ps.Ok("Reset-VfioDevice -Simulated 0000:5e:00.1");
         Assert.Single(_ps.Host.Prompts);
         Assert.Equal("Stop", _ps.Ok("(Get-VfioDevice -Simulated 0000:5e:00.1).State").Single().ToString());

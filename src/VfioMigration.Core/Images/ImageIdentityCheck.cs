@@ -12,7 +12,7 @@ public static class ImageIdentityCheck
         if (!Same(image.VendorId, target.VendorId)) return ("vendorId", image.VendorId, target.VendorId);
         if (!Same(image.DeviceId, target.DeviceId)) return ("deviceId", image.DeviceId, target.DeviceId);
         if (!Same(image.Driver, target.Driver)) return ("driver", image.Driver, target.Driver);
-        if (image.Protocol != target.MigrationProtocol) return ("protocol", image.Protocol.ToString(), target.MigrationProtocol.ToString());
+        if (image.Protocol != target.Protocol) return ("protocol", image.Protocol.ToString(), target.Protocol.ToString());
         return null;
     }
 

@@ -21,11 +21,20 @@ public static class StateImageInspector
         catch (StateImageException e)
         {
             damage = e;
-            return new VfioStateImage { Path = full, Address = "", FileBytes = file.Length, IsValid = false, Problem = e.Message };
+            return new VfioStateImage { Path = full, DeviceName = "", FileBytes = file.Length, IsValid = false, Problem = e.Message };
         }
         try { reader.ReadData(null, cancellationToken); }
         catch (StateImageException e) { damage = e; }
         return Describe(reader, full, file.Length, damage?.Message);
+    }
+
+    /// <summary>The set id in an image's header, or null for an image saved alone or one that does not exist; reads only the header.</summary>
+    public static Guid? ReadSetId(string path)
+    {
+        var full = Path.GetFullPath(path);
+        if (!File.Exists(full)) return null;
+        using var file = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 4096);
+        return StateImageReader.Open(file, full).Header.Set?.Id;
     }
 
     /// <summary>Verifies the whole image and returns its reader state; throws on any damage.</summary>
@@ -45,7 +54,7 @@ public static class StateImageInspector
         var s = reader.Summary;
         return new VfioStateImage
         {
-            Path = path, Address = h.Device.Address, Kind = h.Device.Kind, VendorId = h.Device.VendorId, DeviceId = h.Device.DeviceId,
+            Path = path, DeviceName = h.Device.Address, Kind = h.Device.Kind, VendorId = h.Device.VendorId, DeviceId = h.Device.DeviceId,
             Driver = h.Device.Driver, Protocol = h.Device.Protocol, Capabilities = h.Device.Capabilities, Created = h.Created, Host = h.Host,
             SaveMode = h.SaveMode, FormatVersion = h.FormatVersion, DataBytes = reader.DataBytes, FileBytes = fileBytes, Checksum = reader.Checksum,
             PreCopyRounds = s?.PreCopyRounds ?? 0, PreCopyBytes = s?.PreCopyBytes ?? 0,

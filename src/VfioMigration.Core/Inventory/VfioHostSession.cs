@@ -18,6 +18,7 @@ public sealed class VfioHostSession : IDisposable
     private readonly Dictionary<string, IDeviceMigration> _open = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, Transport.IVfioDeviceTransport> _transports = new(StringComparer.OrdinalIgnoreCase);
     private readonly HashSet<string> _held = new(StringComparer.OrdinalIgnoreCase);
+    private readonly HashSet<string> _restored = new(StringComparer.OrdinalIgnoreCase);
     private readonly ILoggerFactory _loggers;
     private readonly object _sync = new();
 
@@ -79,6 +80,28 @@ public sealed class VfioHostSession : IDisposable
         lock (_sync) return _held.Contains(address);
     }
 
+    /// <summary>
+    /// Whether the device holds state that this session restored into it and that no save has captured since:
+    /// restoring over it or resetting it loses that state. A device the session only opened holds nothing of
+    /// value (on a real host no VM can have it while the session holds its group).
+    /// </summary>
+    public bool HoldsRestoredState(string address)
+    {
+        lock (_sync) return _restored.Contains(address);
+    }
+
+    /// <summary>The devices the session keeps open, with the state each is in now (null when it cannot be read).</summary>
+    public IReadOnlyList<(string Address, MigrationState? State)> HeldDevices()
+    {
+        lock (_sync)
+            return _held.Where(_open.ContainsKey).Select(a => (a, _open[a].Protocol == MigrationProtocol.None ? (MigrationState?)null : _open[a].TryGetState())).ToArray();
+    }
+
+    private void MarkRestored(string address, bool holds)
+    {
+        lock (_sync) { if (holds) _restored.Add(address); else _restored.Remove(address); }
+    }
+
     /// <summary>Keeps devices open from now on: their migration state is ours to keep.</summary>
     public void Hold(IEnumerable<string> addresses)
     {
@@ -119,12 +142,12 @@ public sealed class VfioHostSession : IDisposable
         }
         return new VfioDevice
         {
-            Address = id.Address, Kind = id.Kind, Driver = id.Driver, IommuGroup = id.IommuGroup,
+            Name = id.Address, Kind = id.Kind, Driver = id.Driver, IommuGroup = id.IommuGroup,
             VendorId = id.VendorId, DeviceId = id.DeviceId, SubsystemVendorId = id.SubsystemVendorId, SubsystemId = id.SubsystemId,
             ClassCode = id.ClassCode, DeviceNumber = id.DeviceNumber, IsSimulated = id.IsSimulated,
             IsVfioBound = id.IsVfioBound, NoIommu = id.NoIommu, GroupNode = id.GroupNode, DeviceNode = id.DeviceNode,
-            MigrationProtocol = driver?.Protocol ?? MigrationProtocol.None,
-            MigrationCapabilities = driver?.Capabilities ?? MigrationCapabilities.None,
+            Protocol = driver?.Protocol ?? MigrationProtocol.None,
+            Capabilities = driver?.Capabilities ?? MigrationCapabilities.None,
             State = state, RawDeviceState = raw,
             DeviceStateBits = raw is { } r ? StateCorrespondence.Describe(r) : null,
             StateError = error ?? id.Problem,
@@ -154,7 +177,19 @@ public sealed class VfioHostSession : IDisposable
         IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         Hold(targets.Select(t => t.Device.Address));
+        if (targets.Count > 1 && forceQuiesce)
+        {
+            // Say what the override lets through, as a state change of the set would (DeviceSetTransition.Plan).
+            var log = _loggers.CreateLogger("VfioMigration.Save");
+            try
+            {
+                var set = targets.Select(t => (t.Device, t.Device.GetState())).ToArray();
+                foreach (var w in DeviceSetTransition.Plan(set, MigrationState.StopCopy, force: true).Warnings) Logging.CoreLog.QuiesceOverridden(log, w);
+            }
+            catch (VfioMigrationException) { /* the save itself reports a device it cannot read */ }
+        }
         var outcomes = DeviceSetSaver.Save(targets, options, overwrite, forceQuiesce, progress, cancellationToken);
+        foreach (var o in outcomes.Where(o => o.Error is null)) MarkRestored(o.Address, false);
         foreach (var o in outcomes)
             Audit?.Record(o.Address, null, o.StateNow?.ToString() ?? "unknown", Array.Empty<MigrationArc>(),
                 o.Error is null ? $"ok: {o.Image!.Path} ({o.Image.DataBytes} bytes, xxh128 {o.Image.Checksum})" : $"{o.Error.ErrorId}: {o.Error.Message}", "save");
@@ -162,11 +197,12 @@ public sealed class VfioHostSession : IDisposable
     }
 
     /// <summary>Restores images onto devices, auditing each outcome.</summary>
-    public IReadOnlyList<DeviceOutcome> Restore(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, bool forceIdentity,
+    public IReadOnlyList<DeviceOutcome> Restore(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, RestoreOverrides overrides,
         IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         Hold(targets.Select(t => t.Device.Address));
-        var outcomes = DeviceSetRestorer.Restore(targets, finalState, forceIdentity, progress, cancellationToken);
+        var outcomes = DeviceSetRestorer.Restore(targets, finalState, overrides, progress, cancellationToken);
+        foreach (var o in outcomes) MarkRestored(o.Address, o.Error is null);
         foreach (var o in outcomes)
             Audit?.Record(o.Address, null, o.StateNow?.ToString() ?? "unknown", Array.Empty<MigrationArc>(),
                 o.Error is null ? $"ok: {o.Image!.Path}" : $"{o.Error.ErrorId}: {o.Error.Message}", "restore");
@@ -186,6 +222,7 @@ public sealed class VfioHostSession : IDisposable
         try
         {
             driver.Reset();
+            MarkRestored(driver.Address, false);
             Audit?.Record(driver.Address, before, MigrationState.Running.ToString(), Array.Empty<MigrationArc>(), "ok", "reset");
         }
         catch (VfioMigrationException e)
@@ -213,6 +250,7 @@ public sealed class VfioHostSession : IDisposable
             if (_open.Remove(address, out var driver)) driver.Dispose();
             if (_transports.Remove(address, out var t)) t.Dispose();
             _held.Remove(address);
+            _restored.Remove(address);
         }
     }
 
@@ -225,6 +263,7 @@ public sealed class VfioHostSession : IDisposable
             _open.Clear();
             _transports.Clear();
             _held.Clear();
+            _restored.Clear();
         }
     }
 }

@@ -27,6 +27,9 @@ public static partial class CoreLog
     [LoggerMessage(EventId = 1006, Level = LogLevel.Trace, Message = "{Device}: v1 device_state 0x{Before:X} -> write 0x{Written:X}")]
     public static partial void V1StateWrite(ILogger logger, string device, uint before, uint written);
 
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "{Warning}")]
+    public static partial void QuiesceOverridden(ILogger logger, string warning);
+
     [LoggerMessage(EventId = 1100, Level = LogLevel.Debug, Message = "{Device}: migration protocol {Protocol}, capabilities {Capabilities}")]
     public static partial void ProtocolDetected(ILogger logger, string device, MigrationProtocol protocol, MigrationCapabilities capabilities);
 

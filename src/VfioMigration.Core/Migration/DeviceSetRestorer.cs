@@ -12,7 +12,7 @@ namespace VfioMigration.Migration;
 /// </summary>
 public static class DeviceSetRestorer
 {
-    public static IReadOnlyList<DeviceOutcome> Restore(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, bool forceIdentity,
+    public static IReadOnlyList<DeviceOutcome> Restore(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, RestoreOverrides overrides,
         IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         if (targets.Count == 0) return Array.Empty<DeviceOutcome>();
@@ -21,7 +21,7 @@ public static class DeviceSetRestorer
         var images = new VfioStateImage[targets.Count];
         try
         {
-            Check(targets, images, forceIdentity, cancellationToken);
+            Check(targets, images, overrides, cancellationToken);
         }
         catch (VfioMigrationException e)
         {
@@ -95,7 +95,7 @@ public static class DeviceSetRestorer
     }
 
     /// <summary>Everything that can be known without touching a device.</summary>
-    private static void Check(IReadOnlyList<RestoreTarget> targets, VfioStateImage[] images, bool forceIdentity, CancellationToken ct)
+    private static void Check(IReadOnlyList<RestoreTarget> targets, VfioStateImage[] images, RestoreOverrides overrides, CancellationToken ct)
     {
         var duplicate = targets.GroupBy(t => t.Device.Address, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
@@ -108,22 +108,22 @@ public static class DeviceSetRestorer
             if (t.Device.Protocol == MigrationProtocol.None)
                 throw new VfioMigrationException($"{t.Device.Address}: cannot restore: {NoMigrationDriver.Explanation}.", "MigrationNotSupported", t.Device.Address);
             var header = reader.Header.Device;
-            if (ImageIdentityCheck.Mismatch(header, t.Description) is { } m && !forceIdentity)
+            if (ImageIdentityCheck.Mismatch(header, t.Description) is { } m && !overrides.HasFlag(RestoreOverrides.Identity))
                 throw new StateImageException(images[i].Path, m.Field,
-                    $"the image does not fit {t.Device.Address}: {m.Field} is '{m.Image}' in the image and '{m.Device}' on the device (-Force restores anyway, unless the protocol differs).", "ImageDeviceMismatch");
+                    $"the image does not fit {t.Device.Address}: {m.Field} is '{m.Image}' in the image and '{m.Device}' on the device (-SkipIdentityCheck restores anyway, unless the protocol differs).", "ImageDeviceMismatch");
             // Even -Force cannot bridge protocols: a v1 stream means nothing to a v2 device.
-            if (header.Protocol != t.Description.MigrationProtocol)
+            if (header.Protocol != t.Description.Protocol)
                 throw new StateImageException(images[i].Path, "protocol",
-                    $"the image does not fit {t.Device.Address}: protocol is '{header.Protocol}' in the image and '{t.Description.MigrationProtocol}' on the device.", "ImageDeviceMismatch");
+                    $"the image does not fit {t.Device.Address}: protocol is '{header.Protocol}' in the image and '{t.Description.Protocol}' on the device.", "ImageDeviceMismatch");
         }
-        if (forceIdentity) return;
+        if (overrides.HasFlag(RestoreOverrides.SetMembership)) return;
         foreach (var set in images.Where(im => im.SetId is not null).GroupBy(im => im.SetId))
         {
             var members = set.First().SetMembers ?? Array.Empty<string>();
             var present = set.Select(im => im.SetIndex ?? -1).ToHashSet();
             var missing = members.Where((m, index) => !present.Contains(index)).ToArray();
             if (missing.Length > 0)
-                throw new VfioMigrationException($"The images of set {set.Key} belong together, but the image(s) of {string.Join(", ", missing)} are missing; restore the whole set (or use -Force).", "ImageSetIncomplete", null);
+                throw new VfioMigrationException($"The images of set {set.Key} belong together, but the image(s) of {string.Join(", ", missing)} are missing; restore the whole set (or use -SkipSetCheck).", "ImageSetIncomplete", null);
         }
     }
 

@@ -114,7 +114,7 @@ public static class DeviceSetSaver
     /// <summary>The image just written, described from its own header and summary.</summary>
     private static VfioStateImage Describe(StateImageHeader h, AtomicFile file, StateImageWriter w, StateImageSummary s, string checksum) => new()
     {
-        Path = file.Path, Address = h.Device.Address, Kind = h.Device.Kind, VendorId = h.Device.VendorId, DeviceId = h.Device.DeviceId,
+        Path = file.Path, DeviceName = h.Device.Address, Kind = h.Device.Kind, VendorId = h.Device.VendorId, DeviceId = h.Device.DeviceId,
         Driver = h.Device.Driver, Protocol = h.Device.Protocol, Capabilities = h.Device.Capabilities,
         Created = h.Created, Host = h.Host, SaveMode = h.SaveMode, FormatVersion = h.FormatVersion,
         DataBytes = w.DataBytes, FileBytes = file.Stream.Position, Checksum = checksum,

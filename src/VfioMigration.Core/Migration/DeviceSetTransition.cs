@@ -61,8 +61,8 @@ public sealed class DeviceSetTransition
                 {
                     string why = $"{device.Address} cannot quiesce peer-to-peer DMA (no P2P or NDMA capability; it has {device.Capabilities}), so stopping it together with its peers could lose their writes to it";
                     if (!force)
-                        throw new VfioMigrationException($"Refusing to stop {devices.Count} devices together: {why}. Stop it on its own, or use -Force to accept the risk.", "PeerQuiesceUnsupported", device.Address);
-                    warnings.Add(why + "; going ahead because of -Force.");
+                        throw new VfioMigrationException($"Refusing to stop {devices.Count} devices together: {why}. Stop it on its own, or use -SkipQuiesceCheck to accept the risk.", "PeerQuiesceUnsupported", device.Address);
+                    warnings.Add(why + "; going ahead because of -SkipQuiesceCheck.");
                     continue;
                 }
                 steps.Add(new DeviceSetStep(device, current, q, 1));

@@ -11,8 +11,9 @@ public sealed class MigrationTransitionException : VfioMigrationException
     public MigrationTransitionException(string device, MigrationState? from, MigrationState requested, string reason,
         MigrationState? stateNow, IReadOnlyList<MigrationState> reachable, IReadOnlyList<MigrationArc> arcsDone,
         string errorId, int? errno = null)
-        : base(Compose(device, from, requested, reason, stateNow, reachable), errorId, device)
+        : base(Compose(device, from, requested, reason, stateNow, Without(reachable, requested)), errorId, device)
     {
+        reachable = Without(reachable, requested);
         From = from;
         Requested = requested;
         Reason = reason;
@@ -31,6 +32,10 @@ public sealed class MigrationTransitionException : VfioMigrationException
     public IReadOnlyList<MigrationArc> ArcsDone { get; }
     public int? Errno { get; }
 
+    /// <summary>The state just refused or failed is never offered as a way on.</summary>
+    private static IReadOnlyList<MigrationState> Without(IReadOnlyList<MigrationState> reachable, MigrationState requested) =>
+        reachable.Contains(requested) ? reachable.Where(s => s != requested).ToArray() : reachable;
+
     private static string Compose(string device, MigrationState? from, MigrationState requested, string reason,
         MigrationState? now, IReadOnlyList<MigrationState> reachable)
     {
@@ -38,7 +43,11 @@ public sealed class MigrationTransitionException : VfioMigrationException
         string where = now is { } n ? $"The device is now in {n}" : "The device's state could not be read back";
         string next = now == MigrationState.Error
             ? "; only Reset-VfioDevice (VFIO_DEVICE_RESET) leaves Error."
-            : reachable.Count > 0 ? $"; from there it can reach: {string.Join(", ", reachable)}." : ".";
+            : now == MigrationState.Resuming && from == MigrationState.Resuming && requested != MigrationState.Resuming
+                // The uAPI: a driver refuses to leave RESUMING with a stream it cannot load (mtty: EINVAL, state
+                // unchanged); the way out of an abandoned resume is VFIO_DEVICE_RESET, never RESUMING -> STOP again.
+                ? "; the state data written to it is missing or incomplete, so the driver did not load it. Reset-VfioDevice (VFIO_DEVICE_RESET) aborts the resume and returns it to Running."
+                : reachable.Count > 0 ? $"; from there it can reach: {string.Join(", ", reachable)}." : ".";
         return $"{device}: cannot change state {start}to {requested}: {reason} {where}{next}";
     }
 }

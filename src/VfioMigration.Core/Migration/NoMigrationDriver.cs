@@ -17,7 +17,8 @@ public sealed class NoMigrationDriver : IDeviceMigration
     public static string Explanation =>
         "the device does not support migration: VFIO_DEVICE_FEATURE MIGRATION answers ENOTTY (no v2 support) and no region carries the v1 migration type (3/1). Bind it to a migration-capable variant driver, if one exists for it";
 
-    public MigrationState GetState() => throw NotSupported(MigrationState.Running);
+    public MigrationState GetState() =>
+        throw new VfioMigrationException($"{Address}: has no migration state to read: {Explanation}.", "MigrationNotSupported", Address);
     public uint? ReadRawState() => null;
     public TransitionPlan Plan(MigrationState current, MigrationState target) => TransitionPlan.Refuse(current, target, Explanation + ".");
     public TransitionResult RequestState(MigrationState target, CancellationToken cancellationToken = default) => throw NotSupported(target);

@@ -98,7 +98,7 @@ public sealed class V2MigrationDriver : IDeviceMigration
         if (now is { } n && !TransitionPlanner.IsSavingGroup(n) && n != MigrationState.Resuming) CloseSession();
         CoreLog.TransitionFailed(_logger, Address, from, target, arc.ToString(), why, ArcText(done), now?.ToString() ?? "unknown");
         throw new MigrationTransitionException(Address, from, target, $"arc {arc} failed: {why}.", now,
-            now is { } s ? TransitionPlanner.ReachableFrom(s, Capabilities) : Array.Empty<MigrationState>(), done.ToArray(),
+            now is { } s ? TransitionPlanner.ReachableFrom(s, Capabilities).Where(t => !(s == arc.From && Plan(s, t).Arcs[0] == arc)).ToArray() : Array.Empty<MigrationState>(), done.ToArray(),
             now == MigrationState.Error ? "DeviceInErrorState" : "TransitionFailed", errno);
     }
 

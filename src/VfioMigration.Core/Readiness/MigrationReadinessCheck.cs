@@ -24,9 +24,9 @@ public static class MigrationReadinessCheck
             for (int i = 0; i < results.Count; i++)
             {
                 var r = results[i];
-                if (r.MigrationProtocol == MigrationProtocol.None || (r.MigrationCapabilities & (MigrationCapabilities.P2P | MigrationCapabilities.Ndma)) != 0) continue;
+                if (r.Protocol == MigrationProtocol.None || (r.Capabilities & (MigrationCapabilities.P2P | MigrationCapabilities.Ndma)) != 0) continue;
                 var extra = new MigrationBlocker("NoP2PQuiesce", BlockerSeverity.Blocker,
-                    $"{r.Address} cannot quiesce peer-to-peer DMA (no P2P, no NDMA) while {results.Count - 1} other device(s) move with it: writes into an already stopped peer would be lost.",
+                    $"{r.Name} cannot quiesce peer-to-peer DMA (no P2P, no NDMA) while {results.Count - 1} other device(s) move with it: writes into an already stopped peer would be lost.",
                     "Give the VM no peer-to-peer mappings between these devices and migrate them with -Force, or use a driver with P2P support (QEMU refuses such a set otherwise).");
                 results[i] = Summarize(devices[i], null, r.Blockers.Append(extra).ToList(), r);
             }
@@ -97,9 +97,9 @@ public static class MigrationReadinessCheck
 
     private static VfioMigrationReadiness Summarize(DeviceIdentity id, IDeviceMigration? driver, List<MigrationBlocker> blockers, VfioMigrationReadiness? previous = null) => new()
     {
-        Address = id.Address, Kind = id.Kind, Driver = id.Driver, IsSimulated = id.IsSimulated,
-        MigrationProtocol = driver?.Protocol ?? previous?.MigrationProtocol ?? MigrationProtocol.None,
-        MigrationCapabilities = driver?.Capabilities ?? previous?.MigrationCapabilities ?? MigrationCapabilities.None,
+        Name = id.Address, Kind = id.Kind, Driver = id.Driver, IsSimulated = id.IsSimulated,
+        Protocol = driver?.Protocol ?? previous?.Protocol ?? MigrationProtocol.None,
+        Capabilities = driver?.Capabilities ?? previous?.Capabilities ?? MigrationCapabilities.None,
         CanMigrate = blockers.All(b => b.Severity != BlockerSeverity.Blocker),
         CanMigrateLive = blockers.All(b => b.Severity == BlockerSeverity.Warning),
         Blockers = blockers.ToArray(),

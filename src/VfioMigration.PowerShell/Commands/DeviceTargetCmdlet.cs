@@ -15,15 +15,24 @@ public abstract class DeviceTargetCmdlet : VfioCmdlet
 
     private readonly List<(bool Simulated, string Pattern)> _targets = new();
 
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByAddress, ValueFromPipelineByPropertyName = true)]
+    /// <summary>
+    /// Device names (PCI address, ccw bus id, mdev UUID); wildcards allowed. Binds plain strings from the pipeline,
+    /// and by property name the Name of a device object (also deserialized) or the DeviceName of an image.
+    /// </summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByAddress, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(AddressCompleter))]
+    [Alias("Name", "DeviceName")]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
-    public string[] Address { get; set; } = Array.Empty<string>();
+    public virtual string[] Address { get; set; } = Array.Empty<string>();
 
-    /// <summary>The simulated host; binds from an IsSimulated property, so deserialized device objects pipe in too.</summary>
+    /// <summary>
+    /// The simulated host; binds from an IsSimulated property, so deserialized device objects and CSV inventories
+    /// (where it is the text "True") pipe in too.
+    /// </summary>
     [Parameter(ParameterSetName = ByAddress, ValueFromPipelineByPropertyName = true)]
     [Alias("IsSimulated")]
+    [Binding.BooleanText]
     public SwitchParameter Simulated { get; set; }
 
     [Parameter(Mandatory = true, ParameterSetName = ByObject, ValueFromPipeline = true)]
@@ -33,10 +42,15 @@ public abstract class DeviceTargetCmdlet : VfioCmdlet
     protected override void ProcessRecord()
     {
         if (ParameterSetName == ByObject)
-            foreach (var d in InputObject) _targets.Add((d.IsSimulated, d.Address));
+            foreach (var d in InputObject) _targets.Add((d.IsSimulated, d.Name));
+        else if (Address.Length == 0 && TargetsAllWithoutAddress)
+            _targets.Add((Simulated.IsPresent, "*"));
         else
             foreach (var a in Address) _targets.Add((Simulated.IsPresent, a));
     }
+
+    /// <summary>Whether a call without -Address means every device of the host (Test-VfioMigration, like Get-VfioDevice).</summary>
+    protected virtual bool TargetsAllWithoutAddress => false;
 
     /// <summary>Whether devices not bound to a VFIO driver can be targets (only a diagnosis makes sense for them).</summary>
     protected virtual bool IncludeCandidates => false;

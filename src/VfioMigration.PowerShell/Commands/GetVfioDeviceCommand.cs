@@ -39,7 +39,7 @@ public sealed class GetVfioDeviceCommand : VfioCmdlet
             if (Kind is { } k && id.Kind != k) continue;
             var device = session.Describe(id);
             DrainLog();
-            if (MigrationCapable && device.MigrationProtocol == MigrationProtocol.None) continue;
+            if (MigrationCapable && device.Protocol == MigrationProtocol.None) continue;
             WriteObject(device);
         }
     }

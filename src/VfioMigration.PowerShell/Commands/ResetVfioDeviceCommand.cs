@@ -11,17 +11,23 @@ public sealed class ResetVfioDeviceCommand : DeviceTargetCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <summary>Reset a device that holds state restored earlier in this session without asking.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
     protected override void EndProcessing()
     {
+        bool yesToAll = false, noToAll = false;
         foreach (var (session, devices) in Targets())
         foreach (var device in devices)
         {
             if (Cancellation.IsCancellationRequested) return;
-            if (!ShouldProcess(device.Address, "Reset device (VFIO_DEVICE_RESET): back to Running, any migration session discarded")) continue;
-            if (!Force && !ShouldContinue($"Resetting {device.Address} discards its migration state and any save or restore in progress. Continue?", "Reset VFIO device")) continue;
+            bool holds = session.HoldsRestoredState(device.Address);
+            if (!ShouldProcess(device.Address, $"Reset device (VFIO_DEVICE_RESET): back to Running, any migration session discarded{(holds ? "; it holds state restored earlier that no save has captured" : "")}")) continue;
+            // Only state this session restored, and nobody saved since, is worth a second question.
+            if (holds && !ConfirmLoss(Force, device.Address, $"{device.Address} holds state restored earlier that no save has captured; a reset may discard it.",
+                    "Reset VFIO device", ref yesToAll, ref noToAll))
+                continue;
             try
             {
                 session.Reset(device.Address);

@@ -6,7 +6,8 @@ namespace VfioMigration.PowerShell.Commands;
 
 /// <summary>
 /// Restores image files onto compatible devices: every image is verified whole before any device is touched;
-/// the devices are left stopped unless -Start. Images of a set are restored together.
+/// the devices are left stopped unless -Start. Images of a saved set, or all with -Together, are restored as one
+/// set. Asks (beyond ShouldProcess) only before replacing state this session restored earlier.
 /// </summary>
 [Cmdlet(VerbsData.Restore, "VfioDeviceState", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByAddress)]
 [OutputType(typeof(VfioDevice))]
@@ -25,14 +26,27 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceTargetCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
-    /// <summary>Restore even when an image's identity (kind, ids, driver) differs or its set is incomplete; never skips the checksum.</summary>
+    /// <summary>Restore over a device that holds state restored earlier in this session without asking.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
+
+    /// <summary>Restore although an image's identity (kind, vendor/device id, driver) differs from its device's. Never skips the checksum or the protocol.</summary>
+    [Parameter]
+    public SwitchParameter SkipIdentityCheck { get; set; }
+
+    /// <summary>Restore part of a saved set, or a set's images onto its devices in another order than saved.</summary>
+    [Parameter]
+    public SwitchParameter SkipSetCheck { get; set; }
+
+    /// <summary>The devices are one set: restored together and, with -Start, woken together. Images saved as one set are always restored as one.</summary>
+    [Parameter]
+    public SwitchParameter Together { get; set; }
 
     protected override void EndProcessing()
     {
         var images = Path.SelectMany(FilesToRead).ToArray();
         if (images.Length == 0) return;
+        var overrides = (SkipIdentityCheck ? RestoreOverrides.Identity : 0) | (SkipSetCheck ? RestoreOverrides.SetMembership : 0);
         foreach (var (session, devices) in Targets())
         {
             if (devices.Count == 0) continue;
@@ -43,38 +57,79 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceTargetCmdlet
                 continue;
             }
             var targets = new List<RestoreTarget>();
+            bool yesToAll = false, noToAll = false;
             for (int i = 0; i < devices.Count; i++)
             {
                 var address = devices[i].Address;
-                if (!ShouldProcess(address, $"Restore migration state from {images[i]}{(Start ? " and start the device" : " (device is left stopped)")}")) continue;
+                bool holds = session.HoldsRestoredState(address);
+                string replaces = holds ? "; this replaces the state restored into it earlier, which no save has captured" : "";
+                if (!ShouldProcess(address, $"Restore migration state from {images[i]}{(Start ? " and start the device" : " (device is left stopped)")}{replaces}")) continue;
                 try
                 {
-                    var migration = session.Migration(address);
-                    var description = session.Describe(devices[i]);
-                    if (description.State is { } s && TransitionPlanner.IsRunning(s) && !Force
-                        && !ShouldContinue($"{address} is running ({s}); restoring replaces its current state. Continue?", "Restore over a running device"))
+                    if (holds && !ConfirmLoss(Force, address, $"{address} holds state restored earlier that no save has captured; restoring {images[i]} replaces it.",
+                            "Replace restored device state", ref yesToAll, ref noToAll))
                         continue;
-                    targets.Add(new RestoreTarget(migration, description, images[i]));
+                    targets.Add(new RestoreTarget(session.Migration(address), session.Describe(devices[i]), images[i]));
                 }
                 catch (VfioMigrationException e) { WriteVfioError(e, address); }
             }
-            if (targets.Count == 0) continue;
-            var progress = new TransferProgress(this, "Restoring", targets.Select(t => t.Device.Address).ToArray());
-            IReadOnlyList<DeviceOutcome> outcomes;
-            try
+            foreach (var group in Groups(targets))
             {
-                outcomes = session.Restore(targets, Start ? MigrationState.Running : MigrationState.Stop, Force, progress, Cancellation);
+                if (Cancellation.IsCancellationRequested) return;
+                RestoreSet(session, group, overrides);
             }
-            finally
+        }
+    }
+
+    /// <summary>
+    /// The restores to run: everything as one with -Together; otherwise each image on its own, except that the
+    /// images of one saved set are always restored (and woken) together, as they were saved.
+    /// </summary>
+    private IEnumerable<IReadOnlyList<RestoreTarget>> Groups(IReadOnlyList<RestoreTarget> targets)
+    {
+        if (Together) { yield return targets; yield break; }
+        var bySet = new Dictionary<Guid, List<RestoreTarget>>();
+        var order = new List<object>();
+        foreach (var t in targets)
+        {
+            Guid? set = null;
+            try { set = Images.StateImageInspector.ReadSetId(t.Path); } catch (VfioMigrationException) { /* the restore reports the damage */ }
+            if (set is { } id)
             {
-                progress.Complete();
+                if (!bySet.TryGetValue(id, out var members)) { bySet[id] = members = new List<RestoreTarget>(); order.Add(members); }
+                members.Add(t);
             }
-            DrainLogQuietly();
-            foreach (var o in outcomes)
+            else order.Add(t);
+        }
+        foreach (var o in order)
+        {
+            if (o is List<RestoreTarget> set)
             {
-                if (o.Error is { } e) WriteVfioError(e, o.Address);
-                else if (PassThru) WriteObject(session.Describe(o.Address));
+                if (set.Count > 1) WriteVerbose($"Restoring {string.Join(", ", set.Select(t => t.Device.Address))} as one set: their images were saved as one.");
+                yield return set;
             }
+            else yield return new[] { (RestoreTarget)o };
+        }
+    }
+
+    private void RestoreSet(Inventory.VfioHostSession session, IReadOnlyList<RestoreTarget> targets, RestoreOverrides overrides)
+    {
+        if (targets.Count == 0) return;
+        var progress = new TransferProgress(this, "Restoring", targets.Select(t => t.Device.Address).ToArray());
+        IReadOnlyList<DeviceOutcome> outcomes;
+        try
+        {
+            outcomes = session.Restore(targets, Start ? MigrationState.Running : MigrationState.Stop, overrides, progress, Cancellation);
+        }
+        finally
+        {
+            progress.Complete();
+        }
+        DrainLogQuietly();
+        foreach (var o in outcomes)
+        {
+            if (o.Error is { } e) WriteVfioError(e, o.Address);
+            else if (PassThru) WriteObject(session.Describe(o.Address));
         }
     }
 }

@@ -6,7 +6,8 @@ namespace VfioMigration.PowerShell.Commands;
 
 /// <summary>
 /// Saves devices' migration state to image files. Default stop-and-copy; -Live runs pre-copy rounds first.
-/// Several devices in one call are saved as one consistent set. The device is left stopped unless -KeepRunning.
+/// Each device is saved on its own unless -Together: then the devices are one consistent set (all quiesced
+/// before any stops, images linked by a set id). The device is left stopped unless -KeepRunning.
 /// </summary>
 [Cmdlet(VerbsData.Save, "VfioDeviceState", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByAddress)]
 [OutputType(typeof(VfioStateImage))]
@@ -36,9 +37,17 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
-    /// <summary>Replace existing image files, and save a set even if one of its devices cannot quiesce.</summary>
+    /// <summary>Replace existing image files (it asks nothing either way).</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
+
+    /// <summary>The devices are one set (one VM's devices): one consistent cut, images linked by a set id.</summary>
+    [Parameter]
+    public SwitchParameter Together { get; set; }
+
+    /// <summary>With -Together: save the set although a device cannot quiesce peer-to-peer DMA (a warning says which).</summary>
+    [Parameter]
+    public SwitchParameter SkipQuiesceCheck { get; set; }
 
     protected override void EndProcessing()
     {
@@ -57,28 +66,43 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
                 }
                 catch (VfioMigrationException e) { WriteVfioError(e, devices[i].Address); }
             }
-            if (targets.Count == 0) continue;
-            var progress = new TransferProgress(this, "Saving", targets.Select(t => t.Device.Address).ToArray());
-            IReadOnlyList<DeviceOutcome> outcomes;
-            try
+            if (Together) SaveSet(session, targets);
+            else
             {
-                var options = new SaveOptions
+                if (targets.Count > 1)
+                    WriteWarning($"Saving {targets.Count} devices one at a time. If they belong to one VM and can DMA into each other, use -Together for one consistent set.");
+                foreach (var t in targets)
                 {
-                    Live = Live, MaxPreCopyRounds = MaxPreCopyRounds, FinalState = KeepRunning ? MigrationState.Running : MigrationState.Stop,
-                    MaxDowntime = MaxDowntimeMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null,
-                };
-                outcomes = session.Save(targets, options, overwrite: Force, forceQuiesce: Force, progress, Cancellation);
+                    if (Cancellation.IsCancellationRequested) return;
+                    SaveSet(session, new[] { t });
+                }
             }
-            finally
+        }
+    }
+
+    private void SaveSet(Inventory.VfioHostSession session, IReadOnlyList<SaveTarget> targets)
+    {
+        if (targets.Count == 0) return;
+        var progress = new TransferProgress(this, "Saving", targets.Select(t => t.Device.Address).ToArray());
+        IReadOnlyList<DeviceOutcome> outcomes;
+        try
+        {
+            var options = new SaveOptions
             {
-                progress.Complete();
-            }
-            DrainLogQuietly();
-            foreach (var o in outcomes)
-            {
-                if (o.Error is { } e) WriteVfioError(e, o.Address);
-                else if (PassThru) WriteObject(o.Image);
-            }
+                Live = Live, MaxPreCopyRounds = MaxPreCopyRounds, FinalState = KeepRunning ? MigrationState.Running : MigrationState.Stop,
+                MaxDowntime = MaxDowntimeMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null,
+            };
+            outcomes = session.Save(targets, options, overwrite: Force, forceQuiesce: SkipQuiesceCheck, progress, Cancellation);
+        }
+        finally
+        {
+            progress.Complete();
+        }
+        DrainLogQuietly();
+        foreach (var o in outcomes)
+        {
+            if (o.Error is { } e) WriteVfioError(e, o.Address);
+            else if (PassThru) WriteObject(o.Image);
         }
     }
 

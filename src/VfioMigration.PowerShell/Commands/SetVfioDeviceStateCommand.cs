@@ -6,8 +6,9 @@ using VfioMigration.Protocol;
 namespace VfioMigration.PowerShell.Commands;
 
 /// <summary>
-/// Moves devices to a migration state along the planned path. Several devices in one call are one operation:
-/// when the target stops them, all are quiesced (RunningP2P, or NDMA on v1) before any stops.
+/// Moves devices to a migration state along the planned path. Each device is its own operation unless
+/// -Together: then the devices are one set, and when the target stops them all are quiesced (RunningP2P, or NDMA
+/// on v1) before any stops. A device that cannot take part gets its own error and never holds up the others.
 /// </summary>
 [Cmdlet(VerbsCommon.Set, "VfioDeviceState", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByAddress)]
 [OutputType(typeof(VfioDevice))]
@@ -21,54 +22,99 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <summary>The devices are one set (one VM's devices): all quiesce before any stops, all wake together.</summary>
     [Parameter]
-    public SwitchParameter Force { get; set; }
+    public SwitchParameter Together { get; set; }
+
+    /// <summary>With -Together: go ahead although a device cannot quiesce peer-to-peer DMA (a warning says which).</summary>
+    [Parameter]
+    public SwitchParameter SkipQuiesceCheck { get; set; }
 
     protected override void EndProcessing()
     {
         foreach (var (session, devices) in Targets())
         {
-            if (devices.Count == 0) continue;
-            var accepted = new List<string>();
-            DeviceSetTransition plan;
-            try
-            {
-                plan = session.PlanStates(devices.Select(d => d.Address).ToArray(), State, Force);
-            }
-            catch (VfioMigrationException e)
-            {
-                WriteVfioError(e, e.Device);
-                continue;
-            }
-            DrainLog();
-            foreach (var w in plan.Warnings) WriteWarning(w);
+            var able = new List<string>();
             foreach (var device in devices)
             {
-                string path = Describe(plan, device.Address);
-                if (ShouldProcess(device.Address, $"Set migration state {path}")) accepted.Add(device.Address);
-            }
-            if (accepted.Count == 0) continue;
-            if (accepted.Count != devices.Count)
-            {
-                try { plan = session.PlanStates(accepted, State, Force); }
-                catch (VfioMigrationException e) { WriteVfioError(e, e.Device); continue; }
-            }
-            if (plan.Steps.Count > accepted.Count)
-                WriteVerbose($"Quiescing {plan.Steps.Count(s => s.Phase == 1)} device(s) before any stops: {string.Join(", ", plan.Steps.Where(s => s.Phase == 1))}");
-            var outcomes = session.Execute(plan, Cancellation, step =>
-            {
-                DrainLog();
-                Cancellation.ThrowIfCancellationRequested();
-                WriteVerbose($"{step.Device.Address}: requesting {step.Target} (now {step.From})");
-            });
-            DrainLog();
-            foreach (var o in outcomes)
-            {
-                if (o.Error is { } e) WriteVfioError(e, Target(session, o.Device.Address));
-                else if (PassThru) WriteObject(session.Describe(o.Device.Address));
+                if (CannotTakePart(session, device.Address) is { } why) WriteVfioError(why, device.Address);
+                else able.Add(device.Address);
             }
             DrainLog();
+            if (Together) ChangeTogether(session, able);
+            else
+            {
+                WarnIfStoppedOneByOne(able.Count, State);
+                foreach (var address in able)
+                {
+                    if (Cancellation.IsCancellationRequested) return;
+                    ChangeTogether(session, new[] { address });
+                }
+            }
         }
+    }
+
+    /// <summary>Why a device cannot be part of any state change: not migratable, not openable. Null when it can.</summary>
+    private VfioMigrationException? CannotTakePart(VfioHostSession session, string address)
+    {
+        try
+        {
+            var m = session.Migration(address);
+            if (m.Protocol == MigrationProtocol.None)
+                return new VfioMigrationException($"{address}: cannot change state to {State}: {NoMigrationDriver.Explanation}.", "MigrationNotSupported", address);
+            return null;
+        }
+        catch (VfioMigrationException e) { return e; }
+    }
+
+    private void WarnIfStoppedOneByOne(int count, MigrationState target)
+    {
+        if (count > 1 && DeviceSetTransition.StopsDevice(target))
+            WriteWarning($"Stopping {count} devices one at a time. If they belong to one VM and can DMA into each other, use -Together, so that all quiesce before any stops.");
+    }
+
+    /// <summary>One operation over these devices: ShouldProcess per device, then the planned change.</summary>
+    private void ChangeTogether(VfioHostSession session, IReadOnlyList<string> addresses)
+    {
+        if (addresses.Count == 0) return;
+        DeviceSetTransition plan;
+        try
+        {
+            plan = session.PlanStates(addresses, State, SkipQuiesceCheck);
+        }
+        catch (VfioMigrationException e)
+        {
+            DrainLog();
+            // A set that cannot be planned is refused as a whole: every device of it learns why and stays as it is.
+            foreach (var a in addresses)
+                WriteVfioError(a.Equals(e.Device, StringComparison.OrdinalIgnoreCase) || addresses.Count == 1 ? e
+                    : new VfioMigrationException($"{a}: not changed: {e.Message}", e.ErrorId, a, e), Target(session, a));
+            return;
+        }
+        DrainLog();
+        var accepted = addresses.Where(a => ShouldProcess(a, $"Set migration state {Describe(plan, a)}")).ToList();
+        if (accepted.Count == 0) return;
+        if (accepted.Count != addresses.Count)
+        {
+            try { plan = session.PlanStates(accepted, State, SkipQuiesceCheck); }
+            catch (VfioMigrationException e) { WriteVfioError(e, e.Device); return; }
+        }
+        foreach (var w in plan.Warnings) WriteWarning(w);
+        if (plan.Steps.Count > accepted.Count)
+            WriteVerbose($"Quiescing {plan.Steps.Count(s => s.Phase == 1)} device(s) before any stops: {string.Join(", ", plan.Steps.Where(s => s.Phase == 1))}");
+        var outcomes = session.Execute(plan, Cancellation, step =>
+        {
+            DrainLog();
+            Cancellation.ThrowIfCancellationRequested();
+            WriteVerbose($"{step.Device.Address}: requesting {step.Target} (now {step.From})");
+        });
+        DrainLog();
+        foreach (var o in outcomes)
+        {
+            if (o.Error is { } e) WriteVfioError(e, Target(session, o.Device.Address));
+            else if (PassThru) WriteObject(session.Describe(o.Device.Address));
+        }
+        DrainLog();
     }
 
     private static object Target(VfioHostSession session, string address)

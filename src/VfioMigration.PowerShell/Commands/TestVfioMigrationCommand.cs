@@ -13,6 +13,16 @@ public sealed class TestVfioMigrationCommand : DeviceTargetCmdlet
 {
     protected override bool IncludeCandidates => true;
 
+    protected override bool TargetsAllWithoutAddress => true;
+
+    /// <summary>Device names; wildcards allowed. Without it, every device of the host is checked.</summary>
+    [Parameter(Position = 0, ParameterSetName = ByAddress, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(Completion.AddressCompleter))]
+    [Alias("Name", "DeviceName")]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public override string[] Address { get => base.Address; set => base.Address = value; }
+
     /// <summary>The devices move together (one VM's devices): each must be able to quiesce peer-to-peer DMA.</summary>
     [Parameter]
     public SwitchParameter Together { get; set; }

@@ -60,10 +60,49 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         {
             WriteError(ErrorFor(e, target));
         }
-        catch (PipelineStoppedException)
+        catch (PipelineStoppedException) when (Cancellation.IsCancellationRequested)
         {
             // Ctrl+C: the pipeline takes no more records, but the user must still learn where each device is.
+            // (-ErrorAction Stop also ends WriteError with an exception; that error reaches the caller's catch,
+            // so nothing may be written here for it.)
             Host.UI.WriteErrorLine(e.Message);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The extra question before something of value is lost (ShouldContinue), asked only when it is needed:
+    /// never with -Force, never a second time for a device the user just confirmed through -Confirm, with
+    /// "Yes to All" over several devices. A host that cannot ask (pwsh -NonInteractive, a runspace without a UI)
+    /// gets an error that says how to go ahead, instead of the engine's exception.
+    /// </summary>
+    protected bool ConfirmLoss(bool force, string device, string query, string caption, ref bool yesToAll, ref bool noToAll)
+    {
+        if (force || yesToAll) return true;
+        if (noToAll) return false;
+        if (ConfirmedThroughShouldProcess) return true;
+        try
+        {
+            return ShouldContinue(query, caption, false, ref yesToAll, ref noToAll);
+        }
+        catch (Exception e) when (e is PSInvalidOperationException or System.Management.Automation.Host.HostException or NotImplementedException)
+        {
+            WriteVfioError(new VfioMigrationException(
+                $"{query} This session cannot ask (it is non-interactive); add -Force to go ahead without asking.",
+                "ConfirmationRequired", device, e), device);
+            return false;
+        }
+    }
+
+    /// <summary>Whether ShouldProcess asked the user about each item already (-Confirm, or $ConfirmPreference).</summary>
+    private bool ConfirmedThroughShouldProcess
+    {
+        get
+        {
+            if (MyInvocation.BoundParameters.TryGetValue("Confirm", out var c))
+                return c is SwitchParameter sw ? sw.IsPresent : LanguagePrimitives.IsTrue(c);
+            var preference = SessionState.PSVariable.GetValue("ConfirmPreference");
+            return preference is ConfirmImpact p && p != ConfirmImpact.None && p <= ConfirmImpact.Medium;
         }
     }
 
@@ -115,7 +154,11 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         "PermissionDenied" => ErrorCategory.PermissionDenied,
         "DeviceExists" => ErrorCategory.ResourceExists,
         "InvalidSimulatedDevice" or "PeerNotPci" or "InvalidFault" => ErrorCategory.InvalidArgument,
-        "VfioNotAvailable" => ErrorCategory.NotInstalled,
+        "VfioNotAvailable" or "VfioApiVersion" => ErrorCategory.NotInstalled,
+        "DeviceNotBound" or "VfioGroupNotViable" => ErrorCategory.ResourceUnavailable,
+        "SaveStreamStalled" => ErrorCategory.OperationTimeout,
+        "SavedButNotMoved" => ErrorCategory.InvalidResult,
+        "ConfirmationRequired" => ErrorCategory.OperationStopped,
         "ImageInvalid" or "ImageChecksumMismatch" or "ImageTruncated" or "ImageVersionUnsupported" => ErrorCategory.InvalidData,
         "ImageDeviceMismatch" or "ImageSetIncomplete" or "ImagePathConflict" or "RestoreTargetConflict" or "ImageCountMismatch" => ErrorCategory.InvalidArgument,
         "ImageExists" => ErrorCategory.ResourceExists,

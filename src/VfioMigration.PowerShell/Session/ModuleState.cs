@@ -54,6 +54,31 @@ public sealed class ModuleState : IDisposable
     /// <summary>Whether the simulated host exists yet (the completer must not create it as a side effect).</summary>
     public bool HasSimulated => _simulated is not null;
 
+    /// <summary>
+    /// Closes every device this runspace's module state holds (Remove-Module, Import-Module -Force) and returns one
+    /// warning per device that was left in a state other than Running, saying what closing does to it.
+    /// </summary>
+    public static IReadOnlyList<string> CloseForRemoval()
+    {
+        var id = Runspace.DefaultRunspace?.InstanceId ?? Guid.Empty;
+        if (!ByRunspace.TryRemove(id, out var state)) return Array.Empty<string>();
+        var warnings = new List<string>();
+        foreach (var (session, simulated) in new[] { (state._simulated, true), (state._real, false) })
+        {
+            if (session is null) continue;
+            foreach (var (address, now) in session.HeldDevices())
+            {
+                if (now == Protocol.MigrationState.Running) continue;
+                string where = now is { } s ? $"in {s}" : "in a state that could not be read";
+                warnings.Add(simulated
+                    ? $"Closing simulated device {address}, left {where}: closing ends its migration session and returns it to Running."
+                    : $"Closing {address}, left {where}: closing the device ends its migration session; vfio-pci based drivers reset it to Running, while drivers without an open hook (such as mtty) keep the state for the next process to find.");
+            }
+        }
+        state.Dispose();
+        return warnings;
+    }
+
     public static void Remove(Guid runspaceId)
     {
         if (ByRunspace.TryRemove(runspaceId, out var state)) state.Dispose();

@@ -28,8 +28,8 @@ internal static class ModuleChecks
             var devices = output.Select(o => (VfioDevice)o.BaseObject).Where(d => d.VendorId == "1234").ToArray();
             if (errors.Count > 0) return string.Join("; ", errors);
             return devices.Length == 2 && devices.All(d => d.Driver == "vfio-pci" && d.DeviceId == "11e8" && d.IommuGroup is not null
-                && d.MigrationProtocol == VfioMigration.Protocol.MigrationProtocol.None && !d.IsSimulated)
-                ? null : string.Join("; ", devices.Select(d => $"{d.Address} {d.Driver} {d.IommuGroup} {d.MigrationProtocol}"));
+                && d.Protocol == VfioMigration.Protocol.MigrationProtocol.None && !d.IsSimulated)
+                ? null : string.Join("; ", devices.Select(d => $"{d.Name} {d.Driver} {d.IommuGroup} {d.Protocol}"));
         });
 
         check("Get-VfioDevice closes what it only looked at: a second process could open the group", () =>

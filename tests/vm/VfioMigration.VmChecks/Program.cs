@@ -138,7 +138,7 @@ Check("the host session describes a real device with its state unreadable only f
 {
     using var session = new VfioHostSession(backend);
     var d = session.Describe(edu[0].Address);
-    return d.MigrationProtocol == MigrationProtocol.None && d.State is null && !d.IsSimulated && d.IommuGroup == edu[0].IommuGroup ? null : $"{d.MigrationProtocol} {d.State} {d.StateError}";
+    return d.Protocol == MigrationProtocol.None && d.State is null && !d.IsSimulated && d.IommuGroup == edu[0].IommuGroup ? null : $"{d.Protocol} {d.State} {d.StateError}";
 });
 
 ModuleChecks.Run(Check, edu.Select(d => d.Address).ToArray());

@@ -1,0 +1,11 @@
+# The module's root: the cmdlets come from VfioMigration.PowerShell.dll (a nested module). A script root exists
+# only for OnRemove: Remove-Module and Import-Module -Force close the devices this session holds, and a warning
+# says, per device left in a state other than Running, what closing does to it (a binary module's cleanup hook
+# has no pipeline to warn on).
+$ExecutionContext.SessionState.Module.OnRemove = {
+    # Write-Warning lives in Microsoft.PowerShell.Utility, which a hosted engine may not have loaded.
+    $canWarn = [bool](Get-Command -Name Write-Warning -CommandType Cmdlet -ErrorAction Ignore)
+    foreach ($warning in [VfioMigration.PowerShell.Session.ModuleState]::CloseForRemoval()) {
+        if ($canWarn) { Write-Warning $warning } else { $Host.UI.WriteWarningLine($warning) }
+    }
+}
