@@ -60,8 +60,8 @@ try {
     $readyFrom = @(Invoke-Command $source { $using:from | Test-VfioMigration -Together })
     $readyTo = @(Invoke-Command $destination { $using:to | Test-VfioMigration -Together })
     $readyFrom + $readyTo | Out-Host
-    $blocked = @($readyFrom | Where-Object { -not $_.CanMigrate } | ForEach-Object { "$($_.Address) on the source ($SourceHost)" }) +
-        @($readyTo | Where-Object { -not $_.CanMigrate } | ForEach-Object { "$($_.Address) on the destination ($DestinationHost)" })
+    $blocked = @($readyFrom | Where-Object { -not $_.CanMigrate } | ForEach-Object { "$($_.Name) on the source ($SourceHost)" }) +
+        @($readyTo | Where-Object { -not $_.CanMigrate } | ForEach-Object { "$($_.Name) on the destination ($DestinationHost)" })
     if ($blocked) { throw "Cannot move: $($blocked -join ', ') cannot migrate; the blockers are listed above." }
 
     # Decide all three steps before the first: a move stopped half way leaves the VM's devices stopped.
@@ -73,7 +73,7 @@ try {
     "== Live save on $SourceHost (pre-copy rounds, then the set quiesced and stopped together)"
     $outbox = Invoke-Command $source { [System.IO.Directory]::CreateTempSubdirectory('vfio-fleet-out-').FullName }   # mode 0700
     $kept["the source ($SourceHost)"] = $outbox
-    $images = Invoke-Command $source { $using:from | Save-VfioDeviceState -Path $using:outbox -Live -PassThru }
+    $images = Invoke-Command $source { $using:from | Save-VfioDeviceState -Path $using:outbox -Live -Together -PassThru }
     $images | Out-Host
 
     "== Copy to $DestinationHost and verify there"
@@ -86,17 +86,14 @@ try {
     $arrived = Invoke-Command $destination { Get-VfioStateImage -Path ([System.IO.Path]::Combine($using:inbox, '*.vfiostate')) }
     $arrived | Out-Host
     foreach ($image in $images) {
-        $there = $arrived | Where-Object { (Split-Path $_.Path -Leaf) -eq (Split-Path $image.Path -Leaf) }
+        $there = $arrived | Where-Object FileName -eq $image.FileName
         if (-not $there -or -not $there.IsValid -or $there.Checksum -ne $image.Checksum) {
             throw "The copy of $($image.Path) on $DestinationHost does not verify."
         }
     }
 
-    "== Restore on $DestinationHost and start (the destination devices run no guest yet: stop them first)"
-    $moved = Invoke-Command $destination {
-        $using:to | Set-VfioDeviceState -State Stop
-        $using:to | Restore-VfioDeviceState -Path ($using:arrived).Path -Start -PassThru
-    }
+    "== Restore on $DestinationHost as one set, and start"
+    $moved = Invoke-Command $destination { $using:to | Restore-VfioDeviceState -Path ($using:arrived).Path -Start -PassThru }
     $moved | Out-Host
 
     '== After the move'
