@@ -9,6 +9,8 @@ BeforeAll {
     # Here too: the format data shows what comes back from the hosts.
     Import-Module $script:Manifest -Force
     $script:Width = $Host.UI.RawUI.BufferSize.Width
+    # Copy-Item's and the remote cmdlets' progress would repaint the terminal the suite reports to.
+    $ProgressPreference = 'SilentlyContinue'
     $script:Unavailable = Get-SshServerUnavailableReason
     if ($script:Unavailable) { return }
 
@@ -91,19 +93,17 @@ Describe 'A fleet of two hypervisors over SSH remoting' {
     }
 
     It 'moves a two-device set: saved on one, copied with Copy-Item -ToSession, verified, restored and started on the other' {
-        $images = Invoke-Command $script:A {
-            $dir = [IO.Directory]::CreateTempSubdirectory('vfio-fleet-out-').FullName
-            Get-VfioDevice -Simulated 0000:3b:00.2, 0000:3b:00.3 | Save-VfioDeviceState -Path $dir -Live -Together -PassThru
-        }
-        $images.Count | Should -Be 2
-        $images[0].PSObject.TypeNames[0] | Should -Be 'Deserialized.VfioMigration.VfioStateImage'
-        $images[0].SetId | Should -Be $images[1].SetId
-        (Invoke-Command $script:A { Get-VfioDevice -Simulated 0000:3b:00.2, 0000:3b:00.3 }).State | Should -Be @('Stop', 'Stop')
-
+        $outbox = Invoke-Command $script:A { [IO.Directory]::CreateTempSubdirectory('vfio-fleet-out-').FullName }
+        $inbox = Invoke-Command $script:B { [IO.Directory]::CreateTempSubdirectory('vfio-fleet-in-').FullName }
         $staging = [IO.Directory]::CreateTempSubdirectory('vfio-fleet-').FullName
         try {
+            $images = Invoke-Command $script:A { Get-VfioDevice -Simulated 0000:3b:00.2, 0000:3b:00.3 | Save-VfioDeviceState -Path $using:outbox -Live -Together -PassThru }
+            $images.Count | Should -Be 2
+            $images[0].PSObject.TypeNames[0] | Should -Be 'Deserialized.VfioMigration.VfioStateImage'
+            $images[0].SetId | Should -Be $images[1].SetId
+            (Invoke-Command $script:A { Get-VfioDevice -Simulated 0000:3b:00.2, 0000:3b:00.3 }).State | Should -Be @('Stop', 'Stop')
+
             Copy-Item -FromSession $script:A -Path $images.Path -Destination $staging
-            $inbox = Invoke-Command $script:B { [IO.Directory]::CreateTempSubdirectory('vfio-fleet-in-').FullName }
             Copy-Item -ToSession $script:B -Path (Get-ChildItem -LiteralPath $staging -File).FullName -Destination $inbox
             # The images carry device state: the folders they pass through are private.
             [IO.UnixFileMode] (Invoke-Command $script:B { [int] (Get-Item -LiteralPath $using:inbox).UnixFileMode }) | Should -Be ([IO.UnixFileMode] 'UserRead, UserWrite, UserExecute')
@@ -126,6 +126,8 @@ Describe 'A fleet of two hypervisors over SSH remoting' {
             (Invoke-Command $script:A { Get-VfioDevice -Simulated 0000:3b:00.2, 0000:3b:00.3 }).State | Should -Be @('Stop', 'Stop')
         } finally {
             Remove-Item -LiteralPath $staging -Recurse -Force
+            Invoke-Command $script:A { Remove-Item -LiteralPath $using:outbox -Recurse -Force }
+            Invoke-Command $script:B { Remove-Item -LiteralPath $using:inbox -Recurse -Force }
             Invoke-Command $script:A, $script:B { Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:3b:00.3 -State Running }
         }
     }
