@@ -103,11 +103,13 @@ function Invoke-Test {
 function Invoke-Package {
     # Publishes the built module folder (which carries LICENSE and CHANGELOG.md) as a .nupkg into the folder
     # repository out/repository, from which Install-PSResource installs it (README, "Install").
-    if (-not (Test-BuildCurrent)) { Invoke-Build }
+    # The build copies LICENSE and CHANGELOG.md into the module folder; an edit to them alone also needs it.
+    $carried = 'LICENSE', 'CHANGELOG.md'
+    $copiesCurrent = { -not ($carried | Where-Object { -not (Test-Path (Join-Path $moduleDir $_)) -or
+                (Get-FileHash (Join-Path $moduleDir $_)).Hash -ne (Get-FileHash (Join-Path $root $_)).Hash }) }
+    if (-not (Test-BuildCurrent) -or -not (& $copiesCurrent)) { Invoke-Build }
+    if (-not (& $copiesCurrent)) { throw "The module folder $moduleDir does not carry the current $($carried -join ' and ') after the build" }
     $info = Test-ModuleManifest -Path $manifest
-    foreach ($file in 'LICENSE', 'CHANGELOG.md') {
-        if (-not (Test-Path (Join-Path $moduleDir $file))) { throw "The module folder $moduleDir has no $file; the package must carry it" }
-    }
     $repository = Join-Path $root 'out' 'repository'
     $nupkg = Join-Path $repository "VfioMigration.$($info.Version).nupkg"
     $null = New-Item -ItemType Directory -Force -Path $repository
