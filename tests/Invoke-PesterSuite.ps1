@@ -18,6 +18,8 @@ param(
 )
 $ErrorActionPreference = 'Stop'
 $PSStyle.OutputRendering = 'PlainText'
+# Progress bars would only clutter a CI log (the hosted-engine xunit tests check the progress records).
+$global:ProgressPreference = 'SilentlyContinue'
 Import-Module $Pester -Force
 $env:VFIOMIGRATION_MODULE = (Resolve-Path -LiteralPath $Module).ProviderPath
 $width = $Host.UI.RawUI.BufferSize.Width

@@ -1,8 +1,34 @@
 # Pester 5 suite: the module as an administrator sees it, against the simulated host.
 # Run by ./build.ps1 Test wherever pwsh 7.4+ and Pester 5 are installed.
 
+BeforeDiscovery {
+    # The help examples are test cases: discovery needs the module's help.
+    $manifest = if ($env:VFIOMIGRATION_MODULE) { $env:VFIOMIGRATION_MODULE } else { Join-Path $PSScriptRoot '..' 'out' 'VfioMigration' 'VfioMigration.psd1' }
+    Import-Module $manifest -Force
+}
+
 BeforeAll {
     $script:Manifest = if ($env:VFIOMIGRATION_MODULE) { $env:VFIOMIGRATION_MODULE } else { Join-Path $PSScriptRoot '..' 'out' 'VfioMigration' 'VfioMigration.psd1' }
+    $script:Manifest = (Resolve-Path -LiteralPath $script:Manifest).ProviderPath
+
+    # Runs a script in a new pwsh -NonInteractive (as cron, CI and remoting run it) with the module imported, in
+    # the same terminal (so at the same width); returns its output lines, its error lines and its exit code.
+    function Invoke-Child([string] $Script, [string] $WorkingDirectory = (Get-Location).ProviderPath) {
+        $exe = [Environment]::ProcessPath
+        # The dotnet tool's pwsh runs as dotnet + pwsh.dll. (@() around the whole if: an if statement unrolls its
+        # output, and splatting a lone string passes its characters.)
+        $pre = @(if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' })
+        $errFile = [IO.Path]::GetTempFileName()
+        Push-Location -LiteralPath $WorkingDirectory
+        try {
+            $full = "`$ErrorActionPreference = 'Continue'; `$ProgressPreference = 'SilentlyContinue'; `$PSStyle.OutputRendering = 'PlainText'; Import-Module '$script:Manifest'`n$Script"
+            $out = & $exe @pre -NoProfile -NonInteractive -Command $full 2> $errFile
+            [pscustomobject]@{ Output = @($out); Errors = @(Get-Content -LiteralPath $errFile); ExitCode = $LASTEXITCODE }
+        } finally {
+            Pop-Location
+            Remove-Item -LiteralPath $errFile
+        }
+    }
 }
 
 AfterAll {
@@ -49,6 +75,21 @@ Describe 'Get-VfioDevice' {
         ($devices | Where-Object Protocol -eq None).Name | Should -Be '0000:d8:00.0'
     }
 
+    It 'gives the names of any number of devices through member enumeration' {
+        # An identity property called Address lost to the array's own Address() method for two or more devices.
+        (Get-VfioDevice -Simulated '0000:3b:*').Name | Should -Be @('0000:3b:00.2', '0000:3b:00.3')
+        (Get-VfioDevice -Simulated).Name.Count | Should -Be 8
+        (Get-VfioDevice -Simulated 0000:5e:00.1).Name | Should -Be '0000:5e:00.1'
+    }
+
+    It 'has no output property that an array''s own members would shadow in member enumeration' {
+        # (Get-X).Address found Array.Address(); (Get-X).Set found Array.Set(). The whole kind, for every output type.
+        $arrayMembers = [object[]].GetMembers().Name | Sort-Object -Unique
+        foreach ($type in [VfioMigration.VfioDevice], [VfioMigration.VfioStateImage], [VfioMigration.Readiness.VfioMigrationReadiness]) {
+            $type.GetProperties().Name | Where-Object { $_ -in $arrayMembers } | Should -BeNullOrEmpty -Because "$($type.Name) must not shadow"
+        }
+    }
+
     It 'shows v1 device_state bits' {
         (Get-VfioDevice -Simulated 0000:af:00.1).DeviceStateBits | Should -Be 'RUNNING'
     }
@@ -76,7 +117,7 @@ Describe 'Get-VfioDevice' {
         $back.PSObject.TypeNames[0] | Should -Be 'Deserialized.VfioMigration.VfioDevice'
         $back.Name | Should -Be '0000:3b:00.2'
         "$($back.State)" | Should -Be 'Running'
-        ($back | Format-Table | Out-String) | Should -Match 'mlx5_vfio_pci'
+        ($back | Format-Table | Out-String) | Should -Match '0000:3b:00\.2 +Running +V2 +StopCopy, P2P, PreCopy'
     }
 }
 
@@ -112,7 +153,7 @@ Describe 'Set-VfioDeviceState' {
     }
 
     It 'quiesces every device of a set before any stops' {
-        $verbose = Get-VfioDevice -Simulated '0000:3b:*' | Set-VfioDeviceState -State Stop -Verbose 4>&1
+        $verbose = Get-VfioDevice -Simulated '0000:3b:*' | Set-VfioDeviceState -State Stop -Together -Verbose 4>&1
         $requests = @($verbose.Message | Where-Object { $_ -match 'requesting' })
         $requests[0] | Should -Match 'requesting RunningP2P'
         $requests[1] | Should -Match 'requesting RunningP2P'
@@ -120,12 +161,12 @@ Describe 'Set-VfioDeviceState' {
         (Get-VfioDevice -Simulated '0000:3b:*').State | Should -Be @('Stop', 'Stop')
     }
 
-    It 'refuses a set with a device that cannot quiesce, unless -Force' {
-        Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -State Stop -ErrorVariable err -ErrorAction SilentlyContinue
+    It 'refuses a set with a device that cannot quiesce, unless -SkipQuiesceCheck' {
+        Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -State Stop -Together -ErrorVariable err -ErrorAction SilentlyContinue
         $err[0].FullyQualifiedErrorId | Should -BeLike 'PeerQuiesceUnsupported,*'
         $err[0].Exception.Message | Should -Match '0000:5e:00.1'
         (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Running'
-        Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -State Stop -Force -WarningVariable warn -WarningAction SilentlyContinue
+        Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -State Stop -Together -SkipQuiesceCheck -WarningVariable warn -WarningAction SilentlyContinue
         $warn | Should -Not -BeNullOrEmpty
         (Get-VfioDevice -Simulated 0000:5e:00.1).State | Should -Be 'Stop'
     }
@@ -150,7 +191,7 @@ Describe 'Rehearsing failures' {
         $err[0].FullyQualifiedErrorId | Should -BeLike 'DeviceInErrorState,*'
         $err[0].ErrorDetails.RecommendedAction | Should -Match 'Reset-VfioDevice'
         (Get-VfioDevice -Simulated 0000:3b:00.3).State | Should -Be 'Error'
-        (Reset-VfioDevice -Simulated 0000:3b:00.3 -Force -PassThru).State | Should -Be 'Running'
+        (Reset-VfioDevice -Simulated 0000:3b:00.3 -PassThru).State | Should -Be 'Running'
     }
 
     It 'times out a ccw stop whose channel program never completes' {
@@ -207,7 +248,7 @@ Describe 'Saving and restoring' {
         $path = Join-Path $script:Dir 'qat.vfiostate'
         Save-VfioDeviceState -Simulated -Address 0000:5e:00.1 -Path $path | Should -BeNullOrEmpty
         (Get-VfioDevice -Simulated 0000:5e:00.1).State | Should -Be 'Stop'
-        if (-not $IsWindows) { (Get-Item $path).UnixFileMode | Should -Be 'UserRead, UserWrite' }
+        if (-not $IsWindows) { (Get-Item $path).UnixFileMode | Should -Be ([System.IO.UnixFileMode]'UserRead, UserWrite') }
         (Get-VfioStateImage $path).IsValid | Should -BeTrue
     }
 
@@ -229,7 +270,7 @@ Describe 'Saving and restoring' {
     }
 
     It 'moves a linked pair to another pair as one set' {
-        Get-VfioDevice -Simulated '0000:3b:*' | Save-VfioDeviceState -Path $script:Dir -Live
+        Get-VfioDevice -Simulated '0000:3b:*' | Save-VfioDeviceState -Path $script:Dir -Live -Together
         $images = Get-VfioStateImage (Join-Path $script:Dir '*.vfiostate')
         $images.Count | Should -Be 2
         $images[0].SetId | Should -Be $images[1].SetId
@@ -269,10 +310,271 @@ Describe 'Saving and restoring' {
     }
 }
 
+Describe 'Views at the terminal''s width' {
+    BeforeAll {
+        # The table lines of a view as this terminal shows them (80 or 120 columns: build.ps1 runs both).
+        function Get-Table($InputObject) { @(($InputObject | Format-Table | Out-String -Stream) | Where-Object { $_.Trim() }) }
+    }
+
+    It 'shows a device''s name and state first, and every column, within the terminal' {
+        $lines = Get-Table (Get-VfioDevice -Simulated)
+        $lines[0] | Should -Match '^Name +State +Protocol +Capabilities +Driver$'
+        $lines | Where-Object { $_ -match '^0000:af:00\.1' } | Should -Match '^0000:af:00\.1 +Running +V1 +StopCopy, PreCopy, Ndma +i40e_vf_migration$'
+        $lines | ForEach-Object { $_.Length | Should -BeLessThan 80 }
+    }
+
+    It 'uses property names (or alias properties) as column headers' {
+        $d = Get-VfioDevice -Simulated 0000:3b:00.2
+        foreach ($h in (Get-Table $d)[0] -split ' +') { $d.PSObject.Properties.Name | Should -Contain $h }
+        $dir = [IO.Directory]::CreateTempSubdirectory('vfio-view-').FullName
+        try {
+            $image = Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path (Join-Path $dir 'q.vfiostate') -PassThru
+            foreach ($h in (Get-Table $image)[0] -split ' +') { $image.PSObject.Properties.Name | Should -Contain $h }
+        } finally { Remove-Item -Recurse -Force $dir }
+    }
+
+    It 'shows an image''s name and validity first, no header wrapped, sizes in adaptive units' {
+        $dir = [IO.Directory]::CreateTempSubdirectory('vfio-view-').FullName
+        try {
+            $null = New-VfioSimulatedDevice -Address 0000:01:00.0 -MemorySize 16KB
+            $small = Save-VfioDeviceState -Simulated 0000:01:00.0 -Path (Join-Path $dir 'small.vfiostate') -PassThru
+            $lines = Get-Table $small
+            $lines[0] | Should -Match '^FileName +Valid +Device +Data +Downtime +SetPosition$'
+            $lines[1] | Should -Match '^-+ +-+ +-+ +-+ +-+ +-+$' -Because 'a wrapped header would put its rest on the line under it'
+            $lines[2] | Should -Match '^small\.vfiostate +True +0000:01:00\.0 +\d+(\.\d)? (B|KiB) +\d+\.\d (ms|s) +-$'
+            $lines | ForEach-Object { $_.Length | Should -BeLessOrEqual 80 }
+        } finally { Remove-Item -Recurse -Force $dir }
+    }
+
+    It 'shows a 2 GiB image''s size whole' {
+        # The view's size: a 2 GiB image showed as '…056.0 MiB'.
+        $image = [VfioMigration.VfioStateImage]@{ Path = '/tmp/big.vfiostate'; DeviceName = '0000:01:00.0'; DataBytes = 2GB + 3MB; SaveMode = 'stop-copy'; IsValid = $true; Downtime = [timespan]::FromSeconds(20.7) }
+        (Get-Table $image)[2] | Should -Match '^big\.vfiostate +True +0000:01:00\.0 +2\.0 GiB +20\.7 s +-$'
+    }
+
+    It 'leaves room for PSComputerName on devices and images that came over remoting' {
+        $d = Get-VfioDevice -Simulated 0000:af:00.1
+        $back = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($d))
+        $back.PSObject.Properties.Add([psnoteproperty]::new('PSComputerName', 'hv-rack12-07.example.org'))
+        $back.PSObject.Properties.Add([psnoteproperty]::new('PSShowComputerName', $true))
+        $lines = Get-Table $back
+        $lines[0] | Should -Match '^Name +State +Protocol +Capabilities +PSComputerName$'
+        $lines[2] | Should -Match '^0000:af:00\.1 +Running +V1 +StopCopy, PreCopy, Ndma +hv-rack12-07'
+        $lines | ForEach-Object { $_.Length | Should -BeLessOrEqual $Host.UI.RawUI.BufferSize.Width }
+    }
+
+    It 'reads Test-VfioMigration results at the terminal''s width, also after remoting' {
+        $r = Test-VfioMigration -Simulated 0000:5e:00.1
+        $back = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($r))
+        $back.Blockers.Code | Should -Be @('NoPreCopy', 'NoDirtyTracking')
+        foreach ($x in $r, $back) {
+            $text = @($x | Format-List | Out-String -Stream)
+            $text | Should -Not -Match '\[\] :'
+            ($text -join "`n") | Should -Match 'Protocol +: V2 \(StopCopy\)'
+            ($text -join "`n") | Should -Match 'NoPreCopy \(LiveBlocker\): The device has no PRE_COPY'
+            $text | ForEach-Object { $_.Length | Should -BeLessOrEqual $Host.UI.RawUI.BufferSize.Width }
+        }
+    }
+}
+
+Describe 'Unattended use (pwsh -NonInteractive)' {
+    BeforeAll {
+        $script:Work = [IO.Directory]::CreateTempSubdirectory('vfio-unattended-').FullName
+    }
+    AfterAll { Remove-Item -Recurse -Force $script:Work }
+
+    It 'runs every state-changing cmdlet with -Confirm:$false alone' {
+        $r = Invoke-Child @'
+Set-VfioDeviceState -Simulated 0000:3b:00.2 -State StopCopy -Confirm:$false
+Set-VfioDeviceState -Simulated 0000:3b:00.2 -State Running -Confirm:$false
+Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./q.vfiostate -KeepRunning -Confirm:$false
+Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./q.vfiostate -Start -Confirm:$false
+Reset-VfioDevice -Simulated 0000:3b:00.3 -Confirm:$false
+$null = New-VfioSimulatedDevice -Address 0000:01:00.0 -Confirm:$false
+Add-VfioSimulatedFault -Address 0000:01:00.0 -Point Transition -ArcTo Stop -Confirm:$false | Out-Null
+Clear-VfioSimulatedFault -Address 0000:01:00.0 -Confirm:$false
+Remove-VfioSimulatedDevice -Address 0000:01:00.0 -Confirm:$false
+'done: ' + ((Get-VfioDevice -Simulated 0000:5e:00.1, 0000:3b:00.2, 0000:3b:00.3).State -join ',')
+'@ -WorkingDirectory $script:Work
+        $r.Errors | Should -BeNullOrEmpty
+        $r.Output | Should -Contain 'done: Running,Running,Running'
+    }
+
+    It 'restores onto a freshly opened device without any question' {
+        $r = Invoke-Child @'
+Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./fresh.vfiostate
+Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./fresh.vfiostate -Start
+(Get-VfioDevice -Simulated 0000:5e:00.1).State
+'@ -WorkingDirectory $script:Work
+        $r.Errors | Should -BeNullOrEmpty
+        $r.Output | Should -Be @('Running')
+    }
+
+    It 'asks before replacing restored state, and says how to go ahead where it cannot ask' {
+        $r = Invoke-Child @'
+Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./twice.vfiostate -KeepRunning
+Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./twice.vfiostate -Start
+Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./twice.vfiostate -ErrorVariable e -ErrorAction SilentlyContinue
+$e[0].FullyQualifiedErrorId
+Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./twice.vfiostate -Force
+(Get-VfioDevice -Simulated 0000:5e:00.1).State
+'@ -WorkingDirectory $script:Work
+        $r.Errors | Should -BeNullOrEmpty
+        $r.Output | Should -Be @('ConfirmationRequired,VfioMigration.PowerShell.Commands.RestoreVfioDeviceStateCommand', 'Stop')
+    }
+
+    It 'does not let -Force relax the identity check' {
+        Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path (Join-Path $script:Work 'qat.vfiostate') -Force
+        Restore-VfioDeviceState -Simulated 0000:3b:00.2 -Path (Join-Path $script:Work 'qat.vfiostate') -Force -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'ImageDeviceMismatch,*'
+        $err[0].Exception.Message | Should -Match '-SkipIdentityCheck'
+        (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Running'
+    }
+
+    It 'prints nothing for an error caught with -ErrorAction Stop' {
+        $r = Invoke-Child @'
+try { Set-VfioDeviceState -Simulated 0000:d8:00.0 -State Stop -ErrorAction Stop } catch { 'caught ' + $_.FullyQualifiedErrorId }
+'@
+        $r.Errors | Should -BeNullOrEmpty
+        $r.Output | Should -Be @('caught MigrationNotSupported,VfioMigration.PowerShell.Commands.SetVfioDeviceStateCommand')
+    }
+
+    It 'warns, per device, when Remove-Module closes a device left in a state other than Running' {
+        $r = Invoke-Child @'
+Set-VfioDeviceState -Simulated 0000:3b:00.2 -State StopCopy
+Set-VfioDeviceState -Simulated 0000:5e:00.1 -State Stop
+Set-VfioDeviceState -Simulated 0000:3b:00.3 -State Running
+Remove-Module VfioMigration 3>&1 | ForEach-Object { "$_" }
+'@
+        $r.Errors | Should -BeNullOrEmpty
+        $r.Output.Count | Should -Be 2
+        $r.Output[0] | Should -Match '0000:3b:00\.2, left in StopCopy: closing ends its migration session and returns it to Running'
+        $r.Output[1] | Should -Match '0000:5e:00\.1, left in Stop'
+    }
+}
+
+Describe 'Several devices in one call' {
+    It 'acts on every device that can take part and gives the others their own error' {
+        Set-VfioDeviceState -Simulated 0000:3b:00.2 -State Stop
+        $changed = Get-VfioDevice -Simulated | Set-VfioDeviceState -State Running -PassThru -ErrorVariable err -ErrorAction SilentlyContinue
+        $changed.Count | Should -Be 7
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'MigrationNotSupported,*'
+        $err[0].Exception.Message | Should -Match '^0000:d8:00\.0: cannot change state to Running'
+        (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Running'
+    }
+
+    It 'names the requested target when refusing a device without migration' {
+        Set-VfioDeviceState -Simulated 0000:d8:00.0 -State Stop -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].Exception.Message | Should -Match 'cannot change state to Stop'
+    }
+
+    It 'warns that devices stopped one by one are not a set, and treats -Together as one' {
+        Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:3b:00.3 -State Stop -WarningVariable w -WarningAction SilentlyContinue
+        $w[0] | Should -Match 'use -Together'
+        Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:3b:00.3 -State Running -Together -WarningVariable w2 -WarningAction SilentlyContinue
+        $w2 | Should -BeNullOrEmpty
+    }
+
+    It 'saves independent images by default and one linked set with -Together' {
+        $dir = [IO.Directory]::CreateTempSubdirectory('vfio-set-').FullName
+        try {
+            $alone = Save-VfioDeviceState -Simulated 0000:3b:00.2, 0000:3b:00.3 -Path (Join-Path $dir 'a1.vfiostate'), (Join-Path $dir 'b1.vfiostate') -KeepRunning -PassThru -WarningAction SilentlyContinue
+            $alone.Count | Should -Be 2
+            $alone | ForEach-Object { $_.SetId | Should -BeNullOrEmpty }
+            $set = Save-VfioDeviceState -Simulated 0000:3b:00.2, 0000:3b:00.3 -Path (Join-Path $dir 'a2.vfiostate'), (Join-Path $dir 'b2.vfiostate') -KeepRunning -Together -PassThru
+            $set[0].SetId | Should -Not -BeNullOrEmpty
+            $set[0].SetId | Should -Be $set[1].SetId
+            $set.SetPosition | Should -Be @('1/2', '2/2')
+        } finally { Remove-Item -Recurse -Force $dir }
+    }
+
+    It 'warns when -SkipQuiesceCheck lets a save set through, as a state change does' {
+        $dir = [IO.Directory]::CreateTempSubdirectory('vfio-set-').FullName
+        try {
+            Save-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -Path $dir -Together -ErrorVariable err -ErrorAction SilentlyContinue
+            $err.FullyQualifiedErrorId | Should -Contain 'PeerQuiesceUnsupported,VfioMigration.PowerShell.Commands.SaveVfioDeviceStateCommand'
+            Save-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -Path $dir -Together -SkipQuiesceCheck -WarningVariable w -WarningAction SilentlyContinue
+            $w -join "`n" | Should -Match '0000:5e:00\.1 cannot quiesce'
+        } finally { Remove-Item -Recurse -Force $dir }
+    }
+}
+
+Describe 'Pipeline binding' {
+    It 'binds plain names from the pipeline' {
+        '0000:5e:00.1' | Set-VfioDeviceState -Simulated -State Stop
+        (Get-VfioDevice -Simulated 0000:5e:00.1).State | Should -Be 'Stop'
+        ('0000:3b:00.2', '0000:3b:00.3' | Get-VfioDevice -Simulated).Name | Should -Be @('0000:3b:00.2', '0000:3b:00.3')
+    }
+
+    It 'takes a CSV inventory, where IsSimulated is the text True, to the simulated host' {
+        $csv = Get-VfioDevice -Simulated 0000:3b:00.2 | Select-Object Name, IsSimulated | ConvertTo-Csv | ConvertFrom-Csv
+        $csv.IsSimulated | Should -BeOfType [string]
+        ($csv | Set-VfioDeviceState -State Stop -PassThru).State | Should -Be 'Stop'
+    }
+
+    It 'refuses an IsSimulated text that is no truth value instead of going to the real host' {
+        { [pscustomobject]@{ Name = '0000:3b:00.2'; IsSimulated = 'maybe' } | Set-VfioDeviceState -State Stop -ErrorAction Stop } |
+            Should -Throw -ExpectedMessage "*'maybe' is not a truth value*"
+    }
+
+    It 'checks every device with Test-VfioMigration and no -Address' {
+        (Test-VfioMigration -Simulated).Name | Should -Be (Get-VfioDevice -Simulated).Name
+    }
+}
+
+Describe 'Errors that say where the device is' {
+    It 'says a device stuck in Resuming has an incomplete stream and that a reset aborts it, offering no refused state' {
+        Set-VfioDeviceState -Simulated 0000:3b:00.2 -State Resuming
+        Set-VfioDeviceState -Simulated 0000:3b:00.2 -State Running -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].Exception.Message | Should -Match 'missing or incomplete'
+        $err[0].Exception.Message | Should -Match 'Reset-VfioDevice'
+        $err[0].Exception.Message | Should -Not -Match 'can reach:.*Running'
+        (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Resuming'
+    }
+}
+
+Describe 'Help you can run' {
+    It 'has help metadata generated from the cmdlets as built' {
+        & (Join-Path $PSScriptRoot '..' 'tools' 'Update-ModuleHelp.ps1') -Module $script:Manifest -Check | Should -Be 'help metadata is current'
+    }
+
+    It 'links every cmdlet''s help to related cmdlets' {
+        foreach ($c in Get-Command -Module VfioMigration) {
+            @((Get-Help $c.Name).relatedLinks.navigationLink.linkText) | Should -Contain 'about_VfioMigration'
+            @((Get-Help $c.Name).relatedLinks.navigationLink.linkText).Count | Should -BeGreaterThan 1
+        }
+    }
+
+    It 'runs example <Number> of <Command> as written in a fresh session' -ForEach @(
+        foreach ($c in (Get-Command -Module VfioMigration -ErrorAction SilentlyContinue)) {
+            $i = 0
+            foreach ($e in @((Get-Help $c.Name).examples.example)) { $i++; @{ Command = $c.Name; Number = $i; Code = ($e.code -join "`n") } }
+        }) {
+        # A fresh session: a new runspace (autoloading on, no host, so nothing can prompt) in an empty directory.
+        $dir = [IO.Directory]::CreateTempSubdirectory('vfio-help-').FullName
+        $runspace = [runspacefactory]::CreateRunspace([initialsessionstate]::CreateDefault2())
+        $runspace.Open()
+        $shell = [powershell]::Create()
+        $shell.Runspace = $runspace
+        try {
+            $null = $shell.AddScript("Set-Location -LiteralPath '$dir'; Import-Module '$script:Manifest'`n$Code")
+            $null = $shell.Invoke()
+            @($shell.Streams.Error | ForEach-Object { "$($_.FullyQualifiedErrorId): $_" }) | Should -BeNullOrEmpty
+        } finally {
+            $shell.Dispose()
+            $runspace.Dispose()
+            Remove-Item -Recurse -Force $dir
+        }
+    }
+}
+
 Describe 'The examples' {
-    It 'runs <_> as it stands' -ForEach @('tour.ps1', 'multi-device-quiesce.ps1', 'checkpoint-restore.ps1', 'move-vm-devices.ps1') {
-        $output = & (Join-Path $PSScriptRoot '..' 'examples' $_) 2>&1 | Out-String
-        $output | Should -Not -Match 'Exception'
+    It 'runs <_> as it stands in pwsh -NonInteractive' -ForEach @('tour.ps1', 'multi-device-quiesce.ps1', 'checkpoint-restore.ps1', 'move-vm-devices.ps1') {
+        $r = Invoke-Child "& '$(Join-Path $PSScriptRoot '..' 'examples' $_)'"
+        $r.Errors | Should -BeNullOrEmpty
+        $r.ExitCode | Should -Be 0
+        ($r.Output -join "`n") | Should -Not -Match 'Exception|NonInteractive'
     }
 }
 }
