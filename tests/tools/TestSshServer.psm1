@@ -130,6 +130,14 @@ function Start-TestSshServer {
     }
 }
 
+function Test-SshdRunning {
+    # By the kernel's command name: sshd rewrites its argv, so Get-Process -Name does not find it.
+    foreach ($comm in Get-ChildItem -Path /proc -Directory -ErrorAction SilentlyContinue | Where-Object Name -match '^\d+$') {
+        if ((Get-Content -LiteralPath (Join-Path $comm.FullName 'comm') -ErrorAction SilentlyContinue) -eq 'sshd') { return $true }
+    }
+    $false
+}
+
 function Stop-TestSshServer {
     <# Stops the sshd by its PID and removes everything Start-TestSshServer created. #>
     [CmdletBinding()]
@@ -139,7 +147,14 @@ function Stop-TestSshServer {
         $null = $Server.Process.WaitForExit(10000)
     }
     Remove-Item -LiteralPath $Server.Directory -Recurse -Force -ErrorAction SilentlyContinue
-    if ($Server.CreatedPrivsep -and -not (Get-ChildItem -Force -LiteralPath $script:PrivsepDir -ErrorAction SilentlyContinue)) {
+    # Left in place while any other sshd runs: a concurrent test run's server needs it for every new connection.
+    if ($Server.CreatedPrivsep) {
+        # The session processes of connections just closed take a moment to exit.
+        $deadline = [DateTime]::UtcNow.AddSeconds(5)
+        while ((Test-SshdRunning) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+    }
+    if ($Server.CreatedPrivsep -and -not (Test-SshdRunning) -and
+        -not (Get-ChildItem -Force -LiteralPath $script:PrivsepDir -ErrorAction SilentlyContinue)) {
         Remove-Item -LiteralPath $script:PrivsepDir -ErrorAction SilentlyContinue
     }
 }
