@@ -119,6 +119,9 @@ function Invoke-Package {
     # PSResourceGet settings. So publish from a child pwsh whose HOME is a scratch folder: nothing of the user's
     # settings is read or changed.
     $scratch = [IO.Directory]::CreateTempSubdirectory('vfio-package-').FullName
+    # .NET reports a user folder that does not exist as '' and NuGet then writes NuGet/NuGet.Config into the
+    # current directory: make the folders exist.
+    foreach ($dir in '.config', '.local/share', '.cache') { $null = New-Item -ItemType Directory -Force -Path (Join-Path $scratch $dir) }
     $saved = @{}
     foreach ($name in 'HOME', 'XDG_DATA_HOME', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME') { $saved[$name] = [Environment]::GetEnvironmentVariable($name) }
     try {

@@ -21,6 +21,10 @@ BeforeAll {
 
     $script:Scratch = [IO.Directory]::CreateTempSubdirectory('vfio-package-test-').FullName
     $script:ScratchHome = (New-Item -ItemType Directory -Path (Join-Path $script:Scratch 'home')).FullName
+    # As in a real home: .NET reports a user folder that does not exist as '', and NuGet (under PSResourceGet)
+    # then writes NuGet/NuGet.Config into the current directory.
+    foreach ($dir in '.config', '.local/share', '.cache') { $null = New-Item -ItemType Directory -Force -Path (Join-Path $script:ScratchHome $dir) }
+    $script:TreeBefore = @(Get-ChildItem -Force -Name -LiteralPath $script:Root)
     $script:InstalledModules = Join-Path $script:ScratchHome '.local' 'share' 'powershell' 'Modules'
     # A new administrator's shell: its own HOME, pwsh's default module path for it, no XDG folders of ours.
     $script:AdminShell = @{ HOME = $script:ScratchHome; PSModulePath = $null; XDG_DATA_HOME = $null; XDG_CONFIG_HOME = $null; XDG_CACHE_HOME = $null }
@@ -154,8 +158,9 @@ Describe 'Installed with the README''s commands, in a scratch scope' {
         $script:Facts.Table | Should -Match 'mlx5_vfio_pci'
     }
 
-    It 'changed nothing of this machine''s modules or PSResourceGet settings' {
+    It 'changed nothing of this machine''s modules or PSResourceGet settings, nor added anything to the work tree' {
         & $script:Fingerprint | Should -Be $script:MachineBefore
+        @(Get-ChildItem -Force -Name -LiteralPath $script:Root) | Should -Be $script:TreeBefore
     }
 }
 
