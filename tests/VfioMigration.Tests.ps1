@@ -495,7 +495,7 @@ Describe 'Several devices in one call' {
             Save-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -Path $dir -Together -ErrorVariable err -ErrorAction SilentlyContinue
             $err.FullyQualifiedErrorId | Should -Contain 'PeerQuiesceUnsupported,VfioMigration.PowerShell.Commands.SaveVfioDeviceStateCommand'
             Save-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -Path $dir -Together -SkipQuiesceCheck -WarningVariable w -WarningAction SilentlyContinue
-            $w -join "`n" | Should -Match '0000:5e:00\.1 cannot quiesce'
+            $w -join "`n" | Should -Match '0000:5e:00\.1 \(in Running\) cannot quiesce'
         } finally { Remove-Item -Recurse -Force $dir }
     }
 }
@@ -531,6 +531,116 @@ Describe 'Errors that say where the device is' {
         $err[0].Exception.Message | Should -Match 'Reset-VfioDevice'
         $err[0].Exception.Message | Should -Not -Match 'can reach:.*Running'
         (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Resuming'
+    }
+}
+
+Describe 'What two reviewers broke (fixed)' {
+    BeforeEach {
+        $script:Dir = [IO.Directory]::CreateTempSubdirectory('vfio-review-').FullName
+    }
+    AfterEach { Remove-Item -Recurse -Force $script:Dir }
+
+    It 'refuses two devices of one call sharing one image file, before touching either' {
+        $f = Join-Path $script:Dir 'same.vfiostate'
+        Save-VfioDeviceState -Simulated 0000:3b:00.2, 0000:3b:00.3 -Path $f, $f -Force -ErrorVariable err -ErrorAction SilentlyContinue
+        $err.Count | Should -Be 2
+        $err | ForEach-Object { $_.FullyQualifiedErrorId | Should -BeLike 'ImagePathConflict,*' }
+        Test-Path $f | Should -BeFalse
+        (Get-VfioDevice -Simulated '0000:3b:*').State | Should -Be @('Running', 'Running')
+    }
+
+    It 'pairs each image file with its name when another name matches nothing' {
+        $a = Join-Path $script:Dir 'a.vfiostate'; $b = Join-Path $script:Dir 'b.vfiostate'; $c = Join-Path $script:Dir 'c.vfiostate'
+        Save-VfioDeviceState -Simulated 0000:3b:00.3, 0000:99:00.0, 0000:5e:00.1 -Path $a, $b, $c -ErrorVariable err -ErrorAction SilentlyContinue
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'DeviceNotFound,*'
+        (Get-VfioStateImage $a).DeviceName | Should -Be '0000:3b:00.3'
+        (Get-VfioStateImage $c).DeviceName | Should -Be '0000:5e:00.1'
+        Test-Path $b | Should -BeFalse
+    }
+
+    It 'takes an empty IsSimulated cell as an error, never as the real host' {
+        { 'Name,IsSimulated', '0000:3b:00.3,' | ConvertFrom-Csv | Set-VfioDeviceState -State Stop -ErrorAction Stop } |
+            Should -Throw -ExpectedMessage "*not a truth value*"
+        { [pscustomobject]@{ Name = '0000:3b:00.3'; IsSimulated = '' } | Set-VfioDeviceState -State Stop -ErrorAction Stop } |
+            Should -Throw -ExpectedMessage "*not a truth value*"
+        (Get-VfioDevice -Simulated 0000:3b:00.3).State | Should -Be 'Running'
+    }
+
+    It 'keeps simulated devices going when real ones in the same pipeline cannot be reached' -Skip:(Test-Path /dev/vfio/vfio) {
+        $dev = Get-VfioDevice -Simulated 0000:3b:00.2
+        '0000:3b:00.3', $dev | Set-VfioDeviceState -State Stop -ErrorVariable err -ErrorAction SilentlyContinue
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'VfioNotAvailable,*'
+        $err[0].TargetObject | Should -Be '0000:3b:00.3'
+        (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Stop'
+    }
+
+    It 'treats a -Together set as all or nothing when a member cannot take part' {
+        Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:d8:00.0 -State Stop -Together -ErrorVariable err -ErrorAction SilentlyContinue
+        ($err.FullyQualifiedErrorId | ForEach-Object { $_ -replace ',.*' }) | Should -Be @('MigrationNotSupported', 'SetRefused')
+        $err[1].Exception.Message | Should -Match '^0000:3b:00\.2: not changed \(still Running\)'
+        (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Running'
+    }
+
+    It 'refuses a -Together set before any member moves when one member''s change is refused' {
+        Set-VfioDeviceState -Simulated 0000:3b:00.2 -State StopCopy
+        Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:3b:00.3 -State PreCopy -Together -ErrorVariable err -ErrorAction SilentlyContinue
+        ($err.FullyQualifiedErrorId | ForEach-Object { $_ -replace ',.*' }) | Should -Be @('TransitionRefused', 'SetRefused')
+        (Get-VfioDevice -Simulated 0000:3b:00.3).State | Should -Be 'Running'
+    }
+
+    It 'says which wildcard is invalid, for that name only' {
+        $found = Get-VfioDevice -Simulated '0000:[', 0000:5e:00.1 -ErrorVariable err -ErrorAction SilentlyContinue
+        $found.Name | Should -Be '0000:5e:00.1'
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'InvalidDeviceName,*'
+        Set-VfioDeviceState -Simulated -Address '[' -State Stop -ErrorVariable err2 -ErrorAction SilentlyContinue
+        $err2[0].FullyQualifiedErrorId | Should -BeLike 'InvalidDeviceName,*'
+    }
+
+    It 'binds Get-VfioDevice from device objects, images and CSV rows' {
+        $csv = 'Name,IsSimulated', '0000:5e:00.1,True' | ConvertFrom-Csv
+        ($csv | Get-VfioDevice).Name | Should -Be '0000:5e:00.1'
+        (Get-VfioDevice -Simulated 0000:3b:00.2 | Get-VfioDevice).Name | Should -Be '0000:3b:00.2'
+        $image = Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path (Join-Path $script:Dir 'q.vfiostate') -KeepRunning -PassThru
+        ($image | Get-VfioDevice -Simulated).Name | Should -Be '0000:5e:00.1'
+    }
+
+    It 'rolls a device back twice with -Confirm:$false alone in pwsh -NonInteractive' {
+        $r = Invoke-Child @'
+Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./ck.vfiostate -KeepRunning -Confirm:$false
+Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./ck.vfiostate -Start -Confirm:$false
+Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./ck.vfiostate -Start -Confirm:$false
+Reset-VfioDevice -Simulated 0000:5e:00.1 -Confirm:$false
+(Get-VfioDevice -Simulated 0000:5e:00.1).State
+'@ -WorkingDirectory $script:Dir
+        $r.Errors | Should -BeNullOrEmpty
+        $r.Output | Should -Be @('Running')
+    }
+
+    It 'refuses switches that mean nothing without their partner' {
+        { Set-VfioDeviceState -Simulated 0000:3b:00.2 -State Stop -SkipQuiesceCheck -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidParameterCombination,*'
+        { Save-VfioDeviceState -Simulated 0000:3b:00.2 -Path $script:Dir -MaxDowntimeMs 5 -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidParameterCombination,*'
+        (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Running'
+    }
+
+    It 'tells Test-VfioMigration users the switch that really overrides the quiesce check' {
+        $set = Get-VfioDevice -Simulated 0000:3b:00.2, 0000:5e:00.1 | Test-VfioMigration -Together
+        ($set.Blockers | Where-Object Code -eq NoP2PQuiesce).Fix | Should -Match '-SkipQuiesceCheck'
+        ($set.Blockers | Where-Object Code -eq NoP2PQuiesce).Fix | Should -Not -Match '-Force'
+    }
+
+    It 'says why a reset failed and where the device is' {
+        Reset-VfioDevice -Simulated 0000:d8:00.0 -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].Exception.Message | Should -Match 'VFIO_DEVICE_RESET failed: EINVAL \(22\)\. The device has no reset method'
+    }
+
+    It 'refuses a simulated device that names itself as its peer' {
+        { New-VfioSimulatedDevice -Address 0000:08:00.0 -PeerAddress 0000:08:00.0 -ErrorAction Stop } | Should -Throw -ExpectedMessage '*cannot be its own peer*'
+    }
+
+    It 'shows no default for a mandatory parameter in help' {
+        ((Get-Help Set-VfioDeviceState).parameters.parameter | Where-Object name -eq State).defaultValue | Should -Be 'None'
     }
 }
 
