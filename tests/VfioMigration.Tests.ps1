@@ -363,6 +363,13 @@ Describe 'Views at the terminal''s width' {
         $lines | ForEach-Object { $_.Length | Should -BeLessOrEqual $Host.UI.RawUI.BufferSize.Width }
     }
 
+    It 'has a table view for Test-VfioMigration results, one line per device with the blocker codes' {
+        $lines = Get-Table (Test-VfioMigration -Simulated 0000:d8:00.0, 0000:5e:00.1)
+        $lines[0] | Should -Match '^Name +CanMigrate +CanMigrateLive +Blockers$'
+        $lines[2] | Should -Match '^0000:d8:00\.0 +False +False +PlainVfioPci$'
+        $lines[3] | Should -Match '^0000:5e:00\.1 +True +False +NoPreCopy, NoDirtyTracking$'
+    }
+
     It 'reads Test-VfioMigration results at the terminal''s width, also after remoting' {
         $r = Test-VfioMigration -Simulated 0000:5e:00.1
         $back = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($r))
@@ -637,6 +644,19 @@ Reset-VfioDevice -Simulated 0000:5e:00.1 -Confirm:$false
 
     It 'refuses a simulated device that names itself as its peer' {
         { New-VfioSimulatedDevice -Address 0000:08:00.0 -PeerAddress 0000:08:00.0 -ErrorAction Stop } | Should -Throw -ExpectedMessage '*cannot be its own peer*'
+    }
+
+    It 'ends a failing restore, not the script, when a command downstream stops the pipeline' {
+        # Select-Object -First stops the commands before it; swallowing that stop ended the whole script, exit 0.
+        $r = Invoke-Child @'
+Add-VfioSimulatedFault -Simulated 0000:3b:00.2 -TruncateSaveStreamAt 1000 | Out-Null
+Save-VfioDeviceState -Simulated 0000:3b:00.2 -Path ./x2.vfiostate -KeepRunning
+Save-VfioDeviceState -Simulated 0000:3b:00.3 -Path ./x3.vfiostate -KeepRunning
+$null = Restore-VfioDeviceState -Simulated 0000:3b:00.2, 0000:3b:00.3 -Path ./x2.vfiostate, ./x3.vfiostate -Together -Start -Verbose 4>&1 | Select-Object -First 4
+'alive'
+(Get-VfioDevice -Simulated 0000:3b:00.2, 0000:3b:00.3).State -join ','
+'@ -WorkingDirectory $script:Dir
+        $r.Output | Should -Be @('alive', 'Running,Running')
     }
 
     It 'shows no default for a mandatory parameter in help' {

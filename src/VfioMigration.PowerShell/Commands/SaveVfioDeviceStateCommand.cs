@@ -124,6 +124,7 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
             progress.Complete();
         }
         DrainLogQuietly();
+        RethrowIfStoppedDownstream();
         foreach (var o in outcomes)
         {
             if (o.Error is { } e) WriteVfioError(e, o.Address);

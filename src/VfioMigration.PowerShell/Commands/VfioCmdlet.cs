@@ -16,7 +16,36 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
     protected CancellationToken Cancellation => _stop.Token;
     protected ModuleState Module => ModuleState.Current;
 
-    protected override void StopProcessing() => _stop.Cancel();
+    private bool _interrupted;
+    private PipelineStoppedException? _stoppedDuringOperation;
+
+    protected override void StopProcessing()
+    {
+        _interrupted = true;
+        _stop.Cancel();
+    }
+
+    /// <summary>
+    /// A write while the core works (progress, log lines) found the pipeline stopped: Ctrl+C, or a command
+    /// downstream that wants no more (Select-Object -First). The core is cancelled rather than torn through, so it
+    /// leaves every device in a defined state; <see cref="RethrowIfStoppedDownstream"/> then ends the command.
+    /// </summary>
+    internal void OnPipelineStopped(PipelineStoppedException e)
+    {
+        _stoppedDuringOperation ??= e;
+        _stop.Cancel();
+    }
+
+    /// <summary>
+    /// After the core returned: when a command downstream stopped the pipeline, stop now, so the engine ends this
+    /// pipeline and the script goes on (swallowing that stop ends the whole script silently). After Ctrl+C the
+    /// outcomes are still reported to the host.
+    /// </summary>
+    protected void RethrowIfStoppedDownstream()
+    {
+        if (_stoppedDuringOperation is { } e && !_interrupted)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e).Throw();
+    }
 
     /// <summary>The session for the simulated host, or for the real one when this host offers VFIO.</summary>
     protected VfioHostSession SessionFor(bool simulated, bool evenWithoutVfio = false)
@@ -47,11 +76,11 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         }
     }
 
-    /// <summary>Drains the log, tolerating a pipeline that Ctrl+C has stopped.</summary>
+    /// <summary>Drains the log, tolerating a stopped pipeline (remembered, see <see cref="OnPipelineStopped"/>).</summary>
     protected void DrainLogQuietly()
     {
         try { DrainLog(); }
-        catch (PipelineStoppedException) { }
+        catch (PipelineStoppedException e) { OnPipelineStopped(e); }
     }
 
     protected void WriteVfioError(VfioMigrationException e, object? target)
@@ -60,7 +89,7 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         {
             WriteError(ErrorFor(e, target));
         }
-        catch (PipelineStoppedException) when (Cancellation.IsCancellationRequested)
+        catch (PipelineStoppedException) when (_interrupted)
         {
             // Ctrl+C: the pipeline takes no more records, but the user must still learn where each device is.
             // (-ErrorAction Stop also ends WriteError with an exception; that error reaches the caller's catch,
