@@ -46,7 +46,7 @@ public static class MigrationReadinessCheck
             try { driver = session.Migration(id.Address); }
             catch (VfioMigrationException e) when (e.ErrorId == "DeviceBusy")
             {
-                blockers.Add(new("GroupInUse", BlockerSeverity.Blocker, $"IOMMU group {id.IommuGroup} is held by another process (a running VM).",
+                blockers.Add(new("GroupInUse", BlockerSeverity.Blocker, $"IOMMU group {id.IommuGroup} is held by another process (a VM, or another VFIO user such as a second PowerShell session).",
                     "Check from the process that holds the device (the VMM), or stop that VM first; the module never takes a group by force."));
             }
             catch (VfioMigrationException e)
