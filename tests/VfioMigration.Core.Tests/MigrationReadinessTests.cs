@@ -66,6 +66,7 @@ public class MigrationReadinessTests
         Assert.Contains(Check(s, "0000:af:00.2").Blockers, b => b.Code == "V1Protocol");
         Assert.Contains(Check(s, "0.0.0100").Blockers, b => b.Code == "CcwNotMigratableUpstream" && b.Severity == BlockerSeverity.Warning);
         host["0000:3b:00.3"].Faults.Arm(new FaultRule(FaultPoint.Transition) { EnterError = true });
+        s.Migration("0000:3b:00.3").WhatResetLoses = null; // no last-resort reset (FailureRecoveryTests cover it): the device stays in Error
         Assert.ThrowsAny<VfioMigrationException>(() => s.Migration("0000:3b:00.3").RequestState(Protocol.MigrationState.Stop));
         Assert.Contains(Check(s, "0000:3b:00.3").Blockers, b => b.Code == "DeviceInError" && b.Fix.Contains("Reset-VfioDevice"));
         using var held = host["0000:3b:00.2"].Open(); // another process holds it
