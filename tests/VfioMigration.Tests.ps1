@@ -44,8 +44,9 @@ BeforeEach {
 Describe 'The module' {
     It 'exports exactly its cmdlets' {
         (Get-Command -Module VfioMigration).Name | Sort-Object | Should -Be @(
-            'Add-VfioSimulatedFault', 'Clear-VfioSimulatedFault', 'Get-VfioDevice', 'Get-VfioStateImage', 'New-VfioSimulatedDevice',
-            'Remove-VfioSimulatedDevice', 'Reset-VfioDevice', 'Restore-VfioDeviceState', 'Save-VfioDeviceState', 'Set-VfioDeviceState', 'Test-VfioMigration')
+            'Add-VfioSimulatedFault', 'Clear-VfioSimulatedFault', 'Get-VfioConformanceSuite', 'Get-VfioDevice', 'Get-VfioStateImage', 'New-VfioSimulatedDevice',
+            'Remove-VfioSimulatedDevice', 'Reset-VfioDevice', 'Restore-VfioDeviceState', 'Save-VfioDeviceState', 'Set-VfioDeviceState', 'Test-VfioMigration',
+            'Test-VfioMigrationConformance')
     }
 
     It 'has a valid manifest for PowerShell 7.4 Core' {
@@ -56,7 +57,7 @@ Describe 'The module' {
 
     It 'has full help for <_>' -ForEach @('Get-VfioDevice', 'Set-VfioDeviceState', 'Reset-VfioDevice', 'New-VfioSimulatedDevice',
         'Remove-VfioSimulatedDevice', 'Add-VfioSimulatedFault', 'Clear-VfioSimulatedFault', 'Save-VfioDeviceState',
-        'Restore-VfioDeviceState', 'Get-VfioStateImage', 'Test-VfioMigration') {
+        'Restore-VfioDeviceState', 'Get-VfioStateImage', 'Test-VfioMigration', 'Test-VfioMigrationConformance', 'Get-VfioConformanceSuite') {
         $help = Get-Help $_ -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
         @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2

@@ -55,6 +55,9 @@ public sealed partial class ConformanceSuite
 
     public string Address => _t.Address;
 
+    /// <summary>Only the checks of these areas (<see cref="ConformanceArea"/>); null = all.</summary>
+    public IReadOnlyCollection<string>? Areas { get; init; }
+
     /// <summary>The protocol the device speaks, once <see cref="Run"/> has found out.</summary>
     public MigrationProtocol Protocol { get; private set; }
 
@@ -171,6 +174,7 @@ public sealed partial class ConformanceSuite
         bool prepare = true, string? peer = null)
     {
         _cancel.ThrowIfCancellationRequested();
+        if (!Wanted(area)) return;
         var clock = Stopwatch.StartNew();
         Verdict v;
         try
@@ -197,8 +201,11 @@ public sealed partial class ConformanceSuite
         });
     }
 
+    private bool Wanted(string area) => Areas is null || Areas.Contains(area, StringComparer.OrdinalIgnoreCase);
+
     private void Emit(ConformanceResult r)
     {
+        if (!Wanted(r.Area)) return;
         _results.Add(r);
         _onResult?.Invoke(r);
     }
