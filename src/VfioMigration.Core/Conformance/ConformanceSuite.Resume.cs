@@ -77,7 +77,7 @@ public sealed partial class ConformanceSuite
                 try { peer.Reset(); } catch (VfioMigrationException) { }
             }
             _observer?.Advance(100); // some device activity, so the state is not just the reset state
-            var (bytes, source) = SaveThroughDriver(_driver, _observer);
+            var (bytes, source) = SaveDevice();
             var target = peer ?? _driver;
             var targetObserver = peer is null ? _observer : _peerObserver;
             if (peer is null) Fresh();
