@@ -28,7 +28,7 @@ BeforeDiscovery {
 BeforeAll {
     $script:Manifest = if ($env:VFIOMIGRATION_MODULE) { $env:VFIOMIGRATION_MODULE } else { Join-Path $PSScriptRoot '..' 'out' 'VfioMigration' 'VfioMigration.psd1' }
     $script:Manifest = (Resolve-Path -LiteralPath $script:Manifest).ProviderPath
-    $script:PesterManifest = (Get-Module Pester).Path
+    $script:PesterManifest = Join-Path (Get-Module Pester).ModuleBase 'Pester.psd1'
 
     # A child pwsh -NonInteractive with Pester and the module imported (Pester runs do not nest in one session).
     function Invoke-Child([string] $Script) {

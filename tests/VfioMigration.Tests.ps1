@@ -565,7 +565,7 @@ Describe 'Help you can run' {
 Describe 'The examples' {
     It 'runs <_> as it stands in pwsh -NonInteractive' -ForEach @('tour.ps1', 'multi-device-quiesce.ps1', 'checkpoint-restore.ps1', 'move-vm-devices.ps1', 'conformance-junit.ps1') {
         # Pester comes from NuGet here, not from a module path: conformance-junit.ps1 needs it loaded.
-        $r = Invoke-Child "Import-Module '$((Get-Module Pester).Path)'; & '$(Join-Path $PSScriptRoot '..' 'examples' $_)'"
+        $r = Invoke-Child "Import-Module '$(Join-Path (Get-Module Pester).ModuleBase Pester.psd1)'; & '$(Join-Path $PSScriptRoot '..' 'examples' $_)'"
         $r.Errors | Should -BeNullOrEmpty
         $r.ExitCode | Should -Be 0
         ($r.Output -join "`n") | Should -Not -Match 'Exception|NonInteractive'
