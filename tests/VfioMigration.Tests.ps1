@@ -83,6 +83,14 @@ Describe 'Get-VfioDevice' {
         (Get-VfioDevice -Simulated 0000:5e:00.1).Name | Should -Be '0000:5e:00.1'
     }
 
+    It 'has no output property that an array''s own members would shadow in member enumeration' {
+        # (Get-X).Address found Array.Address(); (Get-X).Set found Array.Set(). The whole kind, for every output type.
+        $arrayMembers = [object[]].GetMembers().Name | Sort-Object -Unique
+        foreach ($type in [VfioMigration.VfioDevice], [VfioMigration.VfioStateImage], [VfioMigration.Readiness.VfioMigrationReadiness]) {
+            $type.GetProperties().Name | Where-Object { $_ -in $arrayMembers } | Should -BeNullOrEmpty -Because "$($type.Name) must not shadow"
+        }
+    }
+
     It 'shows v1 device_state bits' {
         (Get-VfioDevice -Simulated 0000:af:00.1).DeviceStateBits | Should -Be 'RUNNING'
     }
@@ -313,7 +321,7 @@ Describe 'Views at the terminal''s width' {
         $lines = Get-Table (Get-VfioDevice -Simulated)
         $lines[0] | Should -Match '^Name +State +Protocol +Capabilities +Driver$'
         $lines | Where-Object { $_ -match '^0000:af:00\.1' } | Should -Match '^0000:af:00\.1 +Running +V1 +StopCopy, PreCopy, Ndma +i40e_vf_migration$'
-        $lines | ForEach-Object { $_.Length | Should -BeLessOrEqual 80 }
+        $lines | ForEach-Object { $_.Length | Should -BeLessThan 80 }
     }
 
     It 'uses property names (or alias properties) as column headers' {
@@ -332,9 +340,9 @@ Describe 'Views at the terminal''s width' {
             $null = New-VfioSimulatedDevice -Address 0000:01:00.0 -MemorySize 16KB
             $small = Save-VfioDeviceState -Simulated 0000:01:00.0 -Path (Join-Path $dir 'small.vfiostate') -PassThru
             $lines = Get-Table $small
-            $lines[0] | Should -Match '^FileName +Valid +Device +Mode +Data +Downtime +Set$'
-            $lines[1] | Should -Match '^-+ +-+ +-+ +-+ +-+ +-+ +-+$' -Because 'a wrapped header would put its rest on the line under it'
-            $lines[2] | Should -Match '^small\.vfiostate +True +0000:01:00\.0 +stop-copy +\d+(\.\d)? (B|KiB) +\d+\.\d (ms|s) +-$'
+            $lines[0] | Should -Match '^FileName +Valid +Device +Data +Downtime +SetPosition$'
+            $lines[1] | Should -Match '^-+ +-+ +-+ +-+ +-+ +-+$' -Because 'a wrapped header would put its rest on the line under it'
+            $lines[2] | Should -Match '^small\.vfiostate +True +0000:01:00\.0 +\d+(\.\d)? (B|KiB) +\d+\.\d (ms|s) +-$'
             $lines | ForEach-Object { $_.Length | Should -BeLessOrEqual 80 }
         } finally { Remove-Item -Recurse -Force $dir }
     }
@@ -342,7 +350,7 @@ Describe 'Views at the terminal''s width' {
     It 'shows a 2 GiB image''s size whole' {
         # The view's size: a 2 GiB image showed as '…056.0 MiB'.
         $image = [VfioMigration.VfioStateImage]@{ Path = '/tmp/big.vfiostate'; DeviceName = '0000:01:00.0'; DataBytes = 2GB + 3MB; SaveMode = 'stop-copy'; IsValid = $true; Downtime = [timespan]::FromSeconds(20.7) }
-        (Get-Table $image)[2] | Should -Match '^big\.vfiostate +True +0000:01:00\.0 +stop-copy +2\.0 GiB +20\.7 s +-$'
+        (Get-Table $image)[2] | Should -Match '^big\.vfiostate +True +0000:01:00\.0 +2\.0 GiB +20\.7 s +-$'
     }
 
     It 'leaves room for PSComputerName on devices and images that came over remoting' {
@@ -353,7 +361,14 @@ Describe 'Views at the terminal''s width' {
         $lines = Get-Table $back
         $lines[0] | Should -Match '^Name +State +Protocol +Capabilities +PSComputerName$'
         $lines[2] | Should -Match '^0000:af:00\.1 +Running +V1 +StopCopy, PreCopy, Ndma +hv-rack12-07'
-        $lines | ForEach-Object { $_.Length | Should -BeLessOrEqual 80 }
+        $lines | ForEach-Object { $_.Length | Should -BeLessOrEqual $Host.UI.RawUI.BufferSize.Width }
+    }
+
+    It 'has a table view for Test-VfioMigration results, one line per device with the blocker codes' {
+        $lines = Get-Table (Test-VfioMigration -Simulated 0000:d8:00.0, 0000:5e:00.1)
+        $lines[0] | Should -Match '^Name +CanMigrate +CanMigrateLive +Blockers$'
+        $lines[2] | Should -Match '^0000:d8:00\.0 +False +False +PlainVfioPci$'
+        $lines[3] | Should -Match '^0000:5e:00\.1 +True +False +NoPreCopy, NoDirtyTracking$'
     }
 
     It 'reads Test-VfioMigration results at the terminal''s width, also after remoting' {
@@ -478,7 +493,7 @@ Describe 'Several devices in one call' {
             $set = Save-VfioDeviceState -Simulated 0000:3b:00.2, 0000:3b:00.3 -Path (Join-Path $dir 'a2.vfiostate'), (Join-Path $dir 'b2.vfiostate') -KeepRunning -Together -PassThru
             $set[0].SetId | Should -Not -BeNullOrEmpty
             $set[0].SetId | Should -Be $set[1].SetId
-            $set.Set | Should -Be @('1/2', '2/2')
+            $set.SetPosition | Should -Be @('1/2', '2/2')
         } finally { Remove-Item -Recurse -Force $dir }
     }
 
@@ -488,7 +503,7 @@ Describe 'Several devices in one call' {
             Save-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -Path $dir -Together -ErrorVariable err -ErrorAction SilentlyContinue
             $err.FullyQualifiedErrorId | Should -Contain 'PeerQuiesceUnsupported,VfioMigration.PowerShell.Commands.SaveVfioDeviceStateCommand'
             Save-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -Path $dir -Together -SkipQuiesceCheck -WarningVariable w -WarningAction SilentlyContinue
-            $w -join "`n" | Should -Match '0000:5e:00\.1 cannot quiesce'
+            $w -join "`n" | Should -Match '0000:5e:00\.1 \(in Running\) cannot quiesce'
         } finally { Remove-Item -Recurse -Force $dir }
     }
 }
@@ -524,6 +539,129 @@ Describe 'Errors that say where the device is' {
         $err[0].Exception.Message | Should -Match 'Reset-VfioDevice'
         $err[0].Exception.Message | Should -Not -Match 'can reach:.*Running'
         (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Resuming'
+    }
+}
+
+Describe 'What two reviewers broke (fixed)' {
+    BeforeEach {
+        $script:Dir = [IO.Directory]::CreateTempSubdirectory('vfio-review-').FullName
+    }
+    AfterEach { Remove-Item -Recurse -Force $script:Dir }
+
+    It 'refuses two devices of one call sharing one image file, before touching either' {
+        $f = Join-Path $script:Dir 'same.vfiostate'
+        Save-VfioDeviceState -Simulated 0000:3b:00.2, 0000:3b:00.3 -Path $f, $f -Force -ErrorVariable err -ErrorAction SilentlyContinue
+        $err.Count | Should -Be 2
+        $err | ForEach-Object { $_.FullyQualifiedErrorId | Should -BeLike 'ImagePathConflict,*' }
+        Test-Path $f | Should -BeFalse
+        (Get-VfioDevice -Simulated '0000:3b:*').State | Should -Be @('Running', 'Running')
+    }
+
+    It 'pairs each image file with its name when another name matches nothing' {
+        $a = Join-Path $script:Dir 'a.vfiostate'; $b = Join-Path $script:Dir 'b.vfiostate'; $c = Join-Path $script:Dir 'c.vfiostate'
+        Save-VfioDeviceState -Simulated 0000:3b:00.3, 0000:99:00.0, 0000:5e:00.1 -Path $a, $b, $c -ErrorVariable err -ErrorAction SilentlyContinue
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'DeviceNotFound,*'
+        (Get-VfioStateImage $a).DeviceName | Should -Be '0000:3b:00.3'
+        (Get-VfioStateImage $c).DeviceName | Should -Be '0000:5e:00.1'
+        Test-Path $b | Should -BeFalse
+    }
+
+    It 'takes an empty IsSimulated cell as an error, never as the real host' {
+        { 'Name,IsSimulated', '0000:3b:00.3,' | ConvertFrom-Csv | Set-VfioDeviceState -State Stop -ErrorAction Stop } |
+            Should -Throw -ExpectedMessage "*not a truth value*"
+        { [pscustomobject]@{ Name = '0000:3b:00.3'; IsSimulated = '' } | Set-VfioDeviceState -State Stop -ErrorAction Stop } |
+            Should -Throw -ExpectedMessage "*not a truth value*"
+        (Get-VfioDevice -Simulated 0000:3b:00.3).State | Should -Be 'Running'
+    }
+
+    It 'keeps simulated devices going when real ones in the same pipeline cannot be reached' -Skip:(Test-Path /dev/vfio/vfio) {
+        $dev = Get-VfioDevice -Simulated 0000:3b:00.2
+        '0000:3b:00.3', $dev | Set-VfioDeviceState -State Stop -ErrorVariable err -ErrorAction SilentlyContinue
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'VfioNotAvailable,*'
+        $err[0].TargetObject | Should -Be '0000:3b:00.3'
+        (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Stop'
+    }
+
+    It 'treats a -Together set as all or nothing when a member cannot take part' {
+        Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:d8:00.0 -State Stop -Together -ErrorVariable err -ErrorAction SilentlyContinue
+        ($err.FullyQualifiedErrorId | ForEach-Object { $_ -replace ',.*' }) | Should -Be @('MigrationNotSupported', 'SetRefused')
+        $err[1].Exception.Message | Should -Match '^0000:3b:00\.2: not changed \(still Running\)'
+        (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Running'
+    }
+
+    It 'refuses a -Together set before any member moves when one member''s change is refused' {
+        Set-VfioDeviceState -Simulated 0000:3b:00.2 -State StopCopy
+        Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:3b:00.3 -State PreCopy -Together -ErrorVariable err -ErrorAction SilentlyContinue
+        ($err.FullyQualifiedErrorId | ForEach-Object { $_ -replace ',.*' }) | Should -Be @('TransitionRefused', 'SetRefused')
+        (Get-VfioDevice -Simulated 0000:3b:00.3).State | Should -Be 'Running'
+    }
+
+    It 'says which wildcard is invalid, for that name only' {
+        $found = Get-VfioDevice -Simulated '0000:[', 0000:5e:00.1 -ErrorVariable err -ErrorAction SilentlyContinue
+        $found.Name | Should -Be '0000:5e:00.1'
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'InvalidDeviceName,*'
+        Set-VfioDeviceState -Simulated -Address '[' -State Stop -ErrorVariable err2 -ErrorAction SilentlyContinue
+        $err2[0].FullyQualifiedErrorId | Should -BeLike 'InvalidDeviceName,*'
+    }
+
+    It 'binds Get-VfioDevice from device objects, images and CSV rows' {
+        $csv = 'Name,IsSimulated', '0000:5e:00.1,True' | ConvertFrom-Csv
+        ($csv | Get-VfioDevice).Name | Should -Be '0000:5e:00.1'
+        (Get-VfioDevice -Simulated 0000:3b:00.2 | Get-VfioDevice).Name | Should -Be '0000:3b:00.2'
+        $image = Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path (Join-Path $script:Dir 'q.vfiostate') -KeepRunning -PassThru
+        ($image | Get-VfioDevice -Simulated).Name | Should -Be '0000:5e:00.1'
+    }
+
+    It 'rolls a device back twice with -Confirm:$false alone in pwsh -NonInteractive' {
+        $r = Invoke-Child @'
+Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./ck.vfiostate -KeepRunning -Confirm:$false
+Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./ck.vfiostate -Start -Confirm:$false
+Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./ck.vfiostate -Start -Confirm:$false
+Reset-VfioDevice -Simulated 0000:5e:00.1 -Confirm:$false
+(Get-VfioDevice -Simulated 0000:5e:00.1).State
+'@ -WorkingDirectory $script:Dir
+        $r.Errors | Should -BeNullOrEmpty
+        $r.Output | Should -Be @('Running')
+    }
+
+    It 'refuses switches that mean nothing without their partner' {
+        { Set-VfioDeviceState -Simulated 0000:3b:00.2 -State Stop -SkipQuiesceCheck -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidParameterCombination,*'
+        { Save-VfioDeviceState -Simulated 0000:3b:00.2 -Path $script:Dir -MaxDowntimeMs 5 -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidParameterCombination,*'
+        (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Running'
+    }
+
+    It 'tells Test-VfioMigration users the switch that really overrides the quiesce check' {
+        $set = Get-VfioDevice -Simulated 0000:3b:00.2, 0000:5e:00.1 | Test-VfioMigration -Together
+        ($set.Blockers | Where-Object Code -eq NoP2PQuiesce).Fix | Should -Match '-SkipQuiesceCheck'
+        ($set.Blockers | Where-Object Code -eq NoP2PQuiesce).Fix | Should -Not -Match '-Force'
+    }
+
+    It 'says why a reset failed and where the device is' {
+        Reset-VfioDevice -Simulated 0000:d8:00.0 -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].Exception.Message | Should -Match 'VFIO_DEVICE_RESET failed: EINVAL \(22\)\. The device has no reset method'
+    }
+
+    It 'refuses a simulated device that names itself as its peer' {
+        { New-VfioSimulatedDevice -Address 0000:08:00.0 -PeerAddress 0000:08:00.0 -ErrorAction Stop } | Should -Throw -ExpectedMessage '*cannot be its own peer*'
+    }
+
+    It 'ends a failing restore, not the script, when a command downstream stops the pipeline' {
+        # Select-Object -First stops the commands before it; swallowing that stop ended the whole script, exit 0.
+        $r = Invoke-Child @'
+Add-VfioSimulatedFault -Simulated 0000:3b:00.2 -TruncateSaveStreamAt 1000 | Out-Null
+Save-VfioDeviceState -Simulated 0000:3b:00.2 -Path ./x2.vfiostate -KeepRunning
+Save-VfioDeviceState -Simulated 0000:3b:00.3 -Path ./x3.vfiostate -KeepRunning
+$null = Restore-VfioDeviceState -Simulated 0000:3b:00.2, 0000:3b:00.3 -Path ./x2.vfiostate, ./x3.vfiostate -Together -Start -Verbose 4>&1 | Select-Object -First 4
+'alive'
+(Get-VfioDevice -Simulated 0000:3b:00.2, 0000:3b:00.3).State -join ','
+'@ -WorkingDirectory $script:Dir
+        $r.Output | Should -Be @('alive', 'Running,Running')
+    }
+
+    It 'shows no default for a mandatory parameter in help' {
+        ((Get-Help Set-VfioDeviceState).parameters.parameter | Where-Object name -eq State).defaultValue | Should -Be 'None'
     }
 }
 

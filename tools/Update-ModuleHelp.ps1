@@ -113,7 +113,8 @@ function New-ParameterElement($cmd, $p, $setMeta, [string[]] $description, [bool
     $null = $e.AppendChild($t)
     $default = 'None'
     if ($isSwitch) { $default = 'False' }
-    elseif ($instance -and $p.Name -notin 'WhatIf', 'Confirm') {
+    elseif ($instance -and $p.Name -notin 'WhatIf', 'Confirm' -and -not $required) {
+        # A mandatory parameter has no default: the property's initial value (an enum's 0) means nothing.
         $prop = $cmd.ImplementingType.GetProperty($p.Name)
         $value = if ($prop) { $prop.GetValue($instance) } else { $null }
         if ($null -ne $value -and -not ($value -is [array] -and $value.Length -eq 0) -and "$value" -ne '') { $default = "$value" }

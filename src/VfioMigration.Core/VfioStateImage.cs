@@ -33,8 +33,11 @@ public sealed class VfioStateImage
     public Guid? SetId { get; init; }
     public int? SetIndex { get; init; }
     public string[]? SetMembers { get; init; }
-    /// <summary>The image's place in its set, "1/2"; null for an image saved alone.</summary>
-    public string? Set => SetIndex is { } i ? $"{i + 1}/{SetMembers?.Length ?? 0}" : null;
+    /// <summary>
+    /// The image's place in its set, "1/2"; null for an image saved alone. (Not called Set: an array's own Set()
+    /// method would shadow it in member enumeration.)
+    /// </summary>
+    public string? SetPosition => SetIndex is { } i ? $"{i + 1}/{SetMembers?.Length ?? 0}" : null;
     public bool IsValid { get; init; }
     /// <summary>Why the image does not verify, when it does not.</summary>
     public string? Problem { get; init; }

@@ -59,8 +59,12 @@ internal sealed class FakeSysfs : IDisposable
         DeviceNumbers[node] = (major, minor);
     }
 
-    /// <summary>An mdev under its parent, with its type (device_api says what kind).</summary>
-    public void Mdev(string uuid, string parentPath, string type, string deviceApi, string driver, int group)
+    /// <summary>
+    /// An mdev under its parent, with its type (device_api says what kind). Its group is an emulated-IOMMU group:
+    /// the kernel names it <c>vfio-noiommu</c> like a no-IOMMU group (vfio_noiommu_group_alloc), yet its node is the
+    /// plain <c>/dev/vfio/N</c>.
+    /// </summary>
+    public void Mdev(string uuid, string parentPath, string type, string deviceApi, string driver, int group, string? vfioDev = null)
     {
         string parent = Path.Combine(Sys, "devices", parentPath);
         string typeDir = Path.Combine(parent, "mdev_supported_types", type);
@@ -71,9 +75,15 @@ internal sealed class FakeSysfs : IDisposable
         File.CreateSymbolicLink(Path.Combine(real, "mdev_type"), typeDir);
         Directory.CreateDirectory(Path.Combine(Sys, "bus", "mdev", "drivers", driver));
         File.CreateSymbolicLink(Path.Combine(real, "driver"), Path.Combine(Sys, "bus", "mdev", "drivers", driver));
-        Directory.CreateDirectory(Path.Combine(Sys, "kernel", "iommu_groups", group.ToString()));
+        Directory.CreateDirectory(Path.Combine(Sys, "kernel", "iommu_groups", group.ToString(), "devices"));
+        File.WriteAllText(Path.Combine(Sys, "kernel", "iommu_groups", group.ToString(), "name"), "vfio-noiommu\n");
         File.CreateSymbolicLink(Path.Combine(real, "iommu_group"), Path.Combine(Sys, "kernel", "iommu_groups", group.ToString()));
         File.WriteAllText(Path.Combine(Dev, "vfio", group.ToString()), "");
+        if (vfioDev is not null)
+        {
+            Directory.CreateDirectory(Path.Combine(real, "vfio-dev", vfioDev));
+            File.WriteAllText(Path.Combine(real, "vfio-dev", vfioDev, "dev"), "511:3\n");
+        }
         Directory.CreateDirectory(Path.Combine(Sys, "bus", "mdev", "devices"));
         File.CreateSymbolicLink(Path.Combine(Sys, "bus", "mdev", "devices", uuid), real);
     }

@@ -98,6 +98,30 @@ public sealed class SyscallLayerTests : IDisposable
         Assert.Equal(payload, ms.ToArray());
     }
 
+    [Fact]
+    public void DeviceNumbersComeFromStatxForCharacterDevicesOnly()
+    {
+        Assert.Equal(((uint)1, (uint)3), FileDescriptorIo.DeviceNumber("/dev/null"));
+        Assert.Equal(((uint)1, (uint)5), FileDescriptorIo.DeviceNumber("/dev/zero"));
+        // A regular file where a cdev should be is not a device (the old struct stat read gave it 0:0).
+        Assert.Null(FileDescriptorIo.DeviceNumber(_file));
+        Assert.Null(FileDescriptorIo.DeviceNumber("/nonexistent/dev/vfio/devices/vfio0"));
+    }
+
+    [Fact]
+    public void TheStatxLayoutIsTheUapiOneOnEveryArchitecture()
+    {
+        // include/uapi/linux/stat.h: stx_mode at 28, stx_rdev_major/minor at 128/132, 256 bytes in all.
+        var st = new byte[LibC.StatxSize];
+        Assert.Equal(256, st.Length);
+        System.Runtime.InteropServices.MemoryMarshal.Write(st.AsSpan(28), (ushort)0x21b6); // S_IFCHR | 0666
+        System.Runtime.InteropServices.MemoryMarshal.Write(st.AsSpan(128), 511u);
+        System.Runtime.InteropServices.MemoryMarshal.Write(st.AsSpan(132), 7u);
+        Assert.Equal((511u, 7u), FileDescriptorIo.CharDeviceNumber(st)!.Value);
+        System.Runtime.InteropServices.MemoryMarshal.Write(st.AsSpan(28), (ushort)0x81a4); // S_IFREG | 0644
+        Assert.Null(FileDescriptorIo.CharDeviceNumber(st));
+    }
+
     public void Dispose()
     {
         FileDescriptorIo.Close(_fd);

@@ -70,9 +70,33 @@ public sealed class SysfsDiscoveryTests : IDisposable
         var found = Discovery().Enumerate();
         var mtty = found.Single(x => x.Address.StartsWith("83b8", StringComparison.Ordinal));
         Assert.Equal((VfioDeviceKind.Mdev, "mtty-2", 20), (mtty.Kind, mtty.DeviceId, mtty.IommuGroup!.Value));
+        // An emulated-IOMMU group: named vfio-noiommu in sysfs, but opened through /dev/vfio/20 with a TYPE1v2
+        // container, not as a no-IOMMU group.
+        Assert.Equal((Path.Combine(_fs.Dev, "vfio", "20"), false), (mtty.GroupNode, mtty.NoIommu));
+        Assert.True(mtty.IsVfioBound);
         var ccw = found.Single(x => x.Kind == VfioDeviceKind.Ccw);
         Assert.Equal(("0.0.0313", "vfio_ccw_mdev"), (ccw.DeviceNumber, ccw.Driver));
         Assert.True(ccw.IsVfioBound);
+        Assert.Equal((Path.Combine(_fs.Dev, "vfio", "21"), false), (ccw.GroupNode, ccw.NoIommu));
+    }
+
+    [Fact]
+    public void AnMdevIsOpenedThroughItsPlainGroupNodeEvenWithAVfioDevEntry()
+    {
+        _fs.Mdev("8f4e3a10-6c1b-4e2a-9d7f-000000000001", "mtty/mtty", "mtty-1", "vfio-pci", "mtty", 8, vfioDev: "vfio3");
+        var d = Assert.Single(Discovery().Enumerate());
+        Assert.Equal((Path.Combine(_fs.Dev, "vfio", "8"), false, VfioDeviceKind.Mdev), (d.GroupNode, d.NoIommu, d.Kind));
+        Assert.Null(d.Problem);
+    }
+
+    [Fact]
+    public void ATrueNoIommuGroupWithoutItsNodeIsStillNoIommuAndReportsTheNode()
+    {
+        _fs.Pci("0000:02:00.0", "1234", "11e8", "vfio-pci", 3, vfioDev: "noiommu-vfio0", noiommu: true, groupNode: false);
+        var d = Assert.Single(Discovery().Enumerate(includeUnbound: true));
+        Assert.True(d.NoIommu);
+        Assert.Null(d.GroupNode);
+        Assert.Contains("noiommu-3", d.Problem);
     }
 
     [Fact]

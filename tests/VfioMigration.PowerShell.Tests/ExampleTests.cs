@@ -30,7 +30,7 @@ public sealed class ExampleTests : IDisposable
     {
         var text = RunExample("multi-device-quiesce.ps1");
         Assert.Contains("PeerQuiesceUnsupported", text);
-        Assert.Contains("WARNING: 0000:5e:00.1 cannot quiesce", text);
+        Assert.Contains("WARNING: 0000:5e:00.1 (in Running) cannot quiesce", text);
         Assert.All(_ps.Ok("Get-VfioDevice -Simulated -MigrationCapable").Select(o => ((VfioDevice)o.BaseObject).State.ToString()), s => Assert.Equal("Running", s));
     }
 

@@ -106,6 +106,8 @@ public sealed class SaveRestoreCmdletTests : IDisposable
         _ps.Host.Answer = 2; // No (the choices are Yes, Yes to All, No, No to All)
         _ps.Ok($"Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path '{P("qat.vfiostate")}'");
         Assert.Single(_ps.Host.Prompts);
+        // The question before a loss defaults to No (of Yes, Yes to All, No, No to All): Enter keeps the state.
+        Assert.Equal(2, Assert.Single(_ps.Host.Defaults));
         Assert.Equal("Running", StateOf("0000:5e:00.1"));
         _ps.Ok($"Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path '{P("qat.vfiostate")}' -Force");
         Assert.Single(_ps.Host.Prompts);

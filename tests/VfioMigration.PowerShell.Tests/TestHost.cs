@@ -25,6 +25,8 @@ public sealed class TestHost : PSHost
     /// <summary>The choice index to answer every prompt with (0 = Yes in ShouldProcess/ShouldContinue).</summary>
     public int Answer { get => _ui.Answer; set => _ui.Answer = value; }
     public List<string> Prompts => _ui.Prompts;
+    /// <summary>The default choice of each prompt, as the host was asked.</summary>
+    public List<int> Defaults => _ui.Defaults;
     public string Written => _ui.Text.ToString();
 
     /// <summary>A 150-column console, so tables render the way a wide terminal shows them.</summary>
@@ -53,12 +55,14 @@ public sealed class TestHost : PSHost
     {
         public int Answer { get; set; }
         public List<string> Prompts { get; } = new();
+        public List<int> Defaults { get; } = new();
         public System.Text.StringBuilder Text { get; } = new();
         public override PSHostRawUserInterface? RawUI { get; } = new WideRawUI();
         public override Dictionary<string, PSObject> Prompt(string caption, string message, Collection<FieldDescription> descriptions) => new();
         public override int PromptForChoice(string caption, string message, Collection<ChoiceDescription> choices, int defaultChoice)
         {
             Prompts.Add(message);
+            Defaults.Add(defaultChoice);
             return Answer;
         }
         public override PSCredential? PromptForCredential(string caption, string message, string userName, string targetName) => null;

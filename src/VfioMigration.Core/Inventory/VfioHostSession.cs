@@ -228,7 +228,12 @@ public sealed class VfioHostSession : IDisposable
         catch (VfioMigrationException e)
         {
             Audit?.Record(driver.Address, before, MigrationState.Running.ToString(), Array.Empty<MigrationArc>(), "failed: " + e.Message, "reset");
-            throw;
+            // Say why a reset can fail and where the device is: the caller may be trying to leave Error.
+            string now = driver.Protocol == MigrationProtocol.None ? "" : driver.TryGetState() is { } s ? $" It is still in {s}." : " Its state could not be read.";
+            string cause = e is Transport.VfioCallException { Errno: Protocol.Errno.EINVAL or Protocol.Errno.ENOTTY }
+                ? " The device has no reset method the kernel can use (no FLR, PM reset or bus reset; VFIO_DEVICE_INFO does not set VFIO_DEVICE_FLAGS_RESET)."
+                : "";
+            throw new VfioMigrationException(e.Message + cause + now, e.ErrorId, driver.Address, e);
         }
     }
 

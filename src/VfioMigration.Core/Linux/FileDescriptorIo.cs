@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace VfioMigration.Linux;
 
 /// <summary>
@@ -42,17 +44,23 @@ public static unsafe class FileDescriptorIo
         if (fd >= 0) _ = LibC.Close(fd);
     }
 
-    /// <summary>The device number (major, minor) of a device node, or null.</summary>
+    /// <summary>The device number (major, minor) of a character device node; null when it is missing or not one.</summary>
     public static (uint Major, uint Minor)? DeviceNumber(string path)
     {
-        Span<byte> st = stackalloc byte[LibC.StatSize];
+        Span<byte> st = stackalloc byte[LibC.StatxSize];
+        st.Clear();
         fixed (byte* p = st)
         {
-            if (LibC.Stat(path, p) != 0) return null;
+            if (LibC.Statx(LibC.AT_FDCWD, path, 0, LibC.STATX_TYPE, p) != 0) return null;
         }
-        ulong rdev = BitConverter.ToUInt64(st[LibC.StatRdevOffset..]);
-        uint major = (uint)(((rdev >> 8) & 0xfff) | ((rdev >> 32) & ~0xfffUL));
-        uint minor = (uint)((rdev & 0xff) | ((rdev >> 12) & ~0xffUL));
-        return (major, minor);
+        return CharDeviceNumber(st);
+    }
+
+    /// <summary>A <c>struct statx</c>'s rdev (native byte order), if it describes a character device.</summary>
+    public static (uint Major, uint Minor)? CharDeviceNumber(ReadOnlySpan<byte> statx)
+    {
+        int mode = MemoryMarshal.Read<ushort>(statx[LibC.StatxModeOffset..]);
+        if ((mode & LibC.S_IFMT) != LibC.S_IFCHR) return null;
+        return (MemoryMarshal.Read<uint>(statx[LibC.StatxRdevMajorOffset..]), MemoryMarshal.Read<uint>(statx[LibC.StatxRdevMinorOffset..]));
     }
 }

@@ -35,11 +35,21 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, void* buffer, nuint count);
 
-    [LibraryImport("libc", EntryPoint = "stat", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    public static partial int Stat(string path, void* statBuffer);
+    /// <summary>
+    /// statx(2) (glibc 2.28+). Unlike <c>struct stat</c>, whose layout differs per architecture (st_rdev at 40 on
+    /// x86_64, 32 on arm64 and riscv64) and whose <c>stat</c> symbol needs glibc 2.33, <c>struct statx</c> is one
+    /// fixed layout on every architecture (include/uapi/linux/stat.h).
+    /// </summary>
+    [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Statx(int dirfd, string path, int flags, uint mask, void* statxBuffer);
 
-    /// <summary>x86_64 <c>struct stat</c>: 144 bytes, st_rdev at offset 40.</summary>
-    public const int StatSize = 144, StatRdevOffset = 40;
+    public const int AT_FDCWD = -100;
+    public const uint STATX_TYPE = 0x1;
+
+    /// <summary><c>struct statx</c>: 256 bytes; stx_mode (u16) at 28, stx_rdev_major and stx_rdev_minor (u32) at 128 and 132.</summary>
+    public const int StatxSize = 256, StatxModeOffset = 28, StatxRdevMajorOffset = 128, StatxRdevMinorOffset = 132;
+
+    public const int S_IFMT = 0xf000, S_IFCHR = 0x2000;
 
     /// <summary>A syscall result: the value, or -errno.</summary>
     public static int Result(nint rc) => rc >= 0 ? (int)rc : -Marshal.GetLastPInvokeError();

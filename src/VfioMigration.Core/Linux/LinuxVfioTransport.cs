@@ -5,15 +5,16 @@ using VfioMigration.Transport;
 namespace VfioMigration.Linux;
 
 /// <summary>
-/// A real VFIO device, opened the legacy way: container <c>/dev/vfio/vfio</c> (API version, extension check,
-/// IOMMU type), the IOMMU group node, then the device fd by name. Every device call is the ioctl or pread/pwrite
-/// itself. Disposing closes the device fd (which resets the device), the group and the container.
+/// A real VFIO device, opened the legacy way through its <see cref="VfioGroup"/> (shared with the other devices of
+/// the group the same backend opened), or through its cdev bound to an iommufd. Every device call is the ioctl or
+/// pread/pwrite itself. Disposing closes the device fd and releases the group, which closes with its last device.
 /// </summary>
 public sealed class LinuxVfioTransport : IVfioDeviceTransport
 {
     public const uint IommuType1 = 1, IommuType1v2 = 3, IommuNoIommu = 8;
-    private const uint GroupViable = 1;
-    private int _container = -1, _group = -1, _device = -1, _iommufd = -1;
+    private int _device = -1, _iommufd = -1;
+    private VfioGroup? _group;
+    private Action<VfioGroup>? _releaseGroup;
 
     /// <summary><c>struct vfio_device_bind_iommufd</c>: argsz, flags, iommufd, out_devid.</summary>
     public const int BindIommufdSize = 16;
@@ -23,39 +24,20 @@ public sealed class LinuxVfioTransport : IVfioDeviceTransport
     public string Address { get; }
     public int DeviceFd => _device;
 
-    /// <summary>Opens <paramref name="address"/> through its group node; failures are clear, specific errors.</summary>
-    public static LinuxVfioTransport Open(string address, string groupNode, string containerNode, bool noIommu)
+    /// <summary>The group this device was opened through (null for a cdev).</summary>
+    public VfioGroup? Group => _group;
+
+    /// <summary>
+    /// Opens <paramref name="address"/> through an open group; <paramref name="releaseGroup"/> runs when the device
+    /// closes (the backend closes the group with its last device). Failures are clear, specific errors.
+    /// </summary>
+    public static LinuxVfioTransport Open(string address, VfioGroup group, Action<VfioGroup> releaseGroup)
     {
         var t = new LinuxVfioTransport(address);
-        try
-        {
-            t._container = Checked(FileDescriptorIo.Open(containerNode, LibC.O_RDWR), address, containerNode);
-            int version = FileDescriptorIo.IoctlValue(t._container, VfioUapi.VFIO_GET_API_VERSION, 0);
-            if (version != 0) throw new VfioMigrationException($"{address}: VFIO API version {version} is not the one this module speaks (0).", "VfioApiVersion", address);
-            t._group = Checked(FileDescriptorIo.Open(groupNode, LibC.O_RDWR), address, groupNode);
-            Span<byte> status = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt32LittleEndian(status, 8);
-            Call(FileDescriptorIo.Ioctl(t._group, VfioUapi.VFIO_GROUP_GET_STATUS, status), address, "VFIO_GROUP_GET_STATUS");
-            if ((BinaryPrimitives.ReadUInt32LittleEndian(status[4..]) & GroupViable) == 0)
-                throw new VfioMigrationException($"{address}: IOMMU group {groupNode} is not viable: every device in the group must be bound to a VFIO driver (or none).", "VfioGroupNotViable", address);
-            Span<byte> containerFd = stackalloc byte[4];
-            BinaryPrimitives.WriteInt32LittleEndian(containerFd, t._container);
-            Call(FileDescriptorIo.Ioctl(t._group, VfioUapi.VFIO_GROUP_SET_CONTAINER, containerFd), address, "VFIO_GROUP_SET_CONTAINER");
-            uint type = noIommu ? IommuNoIommu
-                : FileDescriptorIo.IoctlValue(t._container, VfioUapi.VFIO_CHECK_EXTENSION, (nint)IommuType1v2) > 0 ? IommuType1v2 : IommuType1;
-            int rc = FileDescriptorIo.IoctlValue(t._container, VfioUapi.VFIO_SET_IOMMU, (nint)type);
-            if (rc == -Errno.EPERM && !noIommu)
-                throw new VfioMigrationException($"{address}: VFIO_SET_IOMMU was refused (EPERM): the host has no interrupt remapping (enable it in firmware or with intremap=on), or vfio_iommu_type1 needs allow_unsafe_interrupts.", "PermissionDenied", address);
-            Call(rc, address, $"VFIO_SET_IOMMU({type})");
-            var name = System.Text.Encoding.UTF8.GetBytes(address + "\0");
-            t._device = Call(FileDescriptorIo.Ioctl(t._group, VfioUapi.VFIO_GROUP_GET_DEVICE_FD, name), address, "VFIO_GROUP_GET_DEVICE_FD");
-            return t;
-        }
-        catch
-        {
-            t.Dispose();
-            throw;
-        }
+        t._device = group.OpenDevice(address);
+        t._group = group;
+        t._releaseGroup = releaseGroup;
+        return t;
     }
 
     /// <summary>
@@ -96,7 +78,8 @@ public sealed class LinuxVfioTransport : IVfioDeviceTransport
     /// <summary>What an open failure means for an administrator (checklist 73: busy is "in use", not a protocol error).</summary>
     public static VfioMigrationException OpenError(int errno, string address, string node) => errno switch
     {
-        Errno.EBUSY => new VfioMigrationException($"{address}: {node} is in use by another process (a running VM holds the group); the module never forces it.", "DeviceBusy", address),
+        // Another file owns the group (a VM, another tool, another PowerShell session); the kernel does not say which.
+        Errno.EBUSY => new VfioMigrationException($"{address}: {node} is in use by another process (a VM or another VFIO user has it open; 'fuser {node}' names it); the module never forces it.", "DeviceBusy", address),
         Errno.EACCES or Errno.EPERM => new VfioMigrationException($"{address}: no access to {node} ({Errno.Name(errno)}).", "PermissionDenied", address),
         Errno.ENOENT when node.EndsWith("/iommu", StringComparison.Ordinal) => new VfioMigrationException($"{address}: {node} does not exist: this kernel has no iommufd (CONFIG_IOMMUFD), which a device cdev needs.", "VfioNotAvailable", address),
         Errno.ENOENT when node.EndsWith("/vfio/vfio", StringComparison.Ordinal) => new VfioMigrationException($"{address}: {node} does not exist: the vfio modules are not loaded (modprobe vfio-pci).", "VfioNotAvailable", address),
@@ -110,8 +93,7 @@ public sealed class LinuxVfioTransport : IVfioDeviceTransport
     {
         FileDescriptorIo.Close(_device);
         FileDescriptorIo.Close(_iommufd);
-        FileDescriptorIo.Close(_group);
-        FileDescriptorIo.Close(_container);
-        _device = _iommufd = _group = _container = -1;
+        _device = _iommufd = -1;
+        if (Interlocked.Exchange(ref _group, null) is { } group) _releaseGroup?.Invoke(group);
     }
 }

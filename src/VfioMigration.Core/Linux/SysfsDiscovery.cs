@@ -47,7 +47,7 @@ public sealed class SysfsDiscovery
             string? driver = LinkName(Path.Combine(dir, "driver"));
             int? group = int.TryParse(LinkName(Path.Combine(dir, "iommu_group")), NumberStyles.None, CultureInfo.InvariantCulture, out int g) ? g : null;
             string? vfioDev = FirstEntry(Path.Combine(dir, "vfio-dev"));
-            var (groupNode, noIommu) = GroupNode(group, vfioDev);
+            var (groupNode, noIommu, expected) = GroupNode(group, vfioDev);
             bool bound = vfioDev is not null || (IsVfioDriver(driver) && groupNode is not null);
             return new DeviceIdentity
             {
@@ -56,7 +56,7 @@ public sealed class SysfsDiscovery
                 SubsystemVendorId = Hex(dir, "subsystem_vendor", 4), SubsystemId = Hex(dir, "subsystem_device", 4),
                 ClassCode = Hex(dir, "class", 6), IsSimulated = false, IsVfioBound = bound,
                 GroupNode = groupNode, NoIommu = noIommu, DeviceNode = DeviceCdev(dir, vfioDev),
-                Problem = bound && groupNode is null && vfioDev is not null && group is not null ? $"group node for IOMMU group {group} is missing under {Path.Combine(_dev, "vfio")}" : null,
+                Problem = bound && groupNode is null && vfioDev is not null && group is not null ? $"the node of IOMMU group {group}, {expected}, is missing" : null,
             };
         }
         catch (Exception e) when (e is DirectoryNotFoundException or FileNotFoundException)
@@ -80,7 +80,7 @@ public sealed class SysfsDiscovery
             string? driver = LinkName(Path.Combine(dir, "driver"));
             int? group = int.TryParse(LinkName(Path.Combine(dir, "iommu_group")), NumberStyles.None, CultureInfo.InvariantCulture, out int g) ? g : null;
             string? vfioDev = FirstEntry(Path.Combine(dir, "vfio-dev"));
-            var (groupNode, noIommu) = GroupNode(group, vfioDev);
+            var (groupNode, noIommu, _) = GroupNode(group, vfioDev);
             string? parent = ResolveLink(dir) is { } real ? Path.GetFileName(Path.GetDirectoryName(real)) : null;
             bool ccw = deviceApi == "vfio-ccw";
             return new DeviceIdentity
@@ -104,15 +104,22 @@ public sealed class SysfsDiscovery
     /// <summary>vfio-pci, vfio_ccw and the variant drivers (mlx5_vfio_pci, hisi_acc_vfio_pci, xe-vfio-pci, ...).</summary>
     public static bool IsVfioDriver(string? driver) => driver is not null && driver.Contains("vfio", StringComparison.Ordinal);
 
-    private (string? Node, bool NoIommu) GroupNode(int? group, string? vfioDev)
+    /// <summary>
+    /// The group's node and kind. The node's name is what tells a true no-IOMMU group (<c>/dev/vfio/noiommu-N</c>,
+    /// VFIO_NO_IOMMU, opened with a NOIOMMU container) from every other (<c>/dev/vfio/N</c>, TYPE1v2): the group's
+    /// sysfs <c>name</c> does not, since the kernel names emulated-IOMMU groups (mdev: mtty, vfio-ccw, vfio-ap,
+    /// GVT-g) <c>vfio-noiommu</c> too (vfio_noiommu_group_alloc in drivers/vfio/group.c). Without either node, a
+    /// no-IOMMU device cdev (<c>noiommu-vfioX</c>) still says which one was expected.
+    /// </summary>
+    private (string? Node, bool NoIommu, string? Expected) GroupNode(int? group, string? vfioDev)
     {
-        if (group is not { } g) return (null, false);
+        if (group is not { } g) return (null, false, null);
         string plain = Path.Combine(_dev, "vfio", g.ToString(CultureInfo.InvariantCulture));
         string noiommu = Path.Combine(_dev, "vfio", $"noiommu-{g}");
-        string? name = ReadTrimmed(Path.Combine(_sys, "kernel", "iommu_groups", g.ToString(CultureInfo.InvariantCulture), "name"));
-        bool isNoIommu = name == "vfio-noiommu" || (vfioDev?.StartsWith("noiommu-", StringComparison.Ordinal) ?? false) || File.Exists(noiommu);
-        string node = isNoIommu ? noiommu : plain;
-        return (File.Exists(node) ? node : null, isNoIommu);
+        if (File.Exists(plain)) return (plain, false, plain);
+        if (File.Exists(noiommu)) return (noiommu, true, noiommu);
+        bool isNoIommu = vfioDev?.StartsWith("noiommu-", StringComparison.Ordinal) ?? false;
+        return (null, isNoIommu, isNoIommu ? noiommu : plain);
     }
 
     /// <summary>The cdev only if it exists and its device numbers are the ones sysfs gives (checklist 72).</summary>

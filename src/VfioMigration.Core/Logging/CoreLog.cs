@@ -30,6 +30,9 @@ public static partial class CoreLog
     [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "{Warning}")]
     public static partial void QuiesceOverridden(ILogger logger, string warning);
 
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "{Device}: found in {Found} with no migration data fd of this process (a session another process left); {Action}; the device is now in {Now}")]
+    public static partial void AbandonedSessionEnded(ILogger logger, string device, MigrationState found, string action, string now);
+
     [LoggerMessage(EventId = 1100, Level = LogLevel.Debug, Message = "{Device}: migration protocol {Protocol}, capabilities {Capabilities}")]
     public static partial void ProtocolDetected(ILogger logger, string device, MigrationProtocol protocol, MigrationCapabilities capabilities);
 

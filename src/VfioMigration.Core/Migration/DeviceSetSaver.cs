@@ -5,9 +5,9 @@ using VfioMigration.Protocol;
 namespace VfioMigration.Migration;
 
 /// <summary>
-/// Saves one device or a set of devices to image files, all or nothing. For a set, the seed's order gives a
-/// consistent cut: optional pre-copy rounds per device, then every device quiesced peer-to-peer, then stop-copy
-/// of each. Data streams into temporary files that are fsynced and renamed only when every device has been
+/// Saves one device or a set of devices to image files, all or nothing. For a set, the order gives one point in
+/// time: optional pre-copy rounds per device, then every device quiesced peer-to-peer, then every device stopped
+/// (StopCopy), and only then the stop-copy data of each read. Data streams into temporary files that are fsynced and renamed only when every device has been
 /// saved. On any failure or cancellation no file is left behind, an existing file is untouched, every device is
 /// returned to where it started when the protocol allows, and each outcome says the state the device is in now.
 /// </summary>
@@ -70,11 +70,19 @@ public static class DeviceSetSaver
                     var quiesced = state switch { MigrationState.Running => MigrationState.RunningP2P, MigrationState.PreCopy => MigrationState.PreCopyP2P, _ => state };
                     if (quiesced != state && DeviceSetTransition.CanQuiesce(t.Device)) t.Device.RequestState(quiesced, cancellationToken);
                 }
+            // One point in time: every device is stopped (in StopCopy, its data fd open) before any device's
+            // stop-copy data is read, as QEMU stops all devices before saving any.
+            var clocks = new Stopwatch[targets.Count];
+            for (int i = 0; i < targets.Count; i++)
+            {
+                current = targets[i].Device;
+                clocks[i] = DeviceStateSaver.EnterStopCopy(current, cancellationToken);
+            }
             for (int i = 0; i < targets.Count; i++)
             {
                 current = targets[i].Device;
                 var w = writers[i];
-                var (bytes, downtime) = DeviceStateSaver.StopCopy(current, chunk => w.WriteChunk(chunk), buffer, pre[i].Rounds, pre[i].Bytes, progress, cancellationToken);
+                var (bytes, downtime) = DeviceStateSaver.DrainStopCopy(current, clocks[i], chunk => w.WriteChunk(chunk), buffer, pre[i].Rounds, pre[i].Bytes, progress, cancellationToken);
                 var summary = new StateImageSummary { PreCopyRounds = pre[i].Rounds, PreCopyBytes = pre[i].Bytes, DowntimeMilliseconds = downtime.TotalMilliseconds, DurationMilliseconds = clock.Elapsed.TotalMilliseconds };
                 string checksum = w.Finish(summary);
                 results[i] = Describe(headers[i], files[i], w, summary, checksum);

@@ -59,9 +59,9 @@ public sealed class DeviceSetTransition
                 if (QuiescedForm(current) is not { } q) continue;
                 if (!CanQuiesce(device))
                 {
-                    string why = $"{device.Address} cannot quiesce peer-to-peer DMA (no P2P or NDMA capability; it has {device.Capabilities}), so stopping it together with its peers could lose their writes to it";
+                    string why = $"{device.Address} (in {current}) cannot quiesce peer-to-peer DMA (no P2P or NDMA capability; it has {device.Capabilities}), so stopping it together with its peers could lose their writes to it";
                     if (!force)
-                        throw new VfioMigrationException($"Refusing to stop {devices.Count} devices together: {why}. Stop it on its own, or use -SkipQuiesceCheck to accept the risk.", "PeerQuiesceUnsupported", device.Address);
+                        throw new VfioMigrationException($"Refusing to move {devices.Count} devices together to {target}: {why}. Stop it on its own, or use -SkipQuiesceCheck to accept the risk.", "PeerQuiesceUnsupported", device.Address);
                     warnings.Add(why + "; going ahead because of -SkipQuiesceCheck.");
                     continue;
                 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using VfioMigration.Protocol;
+using VfioMigration.Protocol.Uapi;
 
 namespace VfioMigration.Migration;
 
@@ -10,6 +11,11 @@ namespace VfioMigration.Migration;
 /// </summary>
 public static class DeviceStateSaver
 {
+    /// <summary>How many times in a row pre-copy asks again after "no data right now" before switching over (each wait ≤ 20 ms).</summary>
+    public const int MaxIdlePolls = 50;
+
+    private static bool Converged(PrecopyInfo info, SaveOptions options) => info.InitialBytes == 0 && (long)info.DirtyBytes <= options.ConvergedDirtyBytes;
+
     public static SaveReport Save(IDeviceMigration device, Stream sink, SaveOptions options,
         IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -37,24 +43,37 @@ public static class DeviceStateSaver
             throw new VfioMigrationException($"{device.Address}: a live save needs pre-copy, which this device does not offer ({device.Capabilities}); save it stopped instead.", "PreCopyNotSupported", device.Address);
         var start = device.GetState();
         device.RequestState(start is MigrationState.RunningP2P or MigrationState.PreCopyP2P ? MigrationState.PreCopyP2P : MigrationState.PreCopy, cancellationToken);
-        int rounds = 0;
+        int rounds = 0, idle = 0;
         long bytes = 0;
+        var info = device.GetPrecopyInfo();
         while (rounds < options.MaxPreCopyRounds)
         {
-            rounds++;
             // A round sends what the device reported outstanding when it began; a busy device dirties pages
             // while we read, so "until nothing is left" might never come.
-            var before = device.GetPrecopyInfo();
-            long budget = before is { } b ? (long)(b.InitialBytes + b.DirtyBytes) : 0;
+            long budget = info is { } b ? (long)(b.InitialBytes + b.DirtyBytes) : 0;
             var clock = Stopwatch.StartNew();
-            long moved = Drain(device, sink, buffer, untilEnd: false, progress, "pre-copy", rounds, bytes, null, cancellationToken, Math.Max(budget, 1));
+            long moved = Drain(device, sink, buffer, untilEnd: false, progress, "pre-copy", rounds + 1, bytes, null, cancellationToken, Math.Max(budget, 1));
+            info = device.GetPrecopyInfo();
+            if (moved == 0)
+            {
+                // "No data right now" (ENOMSG, as mlx5 answers until PRECOPY_INFO starts its next chunk, or 0, as
+                // mtty does) is not a round: switch over if the device has converged, else wait briefly and ask again.
+                if (info is null || Converged(info.Value, options)) break;
+                if (++idle > MaxIdlePolls) break;
+                if (cancellationToken.WaitHandle.WaitOne(Math.Min(1 << Math.Min(idle, 5), 20))) cancellationToken.ThrowIfCancellationRequested();
+                continue;
+            }
+            idle = 0;
+            rounds++;
             bytes += moved;
-            var info = device.GetPrecopyInfo();
-            if (info is { } i && i.InitialBytes == 0 && (long)i.DirtyBytes <= options.ConvergedDirtyBytes) break;
-            if (options.MaxDowntime is { } limit && info is { } left && moved > 0)
+            if (info is not { } i || Converged(i, options)) break;
+            // The downtime limit may end pre-copy early, but not while initial bytes are left: vfio.h advises
+            // against leaving PRE_COPY before initial_bytes reaches zero (the destination may need them to resume
+            // in time); QEMU's switchover-ack waits for them likewise.
+            if (options.MaxDowntime is { } limit && i.InitialBytes == 0)
             {
                 double rate = moved / Math.Max(clock.Elapsed.TotalSeconds, 1e-6);
-                double remaining = left.InitialBytes + left.DirtyBytes + (double)(device.GetStopCopySize() ?? 0);
+                double remaining = i.DirtyBytes + (double)(device.GetStopCopySize() ?? 0);
                 if (remaining / rate <= limit.TotalSeconds) break;
             }
         }
@@ -65,8 +84,22 @@ public static class DeviceStateSaver
     public static (long Bytes, TimeSpan Downtime) StopCopy(IDeviceMigration device, DataSink sink, byte[] buffer, int rounds, long bytesSoFar,
         IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
     {
+        var stopwatch = EnterStopCopy(device, cancellationToken);
+        return DrainStopCopy(device, stopwatch, sink, buffer, rounds, bytesSoFar, progress, cancellationToken);
+    }
+
+    /// <summary>Enters stop-copy (the device stops; its data fd stays open to be read); returns the downtime clock.</summary>
+    public static Stopwatch EnterStopCopy(IDeviceMigration device, CancellationToken cancellationToken)
+    {
         var stopwatch = Stopwatch.StartNew();
         device.RequestState(MigrationState.StopCopy, cancellationToken);
+        return stopwatch;
+    }
+
+    /// <summary>Reads a device already in stop-copy to the end of its stream; returns all bytes saved and the downtime.</summary>
+    public static (long Bytes, TimeSpan Downtime) DrainStopCopy(IDeviceMigration device, Stopwatch stopwatch, DataSink sink, byte[] buffer, int rounds, long bytesSoFar,
+        IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
+    {
         long? total = device.GetStopCopySize() is { } estimate ? bytesSoFar + (long)estimate : null;
         long moved = Drain(device, sink, buffer, untilEnd: true, progress, "stop-copy", rounds, bytesSoFar, total, cancellationToken, long.MaxValue);
         return (bytesSoFar + moved, stopwatch.Elapsed);

@@ -17,6 +17,7 @@ public sealed class V2MigrationDriver : IDeviceMigration
     private readonly ILogger _logger;
     private IMigrationDataChannel? _session;
     private MigrationState _sessionState;
+    private bool _checkedFoundState;
 
     public V2MigrationDriver(CheckedDeviceCalls calls, MigrationCapabilities flags, ILogger<V2MigrationDriver> logger)
     {
@@ -30,7 +31,20 @@ public sealed class V2MigrationDriver : IDeviceMigration
     public MigrationCapabilities Capabilities { get; }
     public bool HasOpenSession => _session is not null;
 
+    /// <summary>
+    /// The device's state. The first read after opening also takes over what another process left: see
+    /// <see cref="TakeOverFoundState"/> (so opening costs no extra call, and the state reported is the one the
+    /// device is in once the orphaned session has been ended).
+    /// </summary>
     public MigrationState GetState()
+    {
+        var s = ReadState();
+        if (_checkedFoundState) return s;
+        _checkedFoundState = true;
+        return _session is null && IsSessionState(s) ? EndFoundSession(s) : s;
+    }
+
+    private MigrationState ReadState()
     {
         var b = DeviceFeatureBuffer.MigDeviceState(VfioUapi.FeatureGet, MigrationState.Running);
         _calls.Check(_calls.Transport.Feature(b), "VFIO_DEVICE_FEATURE GET MIG_DEVICE_STATE");
@@ -43,10 +57,59 @@ public sealed class V2MigrationDriver : IDeviceMigration
 
     public TransitionPlan Plan(MigrationState current, MigrationState target) => TransitionPlanner.Plan(current, target, Capabilities);
 
+    /// <summary>Whether a state belongs to a data session (the device returned a data fd on entering it).</summary>
+    public static bool IsSessionState(MigrationState s) =>
+        s is MigrationState.PreCopy or MigrationState.PreCopyP2P or MigrationState.StopCopy or MigrationState.Resuming;
+
+    /// <summary>
+    /// Reads the state and, when the device is in a session state (PreCopy, PreCopyP2P, StopCopy, Resuming) with no
+    /// data fd of ours, ends that session first: another process left it (mtty keeps its state across close and
+    /// reopen) and nobody can read or write it any more. A save session ends by its closing arc (StopCopy → Stop,
+    /// PreCopy → Running, PreCopyP2P → RunningP2P: the device stays as running or stopped as it was found); an
+    /// abandoned resume ends by VFIO_DEVICE_RESET, never RESUMING → STOP, which would make the device load a partial
+    /// stream (vfio.h: leaving RESUMING completes a resume; mtty answers EINVAL and stays in RESUMING, and 6.12's
+    /// mtty can crash on it). Logs a warning saying what was found and done. Returns the state now; throws
+    /// <see cref="MigrationTransitionException"/> (AbandonedSession) when the session could not be ended.
+    /// </summary>
+    public MigrationState TakeOverFoundState()
+    {
+        _checkedFoundState = true;
+        var found = ReadState();
+        return _session is null && IsSessionState(found) ? EndFoundSession(found) : found;
+    }
+
+    private MigrationState EndFoundSession(MigrationState found)
+    {
+        string action;
+        int rc;
+        var to = found switch { MigrationState.StopCopy => MigrationState.Stop, MigrationState.PreCopy or MigrationState.Resuming => MigrationState.Running, _ => MigrationState.RunningP2P };
+        if (found == MigrationState.Resuming)
+        {
+            action = "aborted the abandoned resume with VFIO_DEVICE_RESET";
+            rc = _calls.Transport.Reset();
+        }
+        else
+        {
+            action = $"ended the save session: {found} -> {to}";
+            var b = DeviceFeatureBuffer.MigDeviceState(VfioUapi.FeatureSet, to);
+            rc = _calls.Transport.Feature(b);
+            if (rc >= 0 && DeviceFeatureBuffer.ReadDataFd(b) is var fd and >= 0) _calls.Transport.AdoptDataChannel(fd).Dispose();
+        }
+        var now = this.TryGetState();
+        CoreLog.AbandonedSessionEnded(_logger, Address, found, rc < 0 ? $"tried: {action}, which failed with {Errno.Name(-rc)}" : action, now?.ToString() ?? "an unreadable state");
+        if (rc < 0 || now is not { } n || IsSessionState(n))
+            throw new MigrationTransitionException(Address, found, to,
+                $"the device was found in {found} with no migration data fd of this process (another process left the session), and ending that session failed ({(rc < 0 ? Errno.Name(-rc) : $"the device is still in {now?.ToString() ?? "an unreadable state"}")}); {(found == MigrationState.Resuming ? "a resume can only be aborted by a reset" : "Reset-VfioDevice returns it to Running")}.",
+                now, now is { } s ? TransitionPlanner.ReachableFrom(s, Capabilities) : Array.Empty<MigrationState>(), Array.Empty<MigrationArc>(), "AbandonedSession", rc < 0 ? -rc : Errno.EINVAL);
+        return n;
+    }
+
     public TransitionResult RequestState(MigrationState target, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var from = GetState();
+        // In a session state without our data fd: only if ending the found session failed before; try again.
+        if (_session is null && IsSessionState(from)) from = EndFoundSession(from);
         var plan = Plan(from, target);
         if (plan.IsRefused)
         {
@@ -104,7 +167,7 @@ public sealed class V2MigrationDriver : IDeviceMigration
 
     public SaveReadResult ReadSaveData(Span<byte> buffer)
     {
-        var session = _session ?? throw new InvalidOperationException($"{Address}: no save session is open; enter PreCopy or StopCopy first.");
+        var session = _session ?? throw new VfioMigrationException($"{Address}: no save session of this process is open (enter PreCopy or StopCopy first; the device is in {this.TryGetState()?.ToString() ?? "an unreadable state"}).", "NoDataSession", Address);
         int rc = session.Read(buffer);
         if (rc == -Errno.ENOMSG) return new SaveReadResult(0, false);
         if (rc < 0) throw new VfioCallException(Address, "read migration data fd", -rc);
@@ -130,7 +193,7 @@ public sealed class V2MigrationDriver : IDeviceMigration
 
     public void WriteResumeData(ReadOnlySpan<byte> data)
     {
-        var session = _session ?? throw new InvalidOperationException($"{Address}: no resume session is open; enter Resuming first.");
+        var session = _session ?? throw new VfioMigrationException($"{Address}: no resume session of this process is open (enter Resuming first; the device is in {this.TryGetState()?.ToString() ?? "an unreadable state"}).", "NoDataSession", Address);
         while (!data.IsEmpty)
         {
             int rc = session.Write(data);

@@ -27,7 +27,7 @@ public static class MigrationReadinessCheck
                 if (r.Protocol == MigrationProtocol.None || (r.Capabilities & (MigrationCapabilities.P2P | MigrationCapabilities.Ndma)) != 0) continue;
                 var extra = new MigrationBlocker("NoP2PQuiesce", BlockerSeverity.Blocker,
                     $"{r.Name} cannot quiesce peer-to-peer DMA (no P2P, no NDMA) while {results.Count - 1} other device(s) move with it: writes into an already stopped peer would be lost.",
-                    "Give the VM no peer-to-peer mappings between these devices and migrate them with -Force, or use a driver with P2P support (QEMU refuses such a set otherwise).");
+                    "Give the VM no peer-to-peer mappings between these devices and accept the risk with -SkipQuiesceCheck, or use a driver with P2P support (QEMU refuses such a set otherwise).");
                 results[i] = Summarize(devices[i], null, r.Blockers.Append(extra).ToList(), r);
             }
         }
@@ -46,7 +46,7 @@ public static class MigrationReadinessCheck
             try { driver = session.Migration(id.Address); }
             catch (VfioMigrationException e) when (e.ErrorId == "DeviceBusy")
             {
-                blockers.Add(new("GroupInUse", BlockerSeverity.Blocker, $"IOMMU group {id.IommuGroup} is held by another process (a running VM).",
+                blockers.Add(new("GroupInUse", BlockerSeverity.Blocker, $"IOMMU group {id.IommuGroup} is held by another process (a VM, or another VFIO user such as a second PowerShell session).",
                     "Check from the process that holds the device (the VMM), or stop that VM first; the module never takes a group by force."));
             }
             catch (VfioMigrationException e)

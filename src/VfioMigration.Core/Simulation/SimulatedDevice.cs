@@ -66,7 +66,7 @@ public sealed class SimulatedDevice
         {
             if (_openHandle != handle) return;
             _openHandle = null;
-            ResetMigration();
+            if (!Options.StateSurvivesClose) ResetMigration();
         }
     }
 

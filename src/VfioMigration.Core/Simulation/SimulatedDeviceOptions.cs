@@ -30,6 +30,12 @@ public sealed record SimulatedDeviceOptions
     public int V1DataSectionSize { get; init; } = 64 * 1024;
     /// <summary>A failed transition (resume validation, ccw quiesce timeout) leaves the device in Error rather than where it was.</summary>
     public bool FailedTransitionEntersError { get; init; }
+    /// <summary>
+    /// Closing the device leaves its migration state as it was, as mtty does (no open/close hook resets it): the
+    /// next opener finds it in Stop, StopCopy, PreCopy or Resuming, without the data fd, which closed with its
+    /// owner. Off: closing resets the device to Running, as vfio-pci does.
+    /// </summary>
+    public bool StateSurvivesClose { get; init; }
     /// <summary>Workload steps per uAPI call while the device runs: how busy it is.</summary>
     public int StepsPerAccess { get; init; } = 1;
     /// <summary>Defective driver personalities this device plays (conformance rehearsal); none by default.</summary>

@@ -41,6 +41,8 @@ public sealed partial class SimulatedHost
             SimulatedDevice? peer = null;
             if (peerAddress is not null)
             {
+                if (string.Equals(peerAddress, options.Address, StringComparison.OrdinalIgnoreCase))
+                    throw new VfioMigrationException($"A device cannot be its own peer ('{peerAddress}'); give another existing PCI device.", "InvalidSimulatedDevice", options.Address);
                 if (!_devices.TryGetValue(peerAddress, out peer))
                     throw new VfioMigrationException($"Peer '{peerAddress}' does not exist; add it first.", "PeerNotFound", options.Address);
                 if (peer.Options.Kind != SimulatedDeviceKind.Pci || options.Kind != SimulatedDeviceKind.Pci)

@@ -6,7 +6,7 @@ namespace VfioMigration.Transport;
 public sealed class VfioCallException : VfioMigrationException
 {
     public VfioCallException(string device, string operation, int errno)
-        : base($"{device}: {operation} failed: {Protocol.Errno.Name(errno)}", ErrnoErrorId(errno), device)
+        : base($"{device}: {operation} failed: {Protocol.Errno.Name(errno)}.", ErrnoErrorId(errno), device)
     {
         Operation = operation;
         Errno = errno;

@@ -12,12 +12,15 @@ public sealed class BooleanTextAttribute : ArgumentTransformationAttribute
 {
     public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
     {
-        object value = inputData is PSObject pso ? pso.BaseObject : inputData;
+        object? value = inputData is PSObject pso ? pso.BaseObject : inputData;
+        // An empty CSV cell arrives as null (ConvertFrom-Csv) or "" (Import-Csv): either says nothing.
+        if (value is null) throw new ArgumentTransformationMetadataException("An empty value is not a truth value: use True or False (as Export-Csv writes them), 1 or 0.");
         if (value is not string text) return inputData;
         return text.Trim().ToLowerInvariant() switch
         {
             "true" or "$true" or "1" or "yes" => true,
-            "false" or "$false" or "0" or "no" or "" => false,
+            "false" or "$false" or "0" or "no" => false,
+            // An empty cell says nothing: taking it as False would send the device to the real host.
             _ => throw new ArgumentTransformationMetadataException(
                 $"'{text}' is not a truth value: use True or False (as Export-Csv writes them), 1 or 0."),
         };

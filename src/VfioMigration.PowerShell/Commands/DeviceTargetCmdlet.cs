@@ -56,14 +56,30 @@ public abstract class DeviceTargetCmdlet : VfioCmdlet
     protected virtual bool IncludeCandidates => false;
 
     /// <summary>The devices of the whole pipeline, per host, in the order they came, each once.</summary>
-    protected IEnumerable<(VfioHostSession Session, IReadOnlyList<DeviceIdentity> Devices)> Targets()
+    protected IEnumerable<(VfioHostSession Session, IReadOnlyList<DeviceIdentity> Devices)> Targets() =>
+        TargetsByName().Select(h => (h.Session, (IReadOnlyList<DeviceIdentity>)h.Names.SelectMany(n => n.Devices).DistinctBy(d => d.Address).ToArray()));
+
+    /// <summary>
+    /// Per host, each name as given (in order, duplicates kept) with the devices it matched: a name that matched
+    /// nothing has none, and its error is already written. When some names are for the simulated host and the
+    /// real host has no VFIO, each real name gets its own error and the simulated ones go on; a call that names
+    /// only real devices there fails as a whole.
+    /// </summary>
+    protected IEnumerable<(VfioHostSession Session, IReadOnlyList<(string Name, IReadOnlyList<DeviceIdentity> Devices)> Names)> TargetsByName()
     {
+        bool mixed = _targets.Any(t => t.Simulated) && _targets.Any(t => !t.Simulated);
         foreach (var group in _targets.GroupBy(t => t.Simulated))
         {
+            if (!group.Key && mixed && Session.RealHost.Unavailable(Module.RealDiscovery) is { } why)
+            {
+                foreach (var t in group)
+                    WriteVfioError(new VfioMigrationException($"{t.Pattern}: real devices are not available: {why}. Give -Simulated (or IsSimulated True) for a simulated device.", "VfioNotAvailable", t.Pattern), t.Pattern);
+                continue;
+            }
             var session = SessionFor(group.Key);
-            var devices = Resolve(session, group.Select(t => t.Pattern).Distinct(StringComparer.OrdinalIgnoreCase), IncludeCandidates)
-                .DistinctBy(d => d.Address).ToArray();
-            yield return (session, devices);
+            var all = session.Enumerate(IncludeCandidates);
+            var names = group.Select(t => (t.Pattern, (IReadOnlyList<DeviceIdentity>)Resolve(session, all, t.Pattern))).ToArray();
+            yield return (session, names);
         }
     }
 }

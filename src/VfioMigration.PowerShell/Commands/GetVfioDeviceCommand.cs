@@ -10,13 +10,25 @@ namespace VfioMigration.PowerShell.Commands;
 [OutputType(typeof(VfioDevice))]
 public sealed class GetVfioDeviceCommand : VfioCmdlet
 {
+    /// <summary>
+    /// Names of the devices to list (PCI address, ccw bus id, mdev UUID); wildcards allowed. A literal name that
+    /// matches no device is a non-terminating error. Binds strings from the pipeline, and by property name Name
+    /// (device objects) and DeviceName (images).
+    /// </summary>
     [Parameter(Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(AddressCompleter))]
+    [Alias("Name", "DeviceName")]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public string[]? Address { get; set; }
 
-    [Parameter]
+    /// <summary>
+    /// The simulated host instead of this machine's devices; binds from an IsSimulated property (device objects,
+    /// also deserialized, and CSV inventories where it is the text True).
+    /// </summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("IsSimulated")]
+    [Binding.BooleanText]
     public SwitchParameter Simulated { get; set; }
 
     [Parameter]

@@ -126,6 +126,7 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceTargetCmdlet
             progress.Complete();
         }
         DrainLogQuietly();
+        RethrowIfStoppedDownstream();
         foreach (var o in outcomes)
         {
             if (o.Error is { } e) WriteVfioError(e, o.Address);

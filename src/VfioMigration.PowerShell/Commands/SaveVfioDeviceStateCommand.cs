@@ -49,24 +49,49 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
     [Parameter]
     public SwitchParameter SkipQuiesceCheck { get; set; }
 
+    protected override void BeginProcessing()
+    {
+        base.BeginProcessing();
+        RequireWith(SkipQuiesceCheck, "SkipQuiesceCheck", Together, "Together");
+        RequireWith(MyInvocation.BoundParameters.ContainsKey(nameof(MaxDowntimeMs)), "MaxDowntimeMs", Live, "Live");
+        RequireWith(MyInvocation.BoundParameters.ContainsKey(nameof(MaxPreCopyRounds)), "MaxPreCopyRounds", Live, "Live");
+    }
+
     protected override void EndProcessing()
     {
-        foreach (var (session, devices) in Targets())
+        foreach (var (session, names) in TargetsByName())
         {
-            if (devices.Count == 0) continue;
-            var paths = ImagePaths(devices.Select(d => d.Address).ToArray());
-            if (paths is null) continue;
+            var pairs = ImagePaths(names);
+            if (pairs is null || pairs.Count == 0) continue;
+            // Two devices of one call never share a file: checked for the whole call before any device is touched.
+            var shared = pairs.GroupBy(p => p.Path, StringComparer.Ordinal).Where(g => g.Count() > 1).SelectMany(g => g).ToArray();
+            foreach (var (device, path) in shared)
+                WriteVfioError(new VfioMigrationException(
+                    $"{device.Address}: not saved (still {SetVfioDeviceStateCommand.StateText(session, device.Address)}): {path} is the image file of {string.Join(" and ", pairs.Where(p => p.Path == path).Select(p => p.Device.Address))}; give each device its own file.",
+                    "ImagePathConflict", device.Address), device.Address);
+            if (shared.Length > 0) continue;
             var targets = new List<SaveTarget>();
-            for (int i = 0; i < devices.Count; i++)
+            foreach (var (device, path) in pairs)
             {
-                if (!ShouldProcess(devices[i].Address, $"Save migration state to {paths[i]}{(KeepRunning ? " (device returns to Running)" : " (device is left stopped)")}")) continue;
+                if (!ShouldProcess(device.Address, $"Save migration state to {path}{(KeepRunning ? " (device returns to Running)" : " (device is left stopped)")}")) continue;
                 try
                 {
-                    targets.Add(new SaveTarget(session.Migration(devices[i].Address), session.Describe(devices[i]), paths[i]));
+                    targets.Add(new SaveTarget(session.Migration(device.Address), session.Describe(device), path));
                 }
-                catch (VfioMigrationException e) { WriteVfioError(e, devices[i].Address); }
+                catch (VfioMigrationException e) { WriteVfioError(e, device.Address); }
             }
-            if (Together) SaveSet(session, targets);
+            if (Together)
+            {
+                // A declined member or one that cannot be opened makes the set incomplete: save none of it.
+                if (targets.Count != pairs.Count)
+                {
+                    var missing = pairs.Select(p => p.Device.Address).Except(targets.Select(t => t.Device.Address)).ToArray();
+                    SetVfioDeviceStateCommand.RefuseSet(this, session, targets.Select(t => t.Device.Address),
+                        $"{string.Join(", ", missing)} {(missing.Length == 1 ? "is" : "are")} not part of the save", "SetDeclined");
+                    continue;
+                }
+                SaveSet(session, targets);
+            }
             else
             {
                 if (targets.Count > 1)
@@ -99,6 +124,7 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
             progress.Complete();
         }
         DrainLogQuietly();
+        RethrowIfStoppedDownstream();
         foreach (var o in outcomes)
         {
             if (o.Error is { } e) WriteVfioError(e, o.Address);
@@ -106,15 +132,23 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
         }
     }
 
-    /// <summary>The image file for each device, or null after an error.</summary>
-    private string[]? ImagePaths(string[] addresses)
+    /// <summary>
+    /// The image file of each device, or null after an error. One existing directory: each device's file in it.
+    /// Otherwise one file per name as given, in order: a name that matched nothing drops its file (its error is
+    /// already written) so the others still pair up; names with wildcards pair by the devices they matched.
+    /// </summary>
+    private IReadOnlyList<(Inventory.DeviceIdentity Device, string Path)>? ImagePaths(IReadOnlyList<(string Name, IReadOnlyList<Inventory.DeviceIdentity> Devices)> names)
     {
         var resolved = Path.Select(FileToWrite).ToArray();
+        var devices = names.SelectMany(n => n.Devices).DistinctBy(d => d.Address).ToArray();
         if (resolved.Length == 1 && Directory.Exists(resolved[0]))
-            return addresses.Select(a => System.IO.Path.Combine(resolved[0], FileName(a))).ToArray();
-        if (resolved.Length == addresses.Length) return resolved;
-        WriteVfioError(new VfioMigrationException(
-            $"{addresses.Length} device(s) but {resolved.Length} path(s): give one file per device, in the same order, or one existing directory.", "ImageCountMismatch"), Path);
+            return devices.Select(d => (d, System.IO.Path.Combine(resolved[0], FileName(d.Address)))).ToArray();
+        if (resolved.Length == names.Count && names.All(n => !WildcardPattern.ContainsWildcardCharacters(n.Name)))
+            return names.Select((n, i) => (n.Devices, Path: resolved[i])).Where(x => x.Devices.Count == 1).Select(x => (x.Devices[0], x.Path)).ToArray();
+        if (resolved.Length == devices.Length) return devices.Zip(resolved).ToArray();
+        foreach (var d in devices)
+            WriteVfioError(new VfioMigrationException(
+                $"{d.Address}: not saved: {devices.Length} device(s) but {resolved.Length} path(s); give one file per device, in the same order, or one existing directory.", "ImageCountMismatch", d.Address), d.Address);
         return null;
     }
 

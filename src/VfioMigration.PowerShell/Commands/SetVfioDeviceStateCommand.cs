@@ -30,28 +30,56 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
     [Parameter]
     public SwitchParameter SkipQuiesceCheck { get; set; }
 
+    protected override void BeginProcessing()
+    {
+        base.BeginProcessing();
+        RequireWith(SkipQuiesceCheck, "SkipQuiesceCheck", Together, "Together");
+    }
+
     protected override void EndProcessing()
     {
         foreach (var (session, devices) in Targets())
         {
             var able = new List<string>();
+            VfioMigrationException? firstUnable = null;
             foreach (var device in devices)
             {
-                if (CannotTakePart(session, device.Address) is { } why) WriteVfioError(why, device.Address);
+                if (CannotTakePart(session, device.Address) is { } why) { WriteVfioError(why, device.Address); firstUnable ??= why; }
                 else able.Add(device.Address);
             }
             DrainLog();
-            if (Together) ChangeTogether(session, able);
+            if (Together)
+            {
+                // A set changes all of its devices or none: a member that cannot take part holds up the set.
+                if (firstUnable is not null) RefuseSet(this, session, able, $"{firstUnable.Device} cannot take part ({firstUnable.ErrorId})", "SetRefused");
+                else ChangeTogether(session, able, isSet: true);
+            }
             else
             {
                 WarnIfStoppedOneByOne(able.Count, State);
                 foreach (var address in able)
                 {
                     if (Cancellation.IsCancellationRequested) return;
-                    ChangeTogether(session, new[] { address });
+                    ChangeTogether(session, new[] { address }, isSet: false);
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Tells every device of a -Together set that was not acted on why, and the state it is still in.
+    /// </summary>
+    internal static void RefuseSet(VfioCmdlet cmdlet, VfioHostSession session, IEnumerable<string> addresses, string why, string errorId)
+    {
+        foreach (var a in addresses)
+            cmdlet.WriteSetError(new VfioMigrationException(
+                $"{a}: not changed (still {StateText(session, a)}): {why}; a -Together set changes all of its devices or none.", errorId, a), a);
+    }
+
+    internal static string StateText(VfioHostSession session, string address)
+    {
+        try { return session.Migration(address).TryGetState()?.ToString() ?? "in a state that cannot be read"; }
+        catch (VfioMigrationException) { return "in a state that cannot be read"; }
     }
 
     /// <summary>Why a device cannot be part of any state change: not migratable, not openable. Null when it can.</summary>
@@ -74,7 +102,7 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
     }
 
     /// <summary>One operation over these devices: ShouldProcess per device, then the planned change.</summary>
-    private void ChangeTogether(VfioHostSession session, IReadOnlyList<string> addresses)
+    private void ChangeTogether(VfioHostSession session, IReadOnlyList<string> addresses, bool isSet)
     {
         if (addresses.Count == 0) return;
         DeviceSetTransition plan;
@@ -88,20 +116,37 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
             // A set that cannot be planned is refused as a whole: every device of it learns why and stays as it is.
             foreach (var a in addresses)
                 WriteVfioError(a.Equals(e.Device, StringComparison.OrdinalIgnoreCase) || addresses.Count == 1 ? e
-                    : new VfioMigrationException($"{a}: not changed: {e.Message}", e.ErrorId, a, e), Target(session, a));
+                    : new VfioMigrationException($"{a}: not changed (still {StateText(session, a)}): {e.Message}", e.ErrorId, a, e), Target(session, a));
             return;
         }
         DrainLog();
+        if (isSet && plan.Steps.FirstOrDefault(st => st.Device.Plan(st.From, st.Target).IsRefused) is { } refused)
+        {
+            // Checked before any device moves, so no member changes alone.
+            var p = refused.Device.Plan(refused.From, refused.Target);
+            var address = refused.Device.Address;
+            WriteVfioError(new VfioMigrationException(
+                $"{address}: cannot change state from {refused.From} to {refused.Target}: {p.RefusalReason} The device is still in {refused.From}.", "TransitionRefused", address), Target(session, address));
+            RefuseSet(this, session, addresses.Where(a => a != address), $"{address} cannot go from {refused.From} to {refused.Target}", "SetRefused");
+            return;
+        }
         var accepted = addresses.Where(a => ShouldProcess(a, $"Set migration state {Describe(plan, a)}")).ToList();
         if (accepted.Count == 0) return;
         if (accepted.Count != addresses.Count)
         {
+            if (isSet)
+            {
+                RefuseSet(this, session, accepted, $"{string.Join(", ", addresses.Except(accepted))} was declined", "SetDeclined");
+                return;
+            }
             try { plan = session.PlanStates(accepted, State, SkipQuiesceCheck); }
             catch (VfioMigrationException e) { WriteVfioError(e, e.Device); return; }
         }
         foreach (var w in plan.Warnings) WriteWarning(w);
         if (plan.Steps.Count > accepted.Count)
-            WriteVerbose($"Quiescing {plan.Steps.Count(s => s.Phase == 1)} device(s) before any stops: {string.Join(", ", plan.Steps.Where(s => s.Phase == 1))}");
+            WriteVerbose(DeviceSetTransition.StopsDevice(State)
+                ? $"Quiescing {plan.Steps.Count(st => st.Phase == 1)} device(s) before any stops: {string.Join(", ", plan.Steps.Where(st => st.Phase == 1))}"
+                : $"Waking {plan.Steps.Count(st => st.Phase == 1)} device(s) peer-quiesced before any runs: {string.Join(", ", plan.Steps.Where(st => st.Phase == 1))}");
         var outcomes = session.Execute(plan, Cancellation, step =>
         {
             DrainLog();

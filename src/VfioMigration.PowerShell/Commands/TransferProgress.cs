@@ -12,12 +12,12 @@ namespace VfioMigration.PowerShell.Commands;
 internal sealed class TransferProgress : IProgress<SaveProgress>
 {
     private const int ParentId = 0x5646;
-    private readonly Cmdlet _cmdlet;
+    private readonly VfioCmdlet _cmdlet;
     private readonly string _verb;
     private readonly Dictionary<string, (int Id, Stopwatch Clock, long LastWrite)> _devices = new(StringComparer.OrdinalIgnoreCase);
     private readonly bool _set;
 
-    public TransferProgress(Cmdlet cmdlet, string verb, IReadOnlyList<string> devices)
+    public TransferProgress(VfioCmdlet cmdlet, string verb, IReadOnlyList<string> devices)
     {
         _cmdlet = cmdlet;
         _verb = verb;
@@ -54,7 +54,7 @@ internal sealed class TransferProgress : IProgress<SaveProgress>
     private void Write(ProgressRecord record)
     {
         try { _cmdlet.WriteProgress(record); }
-        catch (PipelineStoppedException) { /* Ctrl+C: the host no longer takes progress */ }
+        catch (PipelineStoppedException e) { _cmdlet.OnPipelineStopped(e); }
     }
 
     public static string Size(long bytes) => bytes switch

@@ -16,14 +16,43 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
     protected CancellationToken Cancellation => _stop.Token;
     protected ModuleState Module => ModuleState.Current;
 
-    protected override void StopProcessing() => _stop.Cancel();
+    private bool _interrupted;
+    private PipelineStoppedException? _stoppedDuringOperation;
+
+    protected override void StopProcessing()
+    {
+        _interrupted = true;
+        _stop.Cancel();
+    }
+
+    /// <summary>
+    /// A write while the core works (progress, log lines) found the pipeline stopped: Ctrl+C, or a command
+    /// downstream that wants no more (Select-Object -First). The core is cancelled rather than torn through, so it
+    /// leaves every device in a defined state; <see cref="RethrowIfStoppedDownstream"/> then ends the command.
+    /// </summary>
+    internal void OnPipelineStopped(PipelineStoppedException e)
+    {
+        _stoppedDuringOperation ??= e;
+        _stop.Cancel();
+    }
+
+    /// <summary>
+    /// After the core returned: when a command downstream stopped the pipeline, stop now, so the engine ends this
+    /// pipeline and the script goes on (swallowing that stop ends the whole script silently). After Ctrl+C the
+    /// outcomes are still reported to the host.
+    /// </summary>
+    protected void RethrowIfStoppedDownstream()
+    {
+        if (_stoppedDuringOperation is { } e && !_interrupted)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e).Throw();
+    }
 
     /// <summary>The session for the simulated host, or for the real one when this host offers VFIO.</summary>
     protected VfioHostSession SessionFor(bool simulated, bool evenWithoutVfio = false)
     {
         if (simulated) return Module.Simulated;
         var session = Module.Real;
-        if (RealHost.Unavailable(((Linux.LinuxBackend)session.Backend).Discovery) is { } why)
+        if (RealHost.Unavailable(Module.RealDiscovery) is { } why)
         {
             if (!evenWithoutVfio || !OperatingSystem.IsLinux()) ThrowTerminatingError(RealHost.NotAvailableError(why));
             WriteWarning($"{why}; listing PCI devices as candidates only.");
@@ -47,11 +76,11 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         }
     }
 
-    /// <summary>Drains the log, tolerating a pipeline that Ctrl+C has stopped.</summary>
+    /// <summary>Drains the log, tolerating a stopped pipeline (remembered, see <see cref="OnPipelineStopped"/>).</summary>
     protected void DrainLogQuietly()
     {
         try { DrainLog(); }
-        catch (PipelineStoppedException) { }
+        catch (PipelineStoppedException e) { OnPipelineStopped(e); }
     }
 
     protected void WriteVfioError(VfioMigrationException e, object? target)
@@ -60,7 +89,7 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         {
             WriteError(ErrorFor(e, target));
         }
-        catch (PipelineStoppedException) when (Cancellation.IsCancellationRequested)
+        catch (PipelineStoppedException) when (_interrupted)
         {
             // Ctrl+C: the pipeline takes no more records, but the user must still learn where each device is.
             // (-ErrorAction Stop also ends WriteError with an exception; that error reaches the caller's catch,
@@ -69,6 +98,18 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
             throw;
         }
     }
+
+    /// <summary>A switch that only means something with another one is an error without it, not silently ignored.</summary>
+    protected void RequireWith(bool given, string parameter, bool other, string otherParameter)
+    {
+        if (given && !other)
+            ThrowTerminatingError(new ErrorRecord(new VfioMigrationException(
+                $"-{parameter} applies only together with -{otherParameter}; add -{otherParameter} or leave -{parameter} out.", "InvalidParameterCombination"),
+                "InvalidParameterCombination", ErrorCategory.InvalidArgument, parameter));
+    }
+
+    /// <summary>WriteVfioError for helpers outside the cmdlet class.</summary>
+    internal void WriteSetError(VfioMigrationException e, object? target) => WriteVfioError(e, target);
 
     /// <summary>
     /// The extra question before something of value is lost (ShouldContinue), asked only when it is needed:
@@ -79,11 +120,15 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
     protected bool ConfirmLoss(bool force, string device, string query, string caption, ref bool yesToAll, ref bool noToAll)
     {
         if (force || yesToAll) return true;
+        // An explicit -Confirm:$false is automation's answer to every question of the call (a cron job that
+        // rolls a device back twice must not stop at the second time); without it, the question is asked.
+        if (MyInvocation.BoundParameters.TryGetValue("Confirm", out var c) && !LanguagePrimitives.IsTrue(c is SwitchParameter sw ? sw.IsPresent : c)) return true;
         if (noToAll) return false;
         if (ConfirmedThroughShouldProcess) return true;
         try
         {
-            return ShouldContinue(query, caption, false, ref yesToAll, ref noToAll);
+            // hasSecurityImpact: the default answer is No, since Yes loses state.
+            return ShouldContinue(query, caption, true, ref yesToAll, ref noToAll);
         }
         catch (Exception e) when (e is PSInvalidOperationException or System.Management.Automation.Host.HostException or NotImplementedException)
         {
@@ -153,7 +198,8 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         "DeviceBusy" or "DeviceInUse" => ErrorCategory.ResourceBusy,
         "PermissionDenied" => ErrorCategory.PermissionDenied,
         "DeviceExists" => ErrorCategory.ResourceExists,
-        "InvalidSimulatedDevice" or "PeerNotPci" or "InvalidFault" or "PeerWithSeveralDevices" or "PeerIsDevice" => ErrorCategory.InvalidArgument,
+        "InvalidSimulatedDevice" or "PeerNotPci" or "InvalidFault" or "InvalidDeviceName" or "InvalidParameterCombination" or "PeerWithSeveralDevices" or "PeerIsDevice" => ErrorCategory.InvalidArgument,
+        "SetDeclined" or "SetRefused" => ErrorCategory.OperationStopped,
         "VfioNotAvailable" or "VfioApiVersion" => ErrorCategory.NotInstalled,
         "DeviceNotBound" or "VfioGroupNotViable" => ErrorCategory.ResourceUnavailable,
         "SaveStreamStalled" => ErrorCategory.OperationTimeout,
@@ -170,22 +216,39 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         _ => ErrorCategory.NotSpecified,
     };
 
-    /// <summary>Resolves address patterns against a session's devices; a literal address that matches nothing is an error.</summary>
+    /// <summary>Resolves name patterns against a session's devices; a literal name that matches nothing is an error.</summary>
     protected IReadOnlyList<DeviceIdentity> Resolve(VfioHostSession session, IEnumerable<string> patterns, bool includeCandidates = false)
     {
         var all = session.Enumerate(includeCandidates);
         var found = new List<DeviceIdentity>();
         foreach (var pattern in patterns)
+            found.AddRange(Resolve(session, all, pattern).Where(m => !found.Contains(m)));
+        return found;
+    }
+
+    /// <summary>
+    /// The devices one name or wildcard pattern matches. A literal name that matches nothing, and a pattern that is
+    /// not a valid wildcard, are errors for that name only.
+    /// </summary>
+    protected IReadOnlyList<DeviceIdentity> Resolve(VfioHostSession session, IReadOnlyList<DeviceIdentity> all, string pattern)
+    {
+        string where = session.Backend.IsSimulated ? "simulated " : "";
+        string list = $"Get-VfioDevice{(session.Backend.IsSimulated ? " -Simulated" : "")} lists the devices there are";
+        DeviceIdentity[] matches;
+        try
         {
             var wildcard = WildcardPattern.Get(pattern, WildcardOptions.IgnoreCase);
-            var matches = all.Where(d => wildcard.IsMatch(d.Address)).ToArray();
-            if (matches.Length == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
-                WriteVfioError(new VfioMigrationException(
-                    $"No {(session.Backend.IsSimulated ? "simulated " : "")}VFIO device at '{pattern}'. Get-VfioDevice{(session.Backend.IsSimulated ? " -Simulated" : "")} lists the devices there are.",
-                    "DeviceNotFound", pattern), pattern);
-            found.AddRange(matches.Where(m => !found.Contains(m)));
+            matches = all.Where(d => wildcard.IsMatch(d.Address)).ToArray();
         }
-        return found;
+        catch (WildcardPatternException e)
+        {
+            WriteVfioError(new VfioMigrationException(
+                $"'{pattern}' is neither a device name nor a valid wildcard pattern ({e.Message.TrimEnd('.')}); {list}.", "InvalidDeviceName", pattern, e), pattern);
+            return Array.Empty<DeviceIdentity>();
+        }
+        if (matches.Length == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
+            WriteVfioError(new VfioMigrationException($"No {where}VFIO device at '{pattern}'. {list}.", "DeviceNotFound", pattern), pattern);
+        return matches;
     }
 
     public void Dispose()

@@ -47,9 +47,16 @@ public sealed class ModuleState : IDisposable
     /// The session over this host's real VFIO devices. The sysfs and /dev roots can be moved with
     /// VFIO_MIGRATION_SYSFS_ROOT and VFIO_MIGRATION_DEV_ROOT (for tests and for inspecting a copied tree).
     /// </summary>
-    public VfioHostSession Real => _real ??= new VfioHostSession(new Linux.LinuxBackend(new Linux.SysfsDiscovery(
+    public VfioHostSession Real => _real ??= new VfioHostSession(RealBackend, Log, AuditLog.FromEnvironment());
+
+    private Linux.LinuxBackend? _realBackend;
+
+    private Linux.LinuxBackend RealBackend => _realBackend ??= new Linux.LinuxBackend(new Linux.SysfsDiscovery(
         Environment.GetEnvironmentVariable("VFIO_MIGRATION_SYSFS_ROOT") is { Length: > 0 } sys ? sys : "/sys",
-        Environment.GetEnvironmentVariable("VFIO_MIGRATION_DEV_ROOT") is { Length: > 0 } dev ? dev : "/dev")), Log, AuditLog.FromEnvironment());
+        Environment.GetEnvironmentVariable("VFIO_MIGRATION_DEV_ROOT") is { Length: > 0 } dev ? dev : "/dev"));
+
+    /// <summary>The real host's sysfs discovery, to ask whether it offers VFIO at all.</summary>
+    public Linux.SysfsDiscovery RealDiscovery => RealBackend.Discovery;
 
     /// <summary>Whether the simulated host exists yet (the completer must not create it as a side effect).</summary>
     public bool HasSimulated => _simulated is not null;

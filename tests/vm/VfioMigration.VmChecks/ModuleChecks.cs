@@ -1,25 +1,16 @@
 using System.Management.Automation;
-using System.Management.Automation.Runspaces;
 using VfioMigration;
 using VfioMigration.Readiness;
 
 /// <summary>The cmdlets themselves against the real kernel, through the PowerShell engine hosted in the guest.</summary>
 internal static class ModuleChecks
 {
-    public static void Run(Action<string, Func<string?>> check, string[] eduAddresses)
+    public static void Run(Action<string, Func<string?>> check, HostedShell shell, string[] eduAddresses, int eduCount)
     {
-        var manifest = Path.Combine(AppContext.BaseDirectory, "module", "VfioMigration.psd1");
-        var iss = InitialSessionState.CreateDefault2();
-        iss.ImportPSModule(new[] { manifest });
-        using var runspace = RunspaceFactory.CreateRunspace(iss);
-        runspace.Open();
         (List<PSObject> Output, List<ErrorRecord> Errors) Run(string script)
         {
-            using var ps = PowerShell.Create();
-            ps.Runspace = runspace;
-            ps.AddScript(script);
-            var output = ps.Invoke().ToList();
-            return (output, ps.Streams.Error.ToList()); // copied: disposing the shell empties its streams
+            var (output, errors, _) = shell.Run(script);
+            return (output, errors);
         }
 
         check("Get-VfioDevice lists the edu devices with driver, group and ids", () =>
@@ -27,7 +18,7 @@ internal static class ModuleChecks
             var (output, errors) = Run("Get-VfioDevice");
             var devices = output.Select(o => (VfioDevice)o.BaseObject).Where(d => d.VendorId == "1234").ToArray();
             if (errors.Count > 0) return string.Join("; ", errors);
-            return devices.Length == 2 && devices.All(d => d.Driver == "vfio-pci" && d.DeviceId == "11e8" && d.IommuGroup is not null
+            return devices.Length == eduCount && devices.All(d => d.Driver == "vfio-pci" && d.DeviceId == "11e8" && d.IommuGroup is not null
                 && d.Protocol == VfioMigration.Protocol.MigrationProtocol.None && !d.IsSimulated)
                 ? null : string.Join("; ", devices.Select(d => $"{d.Name} {d.Driver} {d.IommuGroup} {d.Protocol}"));
         });

@@ -11,23 +11,36 @@ using VfioMigration.Transport;
 // Runs inside the test guest: the project's discovery and Linux transport against the real kernel, on QEMU's
 // "edu" devices (1234:11e8) bound to vfio-pci behind an emulated Intel IOMMU. One line per check; the last line
 // is "vm-checks: N passed, M failed"; the exit code is the number of failures.
+if (args is ["leave", var leaveUuid, var leaveState]) return MttyChecks.Leave(leaveUuid, leaveState);
+
 int passed = 0, failed = 0;
+var since = System.Diagnostics.Stopwatch.StartNew();
+void Phase(string what) => Console.Error.WriteLine($"time: {since.Elapsed.TotalSeconds:F1} s into the checks: {what} ({(DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalSeconds:F1} s since the process started)");
+Phase("start");
 void Check(string name, Func<string?> body)
 {
     string? problem;
+    var clock = System.Diagnostics.Stopwatch.StartNew();
     try { problem = body(); }
     catch (Exception e) { problem = $"{e.GetType().Name}: {e.Message}"; }
+    if (clock.Elapsed.TotalSeconds >= 2) Console.Error.WriteLine($"time: {clock.Elapsed.TotalSeconds:F1} s for {name}");
     if (problem is null) { passed++; Console.WriteLine($"ok   {name}"); }
     else { failed++; Console.WriteLine($"FAIL {name}: {problem}"); }
 }
 
 var discovery = new SysfsDiscovery();
 var devices = discovery.Enumerate();
-var edu = devices.Where(d => d.VendorId == "1234" && d.DeviceId == "11e8").ToArray();
+var allEdu = devices.Where(d => d.VendorId == "1234" && d.DeviceId == "11e8").ToArray();
+// Two edu devices alone in their groups (one behind a root port, one on the root complex), and two functions of
+// one multifunction device that share a group.
+var pair = allEdu.Where(d => allEdu.Count(o => o.IommuGroup == d.IommuGroup) == 2).ToArray();
+var edu = allEdu.Except(pair).ToArray();
+
+Console.WriteLine($"kernel: {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, mdevs: {Environment.GetEnvironmentVariable("VFIO_VM_MDEVS")?.Trim()}");
 
 Check("discovery lists the edu devices bound to vfio-pci", () =>
-    edu.Length == 2 && edu.All(d => d.Driver == "vfio-pci" && d.IsVfioBound && d.Kind == VfioDeviceKind.Pci)
-        ? null : $"found {string.Join(", ", devices.Select(d => $"{d.Address} {d.VendorId}:{d.DeviceId} {d.Driver}"))}");
+    allEdu.Length == 4 && edu.Length == 2 && pair.Length == 2 && allEdu.All(d => d.Driver == "vfio-pci" && d.IsVfioBound && d.Kind == VfioDeviceKind.Pci)
+        ? null : $"found {string.Join(", ", devices.Select(d => $"{d.Address} {d.VendorId}:{d.DeviceId} {d.Driver} group {d.IommuGroup}"))}");
 
 Check("discovery reads each group from the iommu_group link and finds its node", () =>
 {
@@ -116,7 +129,7 @@ foreach (var d in edu)
 
     Check($"{d.Address}: a second open of the group is reported as in use", () =>
     {
-        try { using var again = backend.Open(d.Address); return "the second open succeeded"; }
+        try { using var again = new LinuxBackend().Open(d.Address); return "the second open succeeded"; } // another opener: as a second process
         catch (VfioMigrationException e) { return e.ErrorId == "DeviceBusy" && e.Message.Contains("in use by another process") ? null : $"{e.ErrorId}: {e.Message}"; }
     });
 }
@@ -124,7 +137,7 @@ foreach (var d in edu)
 Check("the resettable device is the one behind the root port", () =>
 {
     var resettable = edu.Where(d => { using var t = backend.Open(d.Address); return new CheckedDeviceCalls(t).GetDeviceInfo().CanReset; }).Select(d => d.Address).ToArray();
-    return resettable.Length == 1 && resettable[0].StartsWith("0000:01:", StringComparison.Ordinal) ? null : $"resettable: {string.Join(", ", resettable)}";
+    return resettable.Length == 1 && !resettable[0].StartsWith("0000:00:", StringComparison.Ordinal) ? null : $"resettable: {string.Join(", ", resettable)}";
 });
 
 Check("Test-VfioMigration's analysis names plain vfio-pci as the blocker", () =>
@@ -141,7 +154,19 @@ Check("the host session describes a real device with its state unreadable only f
     return d.Protocol == MigrationProtocol.None && d.State is null && !d.IsSimulated && d.IommuGroup == edu[0].IommuGroup ? null : $"{d.Protocol} {d.State} {d.StateError}";
 });
 
-ModuleChecks.Run(Check, edu.Select(d => d.Address).ToArray());
+Phase("edu checks done");
+GroupChecks.Run(Check, pair);
+// One PowerShell engine for all cmdlet checks: starting one under emulation takes tens of seconds.
+using (var shell = new HostedShell())
+{
+    Phase("PowerShell engine started");
+    ModuleChecks.Run(Check, shell, edu.Select(d => d.Address).ToArray(), allEdu.Length);
+    Phase("module checks done");
+    shell.Reload();
+    if (Environment.GetEnvironmentVariable("VFIO_VM_MDEVS")?.Split(' ', StringSplitOptions.RemoveEmptyEntries) is { Length: >= 2 } mdevs)
+        MttyChecks.Run(Check, shell, mdevs);
+}
 
+Phase("all done");
 Console.WriteLine($"vm-checks: {passed} passed, {failed} failed");
 return failed;
