@@ -18,7 +18,7 @@ try {
         New-PesterContainer -Path (Get-VfioConformanceSuite).FullName -Data @{ Address = '0000:3b:00.2'; PeerAddress = '0000:3b:00.3'; Simulated = $true }
         New-PesterContainer -Path (Get-VfioConformanceSuite).FullName -Data @{ Address = '0000:42:00.0'; Simulated = $true })
     $config.Run.PassThru = $true
-    $config.Output.Verbosity = 'Normal'   # prints each failed It with its evidence
+    $config.Output.Verbosity = 'None'
     $config.TestResult.Enabled = $true
     $config.TestResult.OutputFormat = 'JUnitXml'
     $config.TestResult.OutputPath = $junit
@@ -27,9 +27,14 @@ try {
     # What a CI system reads: one testcase per check, failures with the evidence.
     $xml = [xml] (Get-Content -Raw -LiteralPath $junit)
     foreach ($suite in $xml.testsuites.testsuite) {
-        '{0}: {1} checks, {2} failed, {3} skipped' -f (Split-Path -Leaf $suite.name), $suite.tests, $suite.failures, $suite.skipped
+        $device = ($suite.testcase | Select-Object -First 1).name -replace '^Migration conformance of ([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]).*$', '$1'
+        '{0}: {1} checks, {2} failed, {3} skipped' -f $device, $suite.tests, $suite.failures, $suite.skipped
     }
-    $xml.testsuites.testsuite.testcase | Where-Object failure | ForEach-Object { "FAILED $($_.name)" }
+    foreach ($case in $xml.testsuites.testsuite.testcase | Where-Object failure) {
+        "FAILED $($case.name)"
+        # Pester prefixes the message with the error's type name; the evidence is what follows.
+        $case.failure.message -replace '^\w+: ', '' -split "`n" | ForEach-Object { "    $_" }
+    }
     "JUnit XML: $((Get-Item -LiteralPath $junit).Length) bytes (a CI job would keep it; this example removes it)"
     # A defective device is the point of this example: the healthy one must pass, the defective one must fail.
     if ($result.FailedCount -eq 0) { throw 'the defective device passed: the suite has no teeth' }

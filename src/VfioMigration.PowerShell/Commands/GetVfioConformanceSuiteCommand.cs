@@ -4,14 +4,14 @@ namespace VfioMigration.PowerShell.Commands;
 
 /// <summary>
 /// The conformance suite as a Pester container file shipped in the module folder
-/// (<c>VfioMigration.Conformance.Tests.ps1</c>), for
+/// (<c>VfioMigration.ConformanceSuite.ps1</c>), for
 /// <c>Invoke-Pester -Container (New-PesterContainer -Path (Get-VfioConformanceSuite) -Data @{ Address = ... })</c>.
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "VfioConformanceSuite")]
 [OutputType(typeof(FileInfo))]
 public sealed class GetVfioConformanceSuiteCommand : PSCmdlet
 {
-    public const string FileName = "VfioMigration.Conformance.Tests.ps1";
+    public const string FileName = "VfioMigration.ConformanceSuite.ps1";
 
     protected override void EndProcessing()
     {

@@ -1,5 +1,6 @@
 # The VfioMigration migration conformance suite as a Pester 5 container: one It per check, tagged with its area
-# (plumbing, fsm, data, resume, dma-logging, v1, ndma). Get-VfioConformanceSuite gives this file's path:
+# (plumbing, fsm, data, resume, dma-logging, v1, ndma). Get-VfioConformanceSuite gives this file's path. (Not named
+# *.Tests.ps1: it needs its Address, so Invoke-Pester on a folder that holds the module must not pick it up.)
 #
 #   $container = New-PesterContainer -Path (Get-VfioConformanceSuite).FullName -Data @{ Address = '0000:3b:00.2' }
 #   Invoke-Pester -Container $container -TagFilter fsm, data
