@@ -1,12 +1,12 @@
 @{
     RootModule             = 'VfioMigration.psm1'
     NestedModules          = @('VfioMigration.PowerShell.dll')
-    ModuleVersion          = '0.1.0'
+    ModuleVersion          = '0.2.0'
     CompatiblePSEditions   = @('Core')
     GUID                   = '5d0f7a52-6a3e-4c0e-9a39-3f1b7b4e2c61'
     Author                 = 'VfioMigration contributors'
     CompanyName            = 'VfioMigration'
-    Copyright              = '(c) VfioMigration contributors.'
+    Copyright              = '(c) 2026 VfioMigration contributors. MIT License (LICENSE in the module folder).'
     Description            = 'Inspect Linux VFIO devices and drive their migration state (v1 migration region with NDMA, v2 feature state machine): change state, save to and restore from files. Includes simulated PCI and s390 ccw devices that behave like real ones.'
     PowerShellVersion      = '7.4'
     FormatsToProcess       = @('VfioMigration.format.ps1xml')
@@ -32,7 +32,9 @@
     PrivateData            = @{
         PSData = @{
             Tags         = @('VFIO', 'Linux', 'Virtualization', 'Migration', 'KVM', 'QEMU', 'PCI', 's390', 'Hypervisor')
-            ReleaseNotes = 'See CHANGELOG.md.'
+            # The licence text ships in the package (LICENSE); the URI names the licence (SPDX), as a gallery shows it.
+            LicenseUri   = 'https://spdx.org/licenses/MIT.html'
+            ReleaseNotes = '0.2.0 (2026-11-30): the first release. CHANGELOG.md in the module folder lists what it contains.'
         }
     }
 }

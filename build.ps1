@@ -8,7 +8,8 @@
       Test     runs 'dotnet test' (all xunit suites, including the real-kernel guest tests), then the Pester suite
                (tests/*.Tests.ps1, examples included) in a child pwsh -NonInteractive at 80 and at 120 columns,
                with Pester 5.9.1 fetched from NuGet; JUnit XML in out/test-results
-      Package  builds, checks the manifest and writes out/VfioMigration-<version>.zip
+      Package  builds if needed, then publishes the module as out/repository/VfioMigration.<version>.nupkg
+               (Publish-PSResource to a folder repository; Install-PSResource installs from it)
       Tour     builds if needed, imports the module and runs examples/tour.ps1 against the simulated host
       Bench    runs the benchmarks in bench/ (see README)
 .EXAMPLE
@@ -100,11 +101,43 @@ function Invoke-Test {
 }
 
 function Invoke-Package {
-    Invoke-Build
+    # Publishes the built module folder (which carries LICENSE and CHANGELOG.md) as a .nupkg into the folder
+    # repository out/repository, from which Install-PSResource installs it (README, "Install").
+    # The build copies LICENSE and CHANGELOG.md into the module folder; an edit to them alone also needs it.
+    $carried = 'LICENSE', 'CHANGELOG.md'
+    $copiesCurrent = { -not ($carried | Where-Object { -not (Test-Path (Join-Path $moduleDir $_)) -or
+                (Get-FileHash (Join-Path $moduleDir $_)).Hash -ne (Get-FileHash (Join-Path $root $_)).Hash }) }
+    if (-not (Test-BuildCurrent) -or -not (& $copiesCurrent)) { Invoke-Build }
+    if (-not (& $copiesCurrent)) { throw "The module folder $moduleDir does not carry the current $($carried -join ' and ') after the build" }
     $info = Test-ModuleManifest -Path $manifest
-    $zip = Join-Path $root 'out' "VfioMigration-$($info.Version).zip"
-    Compress-Archive -Path $moduleDir -DestinationPath $zip -Force
-    Write-Host "Packaged $zip"
+    $repository = Join-Path $root 'out' 'repository'
+    $nupkg = Join-Path $repository "VfioMigration.$($info.Version).nupkg"
+    $null = New-Item -ItemType Directory -Force -Path $repository
+    # A rebuilt package of the same version replaces our own earlier one; other versions stay in the repository.
+    Remove-Item -LiteralPath $nupkg -ErrorAction SilentlyContinue
+    # Publish-PSResource publishes only to a registered repository, and registering one writes the user's
+    # PSResourceGet settings. So publish from a child pwsh whose HOME is a scratch folder: nothing of the user's
+    # settings is read or changed.
+    $scratch = [IO.Directory]::CreateTempSubdirectory('vfio-package-').FullName
+    # .NET reports a user folder that does not exist as '' and NuGet then writes NuGet/NuGet.Config into the
+    # current directory: make the folders exist.
+    foreach ($dir in '.config', '.local/share', '.cache') { $null = New-Item -ItemType Directory -Force -Path (Join-Path $scratch $dir) }
+    $saved = @{}
+    foreach ($name in 'HOME', 'XDG_DATA_HOME', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME') { $saved[$name] = [Environment]::GetEnvironmentVariable($name) }
+    try {
+        $env:HOME = $scratch
+        $env:XDG_DATA_HOME = $env:XDG_CONFIG_HOME = $env:XDG_CACHE_HOME = $null
+        $quote = { "'" + ($args[0] -replace "'", "''") + "'" }
+        $publish = "`$ErrorActionPreference = 'Stop'; Register-PSResourceRepository -Name VfioMigrationBuild -Uri $(& $quote $repository) -Trusted; " +
+            "Publish-PSResource -Path $(& $quote $moduleDir) -Repository VfioMigrationBuild"
+        $pwsh = Get-PwshCommand
+        Invoke-Native 'Publish-PSResource' { & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command $publish }
+    } finally {
+        foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) }
+        Remove-Item -LiteralPath $scratch -Recurse -Force -ErrorAction SilentlyContinue
+    }
+    if (-not (Test-Path $nupkg)) { throw "Publish-PSResource reported success but $nupkg does not exist" }
+    Write-Host "Published $nupkg"
 }
 
 function Invoke-Tour {

@@ -651,7 +651,7 @@ Reset-VfioDevice -Simulated 0000:5e:00.1 -Confirm:$false
         # Select-Object -First stops the commands before it; swallowing that stop ended the whole script, exit 0.
         $r = Invoke-Child @'
 Add-VfioSimulatedFault -Simulated 0000:3b:00.2 -TruncateSaveStreamAt 1000 | Out-Null
-Save-VfioDeviceState -Simulated 0000:3b:00.2 -Path ./x2.vfiostate -KeepRunning
+Save-VfioDeviceState -Simulated 0000:3b:00.2 -Path ./x2.vfiostate -KeepRunning -WarningAction SilentlyContinue # the cut stream warns (issue 9)
 Save-VfioDeviceState -Simulated 0000:3b:00.3 -Path ./x3.vfiostate -KeepRunning
 $null = Restore-VfioDeviceState -Simulated 0000:3b:00.2, 0000:3b:00.3 -Path ./x2.vfiostate, ./x3.vfiostate -Together -Start -Verbose 4>&1 | Select-Object -First 4
 'alive'

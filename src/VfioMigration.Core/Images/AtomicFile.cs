@@ -1,94 +1,224 @@
-using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 
 namespace VfioMigration.Images;
 
 /// <summary>
-/// A file that appears whole or not at all: written to a temporary file (mode 0600) in the target's directory,
-/// fsynced, renamed over the target, and the directory fsynced. Disposed without <see cref="Commit"/>, the
-/// temporary file is removed and an existing target is untouched.
+/// A file that appears whole or not at all: written to a temporary file <c>.&lt;name&gt;.&lt;32 hex&gt;.partial</c>
+/// (mode 0600, O_EXCL | O_NOFOLLOW) in the target's directory, fsynced, renamed over the target (without
+/// <paramref name="overwrite"/>: renameat2 RENAME_NOREPLACE, so a file that appeared meanwhile is never replaced),
+/// and the directory fsynced. Only a regular file is ever replaced. While it is open the target's
+/// <see cref="ImageTargetLock"/> is held, which also makes it safe to remove temporary files an earlier save of ours
+/// left (SIGKILL, power loss). Every failure is a <see cref="VfioMigrationException"/> naming the target
+/// (<see cref="FileSystemError"/>); disposed without <see cref="Commit"/>, the temporary file is removed and an
+/// existing target is untouched, and disposing never throws.
 /// </summary>
-public sealed partial class AtomicFile : IDisposable
+public sealed class AtomicFile : IDisposable
 {
+    private const int BufferSize = 1 << 20;
     private readonly bool _overwrite;
-    private FileStream? _stream;
+    private readonly ImageTargetLock _lock;
+    private readonly SinkStream _sink;
+    private int _fd;
+    private bool _prepared;
     private bool _committed;
+    private bool _disposed;
 
-    private AtomicFile(string path, bool overwrite)
+    private AtomicFile(string path, bool overwrite, ImageTargetLock targetLock, int fd, string tempPath, int staleRemoved)
     {
-        Path = System.IO.Path.GetFullPath(path);
+        Path = path;
         _overwrite = overwrite;
-        var dir = System.IO.Path.GetDirectoryName(Path)!;
-        TempPath = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(Path)}.{Guid.NewGuid():N}.partial");
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 1 << 20 };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        _stream = new FileStream(TempPath, options);
+        _lock = targetLock;
+        _fd = fd;
+        TempPath = tempPath;
+        StaleRemoved = staleRemoved;
+        _sink = new SinkStream(this);
     }
 
     public string Path { get; }
     public string TempPath { get; }
-    public Stream Stream => _wrapped ??= WrapForTests.Value is { } wrap ? wrap(_stream ?? throw new ObjectDisposedException(nameof(AtomicFile))) : _stream ?? throw new ObjectDisposedException(nameof(AtomicFile));
+    /// <summary>Temporary files of earlier, interrupted saves to this target that were removed.</summary>
+    public int StaleRemoved { get; }
+    public Stream Stream => _wrapped ??= WrapForTests.Value is { } wrap ? wrap(_sink) : _sink;
 
     /// <summary>Tests wrap the file stream to simulate a full disk (per async flow, so parallel tests do not see it).</summary>
     internal static readonly AsyncLocal<Func<Stream, Stream>?> WrapForTests = new();
+    /// <summary>Tests fail a step ("write", "fsync", "close", "rename") with the errno this returns (0: no fault).</summary>
+    internal static readonly AsyncLocal<Func<string, int>?> FailForTests = new();
     private Stream? _wrapped;
 
-    /// <summary>Checks the target can be written before any work starts, then opens the temporary file.</summary>
+    /// <summary>Checks the target before any work starts, takes its lock, removes our stale temporary files, opens the temporary file.</summary>
     public static AtomicFile Create(string path, bool overwrite)
     {
-        var full = System.IO.Path.GetFullPath(path);
+        var full = ImageFile.FullPath(path);
         var dir = System.IO.Path.GetDirectoryName(full);
-        if (dir is null || !Directory.Exists(dir))
-            throw new VfioMigrationException($"{full}: the directory {dir} does not exist.", "ImageDirectoryNotFound", null);
-        if (Directory.Exists(full))
-            throw new VfioMigrationException($"{full} is a directory; name a file.", "ImagePathIsDirectory", null);
-        if (File.Exists(full) && !overwrite)
-            throw new VfioMigrationException($"{full} already exists; use -Force to replace it.", "ImageExists", null);
+        var name = System.IO.Path.GetFileName(full);
+        if (dir is null || name.Length == 0)
+            throw new VfioMigrationException($"{full} is a directory; name a file.", "ImagePathIsDirectory");
+        int rc = PosixFile.Stat(dir, followLinks: true, out var d);
+        if (rc == PosixFile.ENOENT || rc == 0 && d.Type != PosixFile.FileType.Directory)
+            throw new VfioMigrationException($"{full}: the directory {dir} does not exist.", "ImageDirectoryNotFound");
+        if (rc != 0) throw FileSystemError.From(rc, full, $"looking at the directory {dir}", writing: true);
+        CheckTarget(full, overwrite);
+        var targetLock = ImageTargetLock.Acquire(full);
         try
         {
-            return new AtomicFile(full, overwrite);
+            int stale = RemoveStale(dir, name);
+            var temp = System.IO.Path.Combine(dir, $".{name}.{Guid.NewGuid():N}.partial");
+            int fd = PosixFile.Open(temp, PosixFile.OWrOnly | PosixFile.OCreat | PosixFile.OExcl | PosixFile.ONoFollow, 0x180 /* 0600 */);
+            if (fd < 0) throw FileSystemError.From(-fd, full, "creating the temporary file", writing: true);
+            return new AtomicFile(full, overwrite, targetLock, fd, temp, stale);
         }
-        catch (UnauthorizedAccessException e)
+        catch
         {
-            throw new VfioMigrationException($"{full}: cannot write in {dir}: {e.Message}", "PermissionDenied", null, e);
+            targetLock.Dispose();
+            throw;
         }
     }
 
+    /// <summary>
+    /// What may be at the target: nothing, or a regular file (replaced only with <paramref name="overwrite"/>).
+    /// A device node, FIFO, socket or directory, or a link to one, is refused even with it.
+    /// </summary>
+    public static void CheckTarget(string full, bool overwrite)
+    {
+        int rc = PosixFile.Stat(full, followLinks: false, out var st);
+        if (rc == PosixFile.ENOENT) return;
+        if (rc != 0) throw FileSystemError.From(rc, full, "looking at the target", writing: true);
+        if (st.Type == PosixFile.FileType.Symlink)
+        {
+            rc = PosixFile.Stat(full, followLinks: true, out var target);
+            if (rc == 0) ImageFile.Refuse(full, target.Type);
+        }
+        else ImageFile.Refuse(full, st.Type);
+        if (!overwrite) throw new VfioMigrationException($"{full} already exists; use -Force to replace it.", "ImageExists");
+    }
+
+    /// <summary>Temporary files named as ours for this target, regular and owned by us: leftovers, since we hold the lock.</summary>
+    private static int RemoveStale(string dir, string name)
+    {
+        var pattern = new Regex($"^\\.{Regex.Escape(name)}\\.[0-9a-f]{{32}}\\.partial$", RegexOptions.CultureInvariant);
+        int removed = 0;
+        try
+        {
+            foreach (var file in Directory.EnumerateFiles(dir, $".{name}.*.partial"))
+            {
+                if (!pattern.IsMatch(System.IO.Path.GetFileName(file))) continue;
+                if (PosixFile.Stat(file, followLinks: false, out var st) != 0 || st.Type != PosixFile.FileType.Regular || st.Uid != PosixFile.EffectiveUid) continue;
+                if (PosixFile.Remove(file) == 0) removed++;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* an unlistable directory has no leftovers we can see */ }
+        return removed;
+    }
+
+    /// <summary>Bytes written so far.</summary>
+    public long Length => _sink.Position;
+
+    /// <summary>Writes what is buffered, fsyncs and closes the temporary file; the image is then durable but not yet in place.</summary>
+    public void Prepare()
+    {
+        if (_prepared) return;
+        ObjectDisposedException.ThrowIf(_fd < 0, this);
+        _wrapped?.Flush();
+        _sink.Flush();
+        Step("fsync", () => PosixFile.Sync(_fd), "syncing the image to disk (fsync)");
+        int fd = _fd;
+        _fd = -1;
+        Step("close", () => PosixFile.CloseChecked(fd), "closing the image");
+        _prepared = true;
+    }
+
+    /// <summary>Puts the image in place (after <see cref="Prepare"/>), then releases the target.</summary>
     public void Commit()
     {
-        var stream = _stream ?? throw new ObjectDisposedException(nameof(AtomicFile));
-        _wrapped?.Flush();
-        stream.Flush(flushToDisk: true);
-        stream.Dispose();
-        _stream = null;
-        _wrapped = null;
-        File.Move(TempPath, Path, _overwrite);
+        Prepare();
+        CheckTarget(Path, _overwrite); // a FIFO or device node put there while we wrote is still not replaced
+        Step("rename", () =>
+        {
+            int rc = PosixFile.Rename(TempPath, Path, noReplace: !_overwrite);
+            if (rc == PosixFile.EINVAL && !_overwrite)
+            {
+                // A file system without RENAME_NOREPLACE: link() also refuses an existing name.
+                rc = PosixFile.HardLink(TempPath, Path);
+                if (rc == 0) _ = PosixFile.Remove(TempPath);
+            }
+            if (rc == PosixFile.EEXIST)
+                throw new VfioMigrationException($"{Path} was created by someone else while this save ran; it was left as it is (use -Force to replace it).", "ImageExists");
+            return rc;
+        }, "renaming the image into place");
         _committed = true;
-        SyncDirectory(System.IO.Path.GetDirectoryName(Path)!);
+        _ = PosixFile.SyncDirectory(System.IO.Path.GetDirectoryName(Path)!);
+        _lock.Dispose();
+    }
+
+    /// <summary>Removes an image this object committed (a later member of its set failed). Never throws.</summary>
+    public void Retract()
+    {
+        if (_committed && PosixFile.Stat(Path, false, out var st) == 0 && st.Type == PosixFile.FileType.Regular) _ = PosixFile.Remove(Path);
+        _committed = false;
     }
 
     public void Dispose()
     {
-        _stream?.Dispose();
-        _stream = null;
-        if (!_committed && File.Exists(TempPath)) File.Delete(TempPath);
+        if (_disposed) return;
+        _disposed = true;
+        PosixFile.CloseQuietly(_fd);
+        _fd = -1;
+        if (!_committed) _ = PosixFile.Remove(TempPath);
+        _lock.Dispose();
     }
 
-    /// <summary>Makes the rename durable: fsync of the directory (Linux; elsewhere a no-op).</summary>
-    private static void SyncDirectory(string dir)
+    private void Step(string step, Func<int> call, string doing)
     {
-        if (!OperatingSystem.IsLinux()) return;
-        int fd = Open(dir, 0 /* O_RDONLY */);
-        if (fd < 0) return;
-        _ = Fsync(fd);
-        _ = Close(fd);
+        int rc = FailForTests.Value?.Invoke(step) ?? 0;
+        if (rc == 0) rc = call();
+        if (rc != 0) throw FileSystemError.From(rc, Path, doing, writing: true);
     }
 
-    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int Open(string path, int flags);
+    private void WriteAt(ReadOnlySpan<byte> data, long offset)
+    {
+        ObjectDisposedException.ThrowIf(_fd < 0, this);
+        int rc = FailForTests.Value?.Invoke("write") ?? 0;
+        if (rc == 0) rc = PosixFile.WriteAll(_fd, data, offset);
+        if (rc != 0) throw FileSystemError.From(rc, Path, "writing the image", writing: true);
+    }
 
-    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
-    private static partial int Fsync(int fd);
+    /// <summary>A write-only stream with its own buffer, so that giving up never flushes (and fails) again.</summary>
+    private sealed class SinkStream(AtomicFile file) : Stream
+    {
+        private readonly byte[] _buffer = new byte[BufferSize];
+        private int _buffered;
+        private long _flushed;
 
-    [LibraryImport("libc", EntryPoint = "close")]
-    private static partial int Close(int fd);
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => _flushed + _buffered;
+        public override long Position { get => Length; set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> data)
+        {
+            if (_buffered > 0 && _buffered + data.Length > _buffer.Length) Flush();
+            if (data.Length >= _buffer.Length)
+            {
+                file.WriteAt(data, _flushed);
+                _flushed += data.Length;
+                return;
+            }
+            data.CopyTo(_buffer.AsSpan(_buffered));
+            _buffered += data.Length;
+        }
+
+        public override void Flush()
+        {
+            if (_buffered == 0) return;
+            file.WriteAt(_buffer.AsSpan(0, _buffered), _flushed);
+            _flushed += _buffered;
+            _buffered = 0;
+        }
+    }
 }

@@ -10,9 +10,8 @@ public static class StateImageInspector
     public static VfioStateImage Inspect(string path, out StateImageException? damage, CancellationToken cancellationToken = default)
     {
         damage = null;
-        var full = Path.GetFullPath(path);
-        if (!File.Exists(full)) throw new VfioMigrationException($"{full} does not exist.", "ImageNotFound", null);
-        using var file = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        var full = ImageFile.FullPath(path);
+        using var file = ImageFile.OpenRead(full);
         StateImageReader reader;
         try
         {
@@ -25,6 +24,7 @@ public static class StateImageInspector
         }
         try { reader.ReadData(null, cancellationToken); }
         catch (StateImageException e) { damage = e; }
+        catch (IOException e) { throw FileSystemError.From(e, full, "reading the image", writing: false); }
         return Describe(reader, full, file.Length, damage?.Message);
     }
 
@@ -40,12 +40,22 @@ public static class StateImageInspector
     /// <summary>Verifies the whole image and returns its reader state; throws on any damage.</summary>
     public static StateImageReader Verify(string path, CancellationToken cancellationToken = default)
     {
-        var full = Path.GetFullPath(path);
-        if (!File.Exists(full)) throw new VfioMigrationException($"{full} does not exist.", "ImageNotFound", null);
-        using var file = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-        var reader = StateImageReader.Open(file, full);
-        reader.ReadData(null, cancellationToken);
-        return reader;
+        return Verify(path, out _, cancellationToken);
+    }
+
+    /// <summary>As <see cref="Verify(string, CancellationToken)"/>, also giving the file's size as read.</summary>
+    public static StateImageReader Verify(string path, out long fileBytes, CancellationToken cancellationToken = default)
+    {
+        var full = ImageFile.FullPath(path);
+        using var file = ImageFile.OpenRead(full);
+        fileBytes = file.Length;
+        try
+        {
+            var reader = StateImageReader.Open(file, full);
+            reader.ReadData(null, cancellationToken);
+            return reader;
+        }
+        catch (IOException e) { throw FileSystemError.From(e, full, "reading the image", writing: false); }
     }
 
     public static VfioStateImage Describe(StateImageReader reader, string path, long fileBytes, string? problem)

@@ -47,9 +47,13 @@ public sealed class StateImageReader
         if (!TryFill(stream, json)) throw new StateImageException(path, "header", "truncated inside the header.");
         StateImageHeader? header;
         try { header = JsonSerializer.Deserialize<StateImageHeader>(json, StateImageJson.Options); }
-        catch (JsonException e) { throw new StateImageException(path, "header", $"the header is not valid: {e.Message}"); }
+        catch (Exception e) when (e is JsonException or ArgumentException or NotSupportedException or InvalidOperationException or FormatException or OverflowException)
+        {
+            throw new StateImageException(path, "header", $"the header is not valid: {e.Message}");
+        }
         if (header is null || header.Device is null) throw new StateImageException(path, "header", "the header names no device.");
         if (header.FormatVersion != version) throw new StateImageException(path, "formatVersion", "the header's format version disagrees with the file's.");
+        StateImageHeaderCheck.Validate(header, path);
         var reader = new StateImageReader(stream, path, header);
         reader._hash.Append(prefix);
         reader._hash.Append(json);
@@ -94,7 +98,10 @@ public sealed class StateImageReader
         if (recordedBytes != (ulong)bytes || recordedChunks != (ulong)chunks)
             throw new StateImageException(Path, "length", $"the trailer records {recordedBytes} bytes in {recordedChunks} chunks, the image holds {bytes} in {chunks}.");
         try { Summary = JsonSerializer.Deserialize<StateImageSummary>(summary, StateImageJson.Options); }
-        catch (JsonException e) { throw new StateImageException(Path, "summary", $"the summary is not valid: {e.Message}"); }
+        catch (Exception e) when (e is JsonException or ArgumentException or NotSupportedException or InvalidOperationException or FormatException or OverflowException)
+        {
+            throw new StateImageException(Path, "summary", $"the summary is not valid: {e.Message}");
+        }
         DataBytes = bytes;
         Checksum = Convert.ToHexString(stored).ToLowerInvariant();
     }

@@ -20,12 +20,14 @@ public sealed class VfioHostSession : IDisposable
     private readonly HashSet<string> _held = new(StringComparer.OrdinalIgnoreCase);
     private readonly HashSet<string> _restored = new(StringComparer.OrdinalIgnoreCase);
     private readonly ILoggerFactory _loggers;
+    private readonly ILogger _auditLogger;
     private readonly object _sync = new();
 
     public VfioHostSession(IDeviceBackend backend, ILoggerFactory? loggers = null, AuditLog? audit = null)
     {
         Backend = backend;
         _loggers = loggers ?? NullLoggerFactory.Instance;
+        _auditLogger = _loggers.CreateLogger("VfioMigration.Audit");
         Audit = audit;
     }
 
@@ -166,6 +168,8 @@ public sealed class VfioHostSession : IDisposable
     /// <summary>Runs a planned change, auditing every device's outcome.</summary>
     public IReadOnlyList<DeviceSetOutcome> Execute(DeviceSetTransition plan, CancellationToken cancellationToken = default, Action<DeviceSetStep>? beforeStep = null)
     {
+        if (AuditProblem() is { } audit)
+            return plan.Steps.Select(s => s.Device).Distinct().Select(d => new DeviceSetOutcome(d, null, Untouched(audit, d))).ToArray();
         Hold(plan.Steps.Select(s => s.Device.Address));
         var outcomes = plan.Execute(cancellationToken, beforeStep);
         foreach (var o in outcomes) Record(o.Device.Address, o.Result, o.Error, plan.Steps.LastOrDefault(s => s.Device == o.Device)?.Target);
@@ -176,6 +180,8 @@ public sealed class VfioHostSession : IDisposable
     public IReadOnlyList<DeviceOutcome> Save(IReadOnlyList<SaveTarget> targets, SaveOptions options, bool overwrite, bool forceQuiesce,
         IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        if (AuditProblem() is { } audit)
+            return targets.Select(t => new DeviceOutcome(t.Device.Address, null, Untouched(audit, t.Device), t.Device.TryGetState())).ToArray();
         Hold(targets.Select(t => t.Device.Address));
         if (targets.Count > 1 && forceQuiesce)
         {
@@ -191,7 +197,9 @@ public sealed class VfioHostSession : IDisposable
         var outcomes = DeviceSetSaver.Save(targets, options, overwrite, forceQuiesce, progress, cancellationToken);
         foreach (var o in outcomes.Where(o => o.Error is null)) MarkRestored(o.Address, false);
         foreach (var o in outcomes)
-            Audit?.Record(o.Address, null, o.StateNow?.ToString() ?? "unknown", Array.Empty<MigrationArc>(),
+            foreach (var w in o.Warnings ?? Array.Empty<string>()) Logging.CoreLog.SaveWarning(_auditLogger, w);
+        foreach (var o in outcomes)
+            AuditRecord(o.Address, null, o.StateNow?.ToString() ?? "unknown", Array.Empty<MigrationArc>(),
                 o.Error is null ? $"ok: {o.Image!.Path} ({o.Image.DataBytes} bytes, xxh128 {o.Image.Checksum})" : $"{o.Error.ErrorId}: {o.Error.Message}", "save");
         return outcomes;
     }
@@ -200,11 +208,13 @@ public sealed class VfioHostSession : IDisposable
     public IReadOnlyList<DeviceOutcome> Restore(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, RestoreOverrides overrides,
         IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        if (AuditProblem() is { } audit)
+            return targets.Select(t => new DeviceOutcome(t.Device.Address, null, Untouched(audit, t.Device), t.Device.TryGetState())).ToArray();
         Hold(targets.Select(t => t.Device.Address));
         var outcomes = DeviceSetRestorer.Restore(targets, finalState, overrides, progress, cancellationToken);
         foreach (var o in outcomes) MarkRestored(o.Address, o.Error is null);
         foreach (var o in outcomes)
-            Audit?.Record(o.Address, null, o.StateNow?.ToString() ?? "unknown", Array.Empty<MigrationArc>(),
+            AuditRecord(o.Address, null, o.StateNow?.ToString() ?? "unknown", Array.Empty<MigrationArc>(),
                 o.Error is null ? $"ok: {o.Image!.Path}" : $"{o.Error.ErrorId}: {o.Error.Message}", "restore");
         return outcomes;
     }
@@ -212,6 +222,7 @@ public sealed class VfioHostSession : IDisposable
     /// <summary>VFIO_DEVICE_RESET: the way out of Error.</summary>
     public void Reset(string address)
     {
+        if (AuditProblem() is { } audit) throw audit;
         Hold(new[] { address });
         var driver = Migration(address);
         string? before = null;
@@ -223,11 +234,11 @@ public sealed class VfioHostSession : IDisposable
         {
             driver.Reset();
             MarkRestored(driver.Address, false);
-            Audit?.Record(driver.Address, before, MigrationState.Running.ToString(), Array.Empty<MigrationArc>(), "ok", "reset");
+            AuditRecord(driver.Address, before, MigrationState.Running.ToString(), Array.Empty<MigrationArc>(), "ok", "reset");
         }
         catch (VfioMigrationException e)
         {
-            Audit?.Record(driver.Address, before, MigrationState.Running.ToString(), Array.Empty<MigrationArc>(), "failed: " + e.Message, "reset");
+            AuditRecord(driver.Address, before, MigrationState.Running.ToString(), Array.Empty<MigrationArc>(), "failed: " + e.Message, "reset");
             // Say why a reset can fail and where the device is: the caller may be trying to leave Error.
             string now = driver.Protocol == MigrationProtocol.None ? "" : driver.TryGetState() is { } s ? $" It is still in {s}." : " Its state could not be read.";
             string cause = e is Transport.VfioCallException { Errno: Protocol.Errno.EINVAL or Protocol.Errno.ENOTTY }
@@ -237,13 +248,32 @@ public sealed class VfioHostSession : IDisposable
         }
     }
 
+    /// <summary>Why the configured audit log cannot be written, asked before any device is touched; null if it can (or there is none).</summary>
+    private VfioMigrationException? AuditProblem()
+    {
+        try { Audit?.EnsureWritable(); return null; }
+        catch (VfioMigrationException e) { return e; }
+    }
+
+    private static VfioMigrationException Untouched(VfioMigrationException audit, IDeviceMigration device)
+    {
+        string where = device.TryGetState() is { } s ? $"{device.Address} was not touched and is in {s}." : $"{device.Address} was not touched.";
+        return new VfioMigrationException($"{audit.Message} {where}", audit.ErrorId, device.Address, audit);
+    }
+
+    /// <summary>One audit record; a failure to write it is a warning on the log, never a change of the outcome.</summary>
+    private void AuditRecord(string device, string? from, string to, IEnumerable<MigrationArc> arcs, string result, string? operation = null)
+    {
+        if (Audit?.Record(device, from, to, arcs, result, operation) is { } problem) Logging.CoreLog.AuditNotRecorded(_auditLogger, problem);
+    }
+
     private void Record(string device, TransitionResult? result, VfioMigrationException? error, MigrationState? target)
     {
         if (Audit is null) return;
         if (result is not null)
-            Audit.Record(device, result.From.ToString(), result.To.ToString(), result.Arcs, "ok");
+            AuditRecord(device, result.From.ToString(), result.To.ToString(), result.Arcs, "ok");
         else if (error is not null)
-            Audit.Record(device, (error as MigrationTransitionException)?.From?.ToString(), (error as MigrationTransitionException)?.Requested.ToString() ?? target?.ToString() ?? "?",
+            AuditRecord(device, (error as MigrationTransitionException)?.From?.ToString(), (error as MigrationTransitionException)?.Requested.ToString() ?? target?.ToString() ?? "?",
                 (error as MigrationTransitionException)?.ArcsDone ?? Array.Empty<MigrationArc>(), $"{error.ErrorId}: {error.Message}");
     }
 

@@ -38,4 +38,10 @@ public static partial class CoreLog
 
     [LoggerMessage(EventId = 1101, Level = LogLevel.Debug, Message = "{Device}: save session read {Bytes} bytes")]
     public static partial void SaveRead(ILogger logger, string device, int bytes);
+
+    [LoggerMessage(EventId = 1200, Level = LogLevel.Warning, Message = "{Problem}")]
+    public static partial void AuditNotRecorded(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "{Warning}")]
+    public static partial void SaveWarning(ILogger logger, string warning);
 }

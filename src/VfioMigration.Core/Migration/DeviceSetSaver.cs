@@ -18,6 +18,11 @@ public static class DeviceSetSaver
     {
         if (targets.Count == 0) return Array.Empty<DeviceOutcome>();
         // Checks that need no device: every error here leaves everything as it was.
+        foreach (var t in targets)
+        {
+            try { ImageFile.FullPath(t.Path); }
+            catch (VfioMigrationException e) { return FailAll(targets, e); }
+        }
         var duplicate = targets.GroupBy(t => Path.GetFullPath(t.Path)).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
             return FailAll(targets, new VfioMigrationException($"Two devices would be saved to the same file {duplicate.Key}.", "ImagePathConflict", null));
@@ -28,6 +33,15 @@ public static class DeviceSetSaver
             if (options.Live && !t.Device.Capabilities.HasFlag(MigrationCapabilities.PreCopy))
                 return FailAll(targets, new VfioMigrationException($"{t.Device.Address}: a live save needs pre-copy, which this device does not offer ({t.Device.Capabilities}); save without -Live.", "PreCopyNotSupported", t.Device.Address));
         }
+        IDisposable held;
+        try { held = DeviceLock.Acquire(targets.Select(t => t.Device), "save"); }
+        catch (VfioMigrationException busy) { return FailAll(targets, busy); }
+        using (held) return SaveHeld(targets, options, overwrite, forceQuiesce, progress, cancellationToken);
+    }
+
+    private static IReadOnlyList<DeviceOutcome> SaveHeld(IReadOnlyList<SaveTarget> targets, SaveOptions options, bool overwrite, bool forceQuiesce,
+        IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
+    {
         var starts = new Dictionary<IDeviceMigration, MigrationState>();
         var files = new List<AtomicFile>();
         try
@@ -49,8 +63,11 @@ public static class DeviceSetSaver
         var headers = new StateImageHeader[targets.Count];
         var pre = new (int Rounds, long Bytes)[targets.Count];
         var results = new VfioStateImage[targets.Count];
+        var warnings = targets.Select(_ => new List<string>()).ToArray();
         var clock = Stopwatch.StartNew();
         IDeviceMigration? current = null;
+        int currentFile = 0;
+        int committed = 0;
         try
         {
             for (int i = 0; i < targets.Count; i++)
@@ -59,6 +76,7 @@ public static class DeviceSetSaver
                 for (int i = 0; i < targets.Count; i++)
                 {
                     current = targets[i].Device;
+                    currentFile = i;
                     var w = writers[i];
                     pre[i] = DeviceStateSaver.PreCopy(current, chunk => w.WriteChunk(chunk), buffer, options, progress, cancellationToken);
                 }
@@ -81,27 +99,39 @@ public static class DeviceSetSaver
             for (int i = 0; i < targets.Count; i++)
             {
                 current = targets[i].Device;
+                currentFile = i;
                 var w = writers[i];
-                var (bytes, downtime) = DeviceStateSaver.DrainStopCopy(current, clocks[i], chunk => w.WriteChunk(chunk), buffer, pre[i].Rounds, pre[i].Bytes, progress, cancellationToken);
+                var (bytes, downtime, check) = DeviceStateSaver.DrainStopCopy(current, clocks[i], chunk => w.WriteChunk(chunk), buffer, pre[i].Rounds, pre[i].Bytes, progress, cancellationToken);
+                if (check is { Disagrees: true }) warnings[i].Add(check.Warning);
                 var summary = new StateImageSummary { PreCopyRounds = pre[i].Rounds, PreCopyBytes = pre[i].Bytes, DowntimeMilliseconds = downtime.TotalMilliseconds, DurationMilliseconds = clock.Elapsed.TotalMilliseconds };
                 string checksum = w.Finish(summary);
                 results[i] = Describe(headers[i], files[i], w, summary, checksum);
             }
             current = null;
-            for (int i = 0; i < targets.Count; i++) files[i].Commit();
+            // Every image durable first, then all renamed: a set appears whole or, if a rename fails, not at all.
+            for (int i = 0; i < targets.Count; i++) { currentFile = i; files[i].Prepare(); }
+            for (int i = 0; i < targets.Count; i++) { currentFile = i; files[i].Commit(); committed++; }
         }
         catch (Exception e) when (e is VfioMigrationException or OperationCanceledException or IOException or UnauthorizedAccessException)
         {
+            for (int i = 0; i < committed; i++) files[i].Retract();
             foreach (var f in files) f.Dispose();
-            return Recover(targets, starts, current, Wrap(e, current));
+            var path = files.Count > currentFile ? files[currentFile].Path : targets[currentFile].Path;
+            // Writing out or renaming a file fails on that file's device, not on "the set".
+            var failed = current ?? (e is OperationCanceledException ? null : targets[currentFile].Device);
+            return Recover(targets, starts, failed, Wrap(e, current, path));
         }
         foreach (var f in files) f.Dispose();
 
         // The images are safe on disk; now leave the devices where the caller asked.
+        // A device that cannot be moved now is a warning: the save itself succeeded and the image is valid.
         var outcomes = new List<DeviceOutcome>();
-        var final = FinalStates(targets, options.FinalState, cancellationToken);
+        var final = FinalStates(targets, options.FinalState, CancellationToken.None);
         for (int i = 0; i < targets.Count; i++)
-            outcomes.Add(new DeviceOutcome(targets[i].Device.Address, results[i], final[i].Error, final[i].Now));
+        {
+            if (final[i].Error is { } e) warnings[i].Add(e.Message);
+            outcomes.Add(new DeviceOutcome(targets[i].Device.Address, results[i], null, final[i].Now, warnings[i]));
+        }
         return outcomes;
     }
 
@@ -125,7 +155,7 @@ public static class DeviceSetSaver
         Path = file.Path, DeviceName = h.Device.Address, Kind = h.Device.Kind, VendorId = h.Device.VendorId, DeviceId = h.Device.DeviceId,
         Driver = h.Device.Driver, Protocol = h.Device.Protocol, Capabilities = h.Device.Capabilities,
         Created = h.Created, Host = h.Host, SaveMode = h.SaveMode, FormatVersion = h.FormatVersion,
-        DataBytes = w.DataBytes, FileBytes = file.Stream.Position, Checksum = checksum,
+        DataBytes = w.DataBytes, FileBytes = file.Length, Checksum = checksum,
         PreCopyRounds = s.PreCopyRounds, PreCopyBytes = s.PreCopyBytes, Downtime = TimeSpan.FromMilliseconds(s.DowntimeMilliseconds),
         Duration = TimeSpan.FromMilliseconds(s.DurationMilliseconds), SetId = h.Set?.Id, SetIndex = h.Set?.Index,
         SetMembers = h.Set?.Members.ToArray(), IsValid = true,
@@ -141,15 +171,24 @@ public static class DeviceSetSaver
             for (int i = 0; i < targets.Count; i++)
             {
                 var o = outcomes.First(x => x.Device == targets[i].Device);
-                result[i] = (o.Error is null ? null : new VfioMigrationException($"{targets[i].Device.Address}: the image was saved, but the device could not be moved to {final}: {o.Error.Message}", "SavedButNotMoved", targets[i].Device.Address, o.Error), targets[i].Device.TryGetState());
+                var now = targets[i].Device.TryGetState();
+                result[i] = (o.Error is null ? null : NotMoved(targets[i], final, o.Error, now), now);
             }
         }
         catch (VfioMigrationException e)
         {
-            for (int i = 0; i < targets.Count; i++) result[i] = (e, targets[i].Device.TryGetState());
+            for (int i = 0; i < targets.Count; i++)
+            {
+                var now = targets[i].Device.TryGetState();
+                result[i] = (NotMoved(targets[i], final, e, now), now);
+            }
         }
         return result;
     }
+
+    private static VfioMigrationException NotMoved(SaveTarget t, MigrationState final, VfioMigrationException e, MigrationState? now) =>
+        new($"{t.Device.Address}: the image was saved to {t.Path} and is valid, but the device could not then be moved to {final}: {Sentence(MigrationTransitionException.WithoutState(e))} {Where(t.Device.Address, now)}",
+            "SavedButNotMoved", t.Device.Address, e);
 
     /// <summary>After a failed save: every device back to where it started (Running, usually), and say where each is.</summary>
     private static IReadOnlyList<DeviceOutcome> Recover(IReadOnlyList<SaveTarget> targets, Dictionary<IDeviceMigration, MigrationState> starts,
@@ -169,11 +208,13 @@ public static class DeviceSetSaver
         {
             var now = t.Device.TryGetState();
             var error = t.Device == failed || failed is null && targets.Count == 1
-                ? new VfioMigrationException($"{cause.Message} No image was written. {Where(t.Device.Address, now)}", cause.ErrorId, t.Device.Address, cause)
-                : new VfioMigrationException($"{t.Device.Address}: not saved: {(failed is null ? cause.Message : $"saving {failed.Address} failed")}. No image was written. {Where(t.Device.Address, now)}", "SaveAborted", t.Device.Address, cause);
+                ? new VfioMigrationException($"{Sentence(MigrationTransitionException.WithoutState(cause))} No image was written. {Where(t.Device.Address, now)}", cause.ErrorId, t.Device.Address, cause)
+                : new VfioMigrationException($"{t.Device.Address}: not saved: {(failed is null ? Sentence(MigrationTransitionException.WithoutState(cause)) : $"saving {failed.Address} failed.")} No image was written. {Where(t.Device.Address, now)}", "SaveAborted", t.Device.Address, cause);
             return new DeviceOutcome(t.Device.Address, null, error, now);
         }).ToArray();
     }
+
+    private static string Sentence(string s) => s.EndsWith('.') ? s : s + ".";
 
     private static string Where(string address, MigrationState? now) => now switch
     {
@@ -182,11 +223,11 @@ public static class DeviceSetSaver
         _ => $"{address} is in {now}.",
     };
 
-    private static VfioMigrationException Wrap(Exception e, IDeviceMigration? device) => e switch
+    private static VfioMigrationException Wrap(Exception e, IDeviceMigration? device, string path) => e switch
     {
         VfioMigrationException v => v,
         OperationCanceledException => new VfioMigrationException($"{device?.Address ?? "save"}: cancelled.", "SaveCancelled", device?.Address, e),
-        _ => new VfioMigrationException($"writing the image failed: {e.Message}", e.HResult == 28 || e.Message.Contains("space", StringComparison.OrdinalIgnoreCase) ? "DiskFull" : "ImageWriteFailed", device?.Address, e),
+        _ => FileSystemError.From(e, Path.GetFullPath(path), "writing the image", writing: true),
     };
 
 
@@ -197,8 +238,8 @@ public static class DeviceSetSaver
             var now = t.Device.TryGetState();
             bool concerns = e.Device is null || string.Equals(e.Device, t.Device.Address, StringComparison.OrdinalIgnoreCase);
             var error = concerns
-                ? new VfioMigrationException($"{e.Message} No image was written. {Where(t.Device.Address, now)}", e.ErrorId, t.Device.Address, e)
-                : new VfioMigrationException($"{t.Device.Address}: not saved: {e.Message} No image was written. {Where(t.Device.Address, now)}", "SaveAborted", t.Device.Address, e);
+                ? new VfioMigrationException($"{Sentence(MigrationTransitionException.WithoutState(e))} No image was written. {Where(t.Device.Address, now)}", e.ErrorId, t.Device.Address, e)
+                : new VfioMigrationException($"{t.Device.Address}: not saved: {Sentence(MigrationTransitionException.WithoutState(e))} No image was written. {Where(t.Device.Address, now)}", "SaveAborted", t.Device.Address, e);
             return new DeviceOutcome(t.Device.Address, null, error, now);
         }).ToArray();
 }

@@ -80,6 +80,17 @@ public sealed class DeviceSetTransition
     /// </summary>
     public IReadOnlyList<DeviceSetOutcome> Execute(CancellationToken cancellationToken = default, Action<DeviceSetStep>? beforeStep = null)
     {
+        IDisposable held;
+        try { held = DeviceLock.Acquire(Steps.Select(s => s.Device), "state change"); }
+        catch (VfioMigrationException busy)
+        {
+            return Steps.Select(s => s.Device).Distinct().Select(d => new DeviceSetOutcome(d, null, busy)).ToArray();
+        }
+        using (held) return ExecuteHeld(cancellationToken, beforeStep);
+    }
+
+    private IReadOnlyList<DeviceSetOutcome> ExecuteHeld(CancellationToken cancellationToken, Action<DeviceSetStep>? beforeStep)
+    {
         var outcomes = new Dictionary<IDeviceMigration, DeviceSetOutcome>();
         var quiesced = new List<DeviceSetStep>();
         foreach (var step in Steps.Where(s => s.Phase == 1))

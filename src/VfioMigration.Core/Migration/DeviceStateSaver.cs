@@ -27,10 +27,11 @@ public static class DeviceStateSaver
     public static SaveReport Save(IDeviceMigration device, DataSink sink, SaveOptions options,
         IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        using var held = DeviceLock.Acquire(new[] { device }, "save");
         var total = Stopwatch.StartNew();
         var buffer = new byte[options.ChunkSize];
         var pre = options.Live ? PreCopy(device, sink, buffer, options, progress, cancellationToken) : default;
-        var (bytes, downtime) = StopCopy(device, sink, buffer, pre.Rounds, pre.Bytes, progress, cancellationToken);
+        var (bytes, downtime, _) = StopCopy(device, sink, buffer, pre.Rounds, pre.Bytes, progress, cancellationToken);
         device.RequestState(options.FinalState, cancellationToken);
         return new SaveReport(device.Address, bytes, pre.Bytes, pre.Rounds, downtime, total.Elapsed);
     }
@@ -80,8 +81,11 @@ public static class DeviceStateSaver
         return (rounds, bytes);
     }
 
-    /// <summary>Enters stop-copy and reads the stream to its end; returns all bytes saved and the downtime.</summary>
-    public static (long Bytes, TimeSpan Downtime) StopCopy(IDeviceMigration device, DataSink sink, byte[] buffer, int rounds, long bytesSoFar,
+    /// <summary>
+    /// Enters stop-copy and reads the stream to its end; returns all bytes saved, the downtime, and the stop-copy
+    /// bytes against the device's own estimate of them (MIG_DATA_SIZE read in STOP_COPY; null where it has none).
+    /// </summary>
+    public static (long Bytes, TimeSpan Downtime, StreamSizeCheck? Check) StopCopy(IDeviceMigration device, DataSink sink, byte[] buffer, int rounds, long bytesSoFar,
         IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
     {
         var stopwatch = EnterStopCopy(device, cancellationToken);
@@ -96,13 +100,19 @@ public static class DeviceStateSaver
         return stopwatch;
     }
 
-    /// <summary>Reads a device already in stop-copy to the end of its stream; returns all bytes saved and the downtime.</summary>
-    public static (long Bytes, TimeSpan Downtime) DrainStopCopy(IDeviceMigration device, Stopwatch stopwatch, DataSink sink, byte[] buffer, int rounds, long bytesSoFar,
+    /// <summary>
+    /// Reads a device already in stop-copy to the end of its stream; returns all bytes saved, the downtime, and the
+    /// stop-copy bytes against the device's own estimate (null where it has none).
+    /// </summary>
+    public static (long Bytes, TimeSpan Downtime, StreamSizeCheck? Check) DrainStopCopy(IDeviceMigration device, Stopwatch stopwatch, DataSink sink, byte[] buffer, int rounds, long bytesSoFar,
         IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
     {
-        long? total = device.GetStopCopySize() is { } estimate ? bytesSoFar + (long)estimate : null;
+        ulong? estimate = null;
+        try { estimate = device.GetStopCopySize(); }
+        catch (VfioMigrationException) { /* the estimate is optional: QEMU carries on without it too */ }
+        long? total = estimate is { } e ? bytesSoFar + (long)e : null;
         long moved = Drain(device, sink, buffer, untilEnd: true, progress, "stop-copy", rounds, bytesSoFar, total, cancellationToken, long.MaxValue);
-        return (bytesSoFar + moved, stopwatch.Elapsed);
+        return (bytesSoFar + moved, stopwatch.Elapsed, estimate is { } est ? new StreamSizeCheck(device.Address, moved, (long)est) : null);
     }
 
     private static long Drain(IDeviceMigration device, DataSink sink, byte[] buffer, bool untilEnd, IProgress<SaveProgress>? progress,

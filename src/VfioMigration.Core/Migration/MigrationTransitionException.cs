@@ -32,6 +32,12 @@ public sealed class MigrationTransitionException : VfioMigrationException
     public IReadOnlyList<MigrationArc> ArcsDone { get; }
     public int? Errno { get; }
 
+    /// <summary>What failed, without the state sentence: for callers that read the state again after recovering and say it once.</summary>
+    public string Failure => $"{Device}: cannot change state {(From is { } f ? $"from {f} " : "")}to {Requested}: {Reason}";
+
+    /// <summary>An error's message without a device state in it, for a message that states the state read last.</summary>
+    public static string WithoutState(VfioMigrationException e) => e is MigrationTransitionException t ? t.Failure : e.Message;
+
     /// <summary>The state just refused or failed is never offered as a way on.</summary>
     private static IReadOnlyList<MigrationState> Without(IReadOnlyList<MigrationState> reachable, MigrationState requested) =>
         reachable.Contains(requested) ? reachable.Where(s => s != requested).ToArray() : reachable;

@@ -3,20 +3,34 @@ using VfioMigration.Images;
 
 namespace VfioMigration.PowerShell.Commands;
 
-/// <summary>Reads image files and verifies them whole, with no device involved.</summary>
-[Cmdlet(VerbsCommon.Get, "VfioStateImage")]
+/// <summary>Reads image files and verifies them whole, with no device involved. Each file stands alone: a damaged or unreadable one is an error for that file, and the others are still read.</summary>
+[Cmdlet(VerbsCommon.Get, "VfioStateImage", DefaultParameterSetName = ByPath)]
 [OutputType(typeof(VfioStateImage))]
 public sealed class GetVfioStateImageCommand : VfioCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
-    [Alias("FullName")]
+    private const string ByPath = "Path";
+    private const string ByLiteralPath = "LiteralPath";
+    private bool _pathFromCommandLine;
+
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByPath, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public string[] Path { get; set; } = Array.Empty<string>();
 
+    /// <summary>Paths taken as they are: no wildcard characters. File objects bind here (PSPath).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = ByLiteralPath, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "LP", "FullName")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = Array.Empty<string>();
+
+    protected override void BeginProcessing() => _pathFromCommandLine = MyInvocation.BoundParameters.ContainsKey(nameof(Path));
+
     protected override void ProcessRecord()
     {
-        foreach (var file in Path.SelectMany(FilesToRead))
+        var files = ParameterSetName == ByLiteralPath
+            ? LiteralPath.SelectMany(p => FilesToRead(p, literal: true))
+            : Path.SelectMany(p => FilesToRead(p, literal: !_pathFromCommandLine && ExistsLiterally(p)));
+        foreach (var file in files)
         {
             if (Cancellation.IsCancellationRequested) return;
             try
@@ -26,7 +40,7 @@ public sealed class GetVfioStateImageCommand : VfioCmdlet
                 if (damage is not null) WriteVfioError(damage, image);
             }
             catch (VfioMigrationException e) { WriteVfioError(e, file); }
-            catch (IOException e) { WriteVfioError(new VfioMigrationException($"{file}: {e.Message}", "ImageReadFailed", null, e), file); }
+            catch (IOException e) { WriteVfioError(FileSystemError.From(e, file, "reading the image", writing: false), file); }
         }
     }
 }

@@ -13,11 +13,20 @@ namespace VfioMigration.PowerShell.Commands;
 [OutputType(typeof(VfioDevice))]
 public sealed class RestoreVfioDeviceStateCommand : DeviceTargetCmdlet
 {
-    /// <summary>Image files, one per target device and in the same order. Wildcards are allowed.</summary>
-    [Parameter(Mandatory = true, Position = 1)]
+    /// <summary>Image files, one per target device and in the same order. Wildcards are allowed. Binds an image's Path from the pipeline (Get-VfioStateImage).</summary>
+    [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
     public string[] Path { get; set; } = Array.Empty<string>();
+
+    /// <summary>Image files named exactly, without wildcards (for names with brackets). File objects bind here (PSPath).</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "LP")]
+    [ValidateNotNullOrEmpty]
+    public string[] LiteralPath { get; set; } = Array.Empty<string>();
+
+    private readonly List<(string Path, bool Literal)> _paths = new();
+    private bool _pathsFromCommandLine;
 
     /// <summary>Start the devices (Running) after the restore instead of leaving them stopped.</summary>
     [Parameter]
@@ -42,10 +51,42 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceTargetCmdlet
     [Parameter]
     public SwitchParameter Together { get; set; }
 
-    protected override void EndProcessing()
+    protected override void BeginProcessing()
     {
-        var images = Path.SelectMany(FilesToRead).ToArray();
-        if (images.Length == 0) return;
+        _pathsFromCommandLine = MyInvocation.BoundParameters.ContainsKey(nameof(Path)) || MyInvocation.BoundParameters.ContainsKey(nameof(LiteralPath));
+        if (_pathsFromCommandLine) Collect(fromPipeline: false);
+    }
+
+    protected override void ProcessRecord()
+    {
+        base.ProcessRecord();
+        if (!_pathsFromCommandLine) Collect(fromPipeline: true);
+    }
+
+    private void Collect(bool fromPipeline)
+    {
+        foreach (var p in Path) _paths.Add((p, fromPipeline && ExistsLiterally(p)));
+        foreach (var p in LiteralPath) _paths.Add((p, true));
+        if (fromPipeline)
+        {
+            Path = Array.Empty<string>();
+            LiteralPath = Array.Empty<string>();
+        }
+    }
+
+    protected override void EndProcessing() => RunTerminable(EndProcessingCore);
+
+    private void EndProcessingCore()
+    {
+        if (_paths.Count == 0)
+        {
+            WriteVfioError(new VfioMigrationException("No image given: name the images with -Path or -LiteralPath, or pipe them in from Get-VfioStateImage.", "ImagePathInvalid"), null);
+            return;
+        }
+        // A path that names nothing is its own error; restoring the rest would split what belongs together.
+        var resolved = _paths.Select(p => FilesToRead(p.Path, p.Literal)).ToArray();
+        if (resolved.Any(r => r.Count == 0)) return;
+        var images = resolved.SelectMany(r => r).ToArray();
         var overrides = (SkipIdentityCheck ? RestoreOverrides.Identity : 0) | (SkipSetCheck ? RestoreOverrides.SetMembership : 0);
         foreach (var (session, devices) in Targets())
         {
@@ -53,7 +94,7 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceTargetCmdlet
             if (images.Length != devices.Count)
             {
                 WriteVfioError(new VfioMigrationException(
-                    $"{images.Length} image(s) for {devices.Count} device(s): give one image per device, in the same order.", "ImageCountMismatch"), Path);
+                    $"{images.Length} image(s) for {devices.Count} device(s): give one image per device, in the same order.", "ImageCountMismatch"), _paths.Select(p => p.Path).ToArray());
                 continue;
             }
             var targets = new List<RestoreTarget>();

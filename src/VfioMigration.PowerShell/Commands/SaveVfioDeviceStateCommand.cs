@@ -13,8 +13,12 @@ namespace VfioMigration.PowerShell.Commands;
 [OutputType(typeof(VfioStateImage))]
 public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
 {
-    /// <summary>One file per device, in order; or one directory, where each image is named after its device.</summary>
+    /// <summary>
+    /// One file per device, in order; or one directory, where each image is named after its device. A file about to
+    /// be created has no wildcards: the name is taken as it is, so this is also -LiteralPath.
+    /// </summary>
     [Parameter(Mandatory = true, Position = 1)]
+    [Alias("LiteralPath", "LP")]
     [ValidateNotNullOrEmpty]
     public string[] Path { get; set; } = Array.Empty<string>();
 
@@ -57,7 +61,9 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
         RequireWith(MyInvocation.BoundParameters.ContainsKey(nameof(MaxPreCopyRounds)), "MaxPreCopyRounds", Live, "Live");
     }
 
-    protected override void EndProcessing()
+    protected override void EndProcessing() => RunTerminable(EndProcessingCore);
+
+    private void EndProcessingCore()
     {
         foreach (var (session, names) in TargetsByName())
         {
@@ -128,7 +134,7 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
         foreach (var o in outcomes)
         {
             if (o.Error is { } e) WriteVfioError(e, o.Address);
-            else if (PassThru) WriteObject(o.Image);
+            else if (PassThru && o.Image is not null) WriteObject(o.Image);
         }
     }
 
@@ -139,7 +145,9 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
     /// </summary>
     private IReadOnlyList<(Inventory.DeviceIdentity Device, string Path)>? ImagePaths(IReadOnlyList<(string Name, IReadOnlyList<Inventory.DeviceIdentity> Devices)> names)
     {
-        var resolved = Path.Select(FileToWrite).ToArray();
+        var files = Path.Select(FileToWrite).ToArray();
+        if (files.Any(f => f is null)) return null;
+        var resolved = files.Select(f => f!).ToArray();
         var devices = names.SelectMany(n => n.Devices).DistinctBy(d => d.Address).ToArray();
         if (resolved.Length == 1 && Directory.Exists(resolved[0]))
             return devices.Select(d => (d, System.IO.Path.Combine(resolved[0], FileName(d.Address)))).ToArray();

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using VfioMigration.Inventory;
 using VfioMigration.PowerShell.Session;
@@ -47,6 +48,31 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e).Throw();
     }
 
+    private volatile bool _terminated;
+
+    /// <summary>
+    /// Treats SIGTERM (what timeout, systemd and cron send) like Ctrl+C while <paramref name="work"/> runs: the
+    /// operation is cancelled and cleans up (temporary files deleted, devices returned), its errors are written,
+    /// and then the process exits with 143 (128 + SIGTERM), as it would have without us.
+    /// </summary>
+    protected void RunTerminable(Action work)
+    {
+        using (PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        {
+            ctx.Cancel = true;
+            _terminated = true;
+            _stop.Cancel();
+        }))
+        {
+            work();
+        }
+        if (_terminated)
+        {
+            Host.UI.WriteErrorLine($"{MyInvocation.MyCommand.Name}: terminated by SIGTERM after cleaning up.");
+            Environment.Exit(143);
+        }
+    }
+
     /// <summary>The session for the simulated host, or for the real one when this host offers VFIO.</summary>
     protected VfioHostSession SessionFor(bool simulated, bool evenWithoutVfio = false)
     {
@@ -85,6 +111,8 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
 
     protected void WriteVfioError(VfioMigrationException e, object? target)
     {
+        // The process exits right after a SIGTERM'd operation, before error records are rendered: say it directly.
+        if (_terminated) Host.UI.WriteErrorLine(e.Message);
         try
         {
             WriteError(ErrorFor(e, target));
@@ -151,9 +179,14 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         }
     }
 
-    /// <summary>A file-system path for a file about to be written; other providers are refused.</summary>
-    protected string FileToWrite(string path)
+    /// <summary>A file-system path for a file about to be written, or null after a (non-terminating) error; other providers are refused.</summary>
+    protected string? FileToWrite(string path)
     {
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            WriteVfioError(new VfioMigrationException($"'{path}' is not a file name: an image path must not be empty or blank.", "ImagePathInvalid"), path);
+            return null;
+        }
         string resolved = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
         if (provider.Name != "FileSystem")
             ThrowTerminatingError(new ErrorRecord(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files, so use a file-system path.", "NotAFileSystemPath"),
@@ -161,15 +194,33 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         return resolved;
     }
 
-    /// <summary>Existing files matching a path (wildcards allowed); a path that matches nothing is an error.</summary>
-    protected IReadOnlyList<string> FilesToRead(string path)
+    /// <summary>
+    /// The files a path names, through the PowerShell provider: with <paramref name="literal"/> the one file it
+    /// names (whether it exists is the reader's to say), else the existing items its wildcards match. A pattern
+    /// that matches nothing is <c>ImageNotFound</c>, a blank name <c>ImagePathInvalid</c> (both non-terminating).
+    /// </summary>
+    protected IReadOnlyList<string> FilesToRead(string path, bool literal = false)
     {
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            WriteVfioError(new VfioMigrationException($"'{path}' is not a file name: an image path must not be empty or blank.", "ImagePathInvalid"), path);
+            return Array.Empty<string>();
+        }
         try
         {
-            var resolved = SessionState.Path.GetResolvedProviderPathFromPSPath(path, out var provider);
+            ProviderInfo provider;
+            IReadOnlyList<string> resolved;
+            if (literal || !WildcardPattern.ContainsWildcardCharacters(path))
+            {
+                var one = SessionState.Path.GetUnresolvedProviderPathFromPSPath(literal ? path : WildcardPattern.Unescape(path), out provider, out _);
+                resolved = new[] { one };
+            }
+            else resolved = SessionState.Path.GetResolvedProviderPathFromPSPath(path, out provider);
             if (provider.Name != "FileSystem")
                 ThrowTerminatingError(new ErrorRecord(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files.", "NotAFileSystemPath"),
                     "NotAFileSystemPath", ErrorCategory.InvalidArgument, path));
+            if (resolved.Count == 0)
+                WriteVfioError(new VfioMigrationException($"No image file matches '{path}'.", "ImageNotFound"), path);
             return resolved;
         }
         catch (ItemNotFoundException)
@@ -177,16 +228,42 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
             WriteVfioError(new VfioMigrationException($"No image file matches '{path}'.", "ImageNotFound"), path);
             return Array.Empty<string>();
         }
+        catch (Exception e) when (e is SessionStateException or ArgumentException or NotSupportedException)
+        {
+            WriteVfioError(new VfioMigrationException($"'{path}' is not a usable path: {e.Message}", "ImagePathInvalid", null, e), path);
+            return Array.Empty<string>();
+        }
+    }
+
+    /// <summary>
+    /// Whether a path names an existing file as it is. A path that came down the pipeline from an object (an image's
+    /// Path) is meant literally when it does, even if it has wildcard characters such as brackets.
+    /// </summary>
+    protected bool ExistsLiterally(string path)
+    {
+        try
+        {
+            var full = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
+            return provider.Name == "FileSystem" && (File.Exists(full) || Directory.Exists(full));
+        }
+        catch (Exception e) when (e is SessionStateException or ArgumentException or NotSupportedException) { return false; }
     }
 
     public static ErrorRecord ErrorFor(VfioMigrationException e, object? target)
     {
         var record = new ErrorRecord(e, e.ErrorId, CategoryOf(e.ErrorId), target ?? e.Device);
-        if (e.ErrorId == "PermissionDenied")
+        if (e.ErrorId == "PermissionDenied" && DeviceCaused(e))
             record.ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = "Run as root, or give your user access to /dev/vfio/* (udev rule or group)." };
         else if (e.ErrorId == "DeviceInErrorState")
             record.ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = "Reset-VfioDevice returns the device to Running." };
         return record;
+    }
+
+    /// <summary>Whether an error started at a device (its first raiser named one) rather than at a file.</summary>
+    private static bool DeviceCaused(VfioMigrationException e)
+    {
+        while (e.InnerException is VfioMigrationException inner && inner.ErrorId == e.ErrorId) e = inner;
+        return e.Device is not null;
     }
 
     public static ErrorCategory CategoryOf(string errorId) => errorId switch
@@ -212,7 +289,12 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         "DiskFull" or "ImageWriteFailed" => ErrorCategory.WriteError,
         "ImageReadFailed" => ErrorCategory.ReadError,
         "SaveCancelled" or "RestoreCancelled" or "SaveAborted" or "RestoreAborted" => ErrorCategory.OperationStopped,
-        "ImagePathIsDirectory" or "NotAFileSystemPath" => ErrorCategory.InvalidArgument,
+        "ImagePathIsDirectory" or "NotAFileSystemPath" or "ImageNotRegularFile" or "ImagePathInvalid" => ErrorCategory.InvalidArgument,
+        "ImageSetOrder" => ErrorCategory.InvalidArgument,
+        "ImageSetMismatch" => ErrorCategory.InvalidData,
+        "ImageBusy" => ErrorCategory.ResourceBusy,
+        "AuditLogUnavailable" => ErrorCategory.WriteError,
+        "AuditLogUnsafe" => ErrorCategory.SecurityError,
         _ => ErrorCategory.NotSpecified,
     };
 

@@ -1,0 +1,150 @@
+using System.Text.Json.Nodes;
+using VfioMigration.Images;
+using VfioMigration.Migration;
+using VfioMigration.Protocol;
+using VfioMigration.Simulation;
+
+namespace VfioMigration.Tests;
+
+/// <summary>Issue 9: images verified whole, sets included; a damaged header is ImageInvalid for that file only.</summary>
+public class ImageHeaderAndSetTests
+{
+    private static (ImageFixture F, SimulatedDevice A, SimulatedDevice B, byte[] ImageA, byte[] ImageB) SavedSet()
+    {
+        var f = new ImageFixture();
+        var a = f.Host.Add(Sim.V2(address: "0000:01:00.0", memory: 32 * 1024, seed: 3));
+        var b = f.Host.Add(Sim.V2(address: "0000:01:00.1", memory: 32 * 1024, seed: 4));
+        var saved = DeviceSetSaver.Save(new[] { f.Save(a.Address, "a.vfiostate"), f.Save(b.Address, "b.vfiostate") }, new SaveOptions(), false, false);
+        Assert.All(saved, o => Assert.True(o.Succeeded, o.Error?.Message));
+        return (f, a, b, File.ReadAllBytes(f.PathFor("a.vfiostate")), File.ReadAllBytes(f.PathFor("b.vfiostate")));
+    }
+
+    public static TheoryData<string, string> HeaderDamage => new()
+    {
+        { "members-key-renamed", "set.members" },
+        { "members-null", "set.members" },
+        { "members-empty", "set.members" },
+        { "member-null", "set.members" },
+        { "member-blank", "set.members" },
+        { "index-out-of-range", "set.index" },
+        { "index-not-this-device", "set.members" },
+        { "index-string", "header" },
+        { "device-null", "header" },
+        { "address-missing", "header" },
+        { "address-null", "device.address" },
+        { "kind-number-out-of-range", "device.kind" },
+        { "protocol-none", "device.protocol" },
+        { "host-null", "host" },
+        { "metadata-null", "protocolMetadata" },
+        { "metadata-value-number", "header" },
+        { "savemode-other", "saveMode" },
+        { "created-wrong-type", "header" },
+        { "set-id-empty", "set.id" },
+    };
+
+    private static void Damage(string how, JsonObject h)
+    {
+        var set = h["set"]!.AsObject();
+        var device = h["device"]!.AsObject();
+        switch (how)
+        {
+            case "members-key-renamed": set["mEmbers"] = set["members"]!.DeepClone(); set.Remove("members"); break;
+            case "members-null": set["members"] = null; break;
+            case "members-empty": set["members"] = new JsonArray(); break;
+            case "member-null": set["members"]!.AsArray()[1] = null; break;
+            case "member-blank": set["members"]!.AsArray()[1] = " "; break;
+            case "index-out-of-range": set["index"] = 5; break;
+            case "index-not-this-device": set["index"] = 1; break;
+            case "index-string": set["index"] = "zero"; break;
+            case "device-null": h["device"] = null; break;
+            case "address-missing": device.Remove("address"); break;
+            case "address-null": device["address"] = null; break;
+            case "kind-number-out-of-range": device["kind"] = 42; break;
+            case "protocol-none": device["protocol"] = "None"; break;
+            case "host-null": h["host"] = null; break;
+            case "metadata-null": h["protocolMetadata"] = null; break;
+            case "metadata-value-number": h["protocolMetadata"]!["capabilities"] = 7; break;
+            case "savemode-other": h["saveMode"] = "teleport"; break;
+            case "created-wrong-type": h["created"] = true; break;
+            case "set-id-empty": set["id"] = Guid.Empty.ToString(); break;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(HeaderDamage))]
+    public void AHeaderFieldMissingNullOrOfTheWrongTypeIsImageInvalidEvenWithAGoodChecksum(string how, string field)
+    {
+        var (f, a, b, imageA, imageB) = SavedSet();
+        using (f)
+        {
+            File.WriteAllBytes(f.PathFor("a.vfiostate"), ImageSurgery.WithHeader(imageA, h => Damage(how, h)));
+            var damage = Assert.Throws<StateImageException>(() => StateImageInspector.Verify(f.PathFor("a.vfiostate")));
+            Assert.Equal("ImageInvalid", damage.ErrorId);
+            Assert.Equal(field, damage.Field);
+            // Get-VfioStateImage's path: the damage is reported for that file and describing it does not crash.
+            var described = StateImageInspector.Inspect(f.PathFor("a.vfiostate"), out var problem);
+            Assert.False(described.IsValid);
+            Assert.NotNull(problem);
+            Assert.True(StateImageInspector.Inspect(f.PathFor("b.vfiostate")).IsValid); // the other file still reads
+
+            a.ArcHistory.Clear();
+            b.ArcHistory.Clear();
+            var outcomes = DeviceSetRestorer.Restore(new[] { f.Restore(a.Address, "a.vfiostate"), f.Restore(b.Address, "b.vfiostate") }, MigrationState.Stop, RestoreOverrides.Identity | RestoreOverrides.SetMembership);
+            Assert.Equal("ImageInvalid", outcomes[0].Error!.ErrorId);
+            Assert.Equal("RestoreAborted", outcomes[1].Error!.ErrorId);
+            Assert.Empty(a.ArcHistory);
+            Assert.Empty(b.ArcHistory);
+        }
+    }
+
+    [Fact]
+    public void SetImagesInSwappedOrderAreRefusedOntoOtherDevicesAndOntoTheirOwn()
+    {
+        var (f, a, b, _, _) = SavedSet();
+        using (f)
+        {
+            var c = f.Host.Add(Sim.V2(address: "0000:02:00.0", memory: 32 * 1024, seed: 8));
+            var d = f.Host.Add(Sim.V2(address: "0000:02:00.1", memory: 32 * 1024, seed: 9));
+            var swapped = DeviceSetRestorer.Restore(new[] { f.Restore(c.Address, "b.vfiostate"), f.Restore(d.Address, "a.vfiostate") }, MigrationState.Stop, RestoreOverrides.None);
+            Assert.Contains(swapped, o => o.Error!.ErrorId == "ImageSetOrder");
+            Assert.Contains("set order", swapped.First(o => o.Error!.ErrorId == "ImageSetOrder").Error!.Message);
+            Assert.Empty(c.ArcHistory);
+            Assert.Empty(d.ArcHistory);
+
+            a.ArcHistory.Clear();
+            var own = DeviceSetRestorer.Restore(new[] { f.Restore(a.Address, "b.vfiostate"), f.Restore(b.Address, "a.vfiostate") }, MigrationState.Stop, RestoreOverrides.None);
+            Assert.Contains(own, o => o.Error!.ErrorId == "ImageSetOrder");
+            Assert.Empty(a.ArcHistory);
+
+            // In order, the same images restore, each onto the device of its place in the set.
+            var ok = DeviceSetRestorer.Restore(new[] { f.Restore(c.Address, "a.vfiostate"), f.Restore(d.Address, "b.vfiostate") }, MigrationState.Stop, RestoreOverrides.None);
+            Assert.All(ok, o => Assert.True(o.Succeeded, o.Error?.Message));
+            Sim.AssertSameDeviceState(a, c);
+        }
+    }
+
+    [Fact]
+    public void TwoImagesOfOneSetPlaceOrDifferentMemberListsAreRefusedEvenWithTheOverride()
+    {
+        var (f, a, b, imageA, _) = SavedSet();
+        using (f)
+        {
+            File.WriteAllBytes(f.PathFor("a2.vfiostate"), imageA);
+            var twice = DeviceSetRestorer.Restore(new[] { f.Restore(a.Address, "a.vfiostate"), f.Restore(b.Address, "a2.vfiostate") }, MigrationState.Stop, RestoreOverrides.Identity | RestoreOverrides.SetMembership);
+            Assert.Contains(twice, o => o.Error!.ErrorId == "ImageSetMismatch");
+            Assert.DoesNotContain(b.ArcHistory, x => x.To == MigrationState.Resuming);
+        }
+    }
+
+    [Fact]
+    public void TheOriginalSetImagesStillVerify()
+    {
+        var (f, _, _, imageA, imageB) = SavedSet();
+        using (f)
+        {
+            Assert.True(ImageSurgery.Verifies(imageA));
+            Assert.True(ImageSurgery.Verifies(imageB));
+            Assert.True(ImageSurgery.Verifies(ImageSurgery.WithHeader(imageA, _ => { }))); // the surgery itself damages nothing
+        }
+    }
+}
