@@ -8,7 +8,13 @@
 # Runs as it stands: pwsh -c 'Import-Module ./out/VfioMigration/VfioMigration.psd1; ./examples/conformance-junit.ps1'
 #Requires -Modules VfioMigration
 $ErrorActionPreference = 'Stop'
-if (-not (Get-Module Pester | Where-Object Version -ge '5.0')) { Import-Module Pester -MinimumVersion 5.0 }
+if (-not (Get-Module Pester | Where-Object Version -ge '5.0')) {
+    if (-not (Get-Module -ListAvailable Pester | Where-Object Version -ge '5.0')) {
+        '== Pester 5 is not installed here: Install-Module Pester -MinimumVersion 5.0 -Scope CurrentUser, then run this again'
+        return
+    }
+    Import-Module Pester -MinimumVersion 5.0
+}
 
 $junit = Join-Path ([IO.Path]::GetTempPath()) "vfio-conformance-$PID.xml"
 $null = New-VfioSimulatedDevice -Address 0000:42:00.0 -Capabilities P2P, PreCopy -Defect PreCopyInitialBytesGrow -Confirm:$false
@@ -22,9 +28,10 @@ try {
     $config.TestResult.Enabled = $true
     $config.TestResult.OutputFormat = 'JUnitXml'
     $config.TestResult.OutputPath = $junit
+    '== The conformance suite under Pester: a healthy device (with its peer for the round trip) and a defective one'
     $result = Invoke-Pester -Configuration $config
 
-    # What a CI system reads: one testcase per check, failures with the evidence.
+    '== What a CI system reads in the JUnit XML: one testcase per check, failures with their evidence'
     $xml = [xml] (Get-Content -Raw -LiteralPath $junit)
     foreach ($suite in $xml.testsuites.testsuite) {
         $device = ($suite.testcase | Select-Object -First 1).name -replace '^Migration conformance of ([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]).*$', '$1'
