@@ -19,6 +19,8 @@
         'Restore-VfioDeviceState'
         'Get-VfioStateImage'
         'Test-VfioMigration'
+        'Test-VfioMigrationConformance'
+        'Get-VfioConformanceSuite'
         'New-VfioSimulatedDevice'
         'Remove-VfioSimulatedDevice'
         'Add-VfioSimulatedFault'

@@ -44,8 +44,9 @@ BeforeEach {
 Describe 'The module' {
     It 'exports exactly its cmdlets' {
         (Get-Command -Module VfioMigration).Name | Sort-Object | Should -Be @(
-            'Add-VfioSimulatedFault', 'Clear-VfioSimulatedFault', 'Get-VfioDevice', 'Get-VfioStateImage', 'New-VfioSimulatedDevice',
-            'Remove-VfioSimulatedDevice', 'Reset-VfioDevice', 'Restore-VfioDeviceState', 'Save-VfioDeviceState', 'Set-VfioDeviceState', 'Test-VfioMigration')
+            'Add-VfioSimulatedFault', 'Clear-VfioSimulatedFault', 'Get-VfioConformanceSuite', 'Get-VfioDevice', 'Get-VfioStateImage', 'New-VfioSimulatedDevice',
+            'Remove-VfioSimulatedDevice', 'Reset-VfioDevice', 'Restore-VfioDeviceState', 'Save-VfioDeviceState', 'Set-VfioDeviceState', 'Test-VfioMigration',
+            'Test-VfioMigrationConformance')
     }
 
     It 'has a valid manifest for PowerShell 7.4 Core' {
@@ -56,7 +57,7 @@ Describe 'The module' {
 
     It 'has full help for <_>' -ForEach @('Get-VfioDevice', 'Set-VfioDeviceState', 'Reset-VfioDevice', 'New-VfioSimulatedDevice',
         'Remove-VfioSimulatedDevice', 'Add-VfioSimulatedFault', 'Clear-VfioSimulatedFault', 'Save-VfioDeviceState',
-        'Restore-VfioDeviceState', 'Get-VfioStateImage', 'Test-VfioMigration') {
+        'Restore-VfioDeviceState', 'Get-VfioStateImage', 'Test-VfioMigration', 'Test-VfioMigrationConformance', 'Get-VfioConformanceSuite') {
         $help = Get-Help $_ -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
         @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2
@@ -712,8 +713,9 @@ Describe 'Help you can run' {
 }
 
 Describe 'The examples' {
-    It 'runs <_> as it stands in pwsh -NonInteractive' -ForEach @('tour.ps1', 'multi-device-quiesce.ps1', 'checkpoint-restore.ps1', 'move-vm-devices.ps1') {
-        $r = Invoke-Child "& '$(Join-Path $PSScriptRoot '..' 'examples' $_)'"
+    It 'runs <_> as it stands in pwsh -NonInteractive' -ForEach @('tour.ps1', 'multi-device-quiesce.ps1', 'checkpoint-restore.ps1', 'move-vm-devices.ps1', 'conformance-junit.ps1') {
+        # Pester comes from NuGet here, not from a module path: conformance-junit.ps1 needs it loaded.
+        $r = Invoke-Child "Import-Module '$(Join-Path (Get-Module Pester).ModuleBase Pester.psd1)'; & '$(Join-Path $PSScriptRoot '..' 'examples' $_)'"
         $r.Errors | Should -BeNullOrEmpty
         $r.ExitCode | Should -Be 0
         ($r.Output -join "`n") | Should -Not -Match 'Exception|NonInteractive'

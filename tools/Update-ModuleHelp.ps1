@@ -38,6 +38,8 @@ $related = @{
     'Remove-VfioSimulatedDevice' = 'New-VfioSimulatedDevice', 'Get-VfioDevice'
     'Add-VfioSimulatedFault'     = 'Clear-VfioSimulatedFault', 'New-VfioSimulatedDevice'
     'Clear-VfioSimulatedFault'   = 'Add-VfioSimulatedFault'
+    'Test-VfioMigrationConformance' = 'Get-VfioConformanceSuite', 'New-VfioSimulatedDevice', 'Reset-VfioDevice'
+    'Get-VfioConformanceSuite'   = 'Test-VfioMigrationConformance'
 }
 
 $info = Import-Module (Resolve-Path -LiteralPath $Module).ProviderPath -Force -PassThru

@@ -56,7 +56,7 @@ public sealed class SimulatedDevice
         {
             if (_openHandle is not null) throw new VfioCallException(Address, "open", Errno.EBUSY);
             _openHandle = new SimulatedDeviceHandle(this);
-            return _openHandle;
+            return DefectiveTransport.Wrap(this, _openHandle);
         }
     }
 

@@ -38,4 +38,6 @@ public sealed record SimulatedDeviceOptions
     public bool StateSurvivesClose { get; init; }
     /// <summary>Workload steps per uAPI call while the device runs: how busy it is.</summary>
     public int StepsPerAccess { get; init; } = 1;
+    /// <summary>Defective driver personalities this device plays (conformance rehearsal); none by default.</summary>
+    public IReadOnlyList<SimulatedDefect> Defects { get; init; } = Array.Empty<SimulatedDefect>();
 }

@@ -102,6 +102,7 @@ public sealed partial class SimulatedHost
             why = "The v1 data section must be from 4 KiB to 16 MiB.";
         else if (o.IommuGroup < 0)
             why = "IOMMU group numbers are not negative.";
+        why ??= DefectiveTransport.Problem(o);
         if (why is not null) throw new VfioMigrationException(why, "InvalidSimulatedDevice", o.Address);
     }
 

@@ -62,6 +62,16 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
     [Parameter]
     public SwitchParameter NoReset { get; set; }
 
+    /// <summary>
+    /// Defective driver personalities the device plays, to rehearse Test-VfioMigrationConformance: NotRunningAfterOpen,
+    /// ResetKeepsState, ResetKeepsDataFd, FailedSetLeavesStrayState, PreCopyInitialBytesGrow, StopCopyEndsWithEnomsg,
+    /// AcceptsTruncatedStream, DataSizeWrong, V1SpontaneousStateChange, QuiesceLeaksP2P, UndefinedMigrationFlags,
+    /// ProbeWritesBack, SameStateSetFails, ArgszUnchecked, DmaLoggingRepeatedStart. A defect the device cannot play
+    /// (a v1 defect on a v2 device, QuiesceLeaksP2P without P2P or Ndma) is an InvalidSimulatedDevice error.
+    /// </summary>
+    [Parameter]
+    public SimulatedDefect[] Defect { get; set; } = Array.Empty<SimulatedDefect>();
+
     protected override void ProcessRecord()
     {
         var host = Module.SimulatedHost;
@@ -80,13 +90,14 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
             DmaLogging = DmaLogging,
             StrictV1 = StrictV1,
             SupportsReset = !NoReset,
+            Defects = Defect,
         };
         if (Kind == VfioDeviceKind.Mdev)
         {
             WriteVfioError(new VfioMigrationException("The simulator offers PCI and ccw devices; use -Kind Pci or -Kind Ccw.", "InvalidSimulatedDevice", Address), Address);
             return;
         }
-        if (!ShouldProcess(Address, $"Add simulated {options.Kind} device ({Protocol}, {caps}, {MemorySize} bytes of device memory)")) return;
+        if (!ShouldProcess(Address, $"Add simulated {options.Kind} device ({Protocol}, {caps}, {MemorySize} bytes of device memory{(Defect.Length > 0 ? ", defects " + string.Join(", ", Defect) : "")})")) return;
         try
         {
             host.Add(options, PeerAddress);

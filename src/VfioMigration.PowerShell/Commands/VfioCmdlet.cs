@@ -269,13 +269,13 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
     public static ErrorCategory CategoryOf(string errorId) => errorId switch
     {
         "TransitionRefused" or "MigrationNotSupported" or "PeerQuiesceUnsupported" or "PreCopyNotSupported" => ErrorCategory.InvalidOperation,
-        "TransitionFailed" or "DeviceInErrorState" or "VfioCallFailed" or "DeviceGone" => ErrorCategory.DeviceError,
+        "TransitionFailed" or "DeviceInErrorState" or "VfioCallFailed" or "DeviceGone" or "DeviceLeftInState" => ErrorCategory.DeviceError,
         "PeerQuiesceFailed" => ErrorCategory.OperationStopped,
         "DeviceNotFound" or "PeerNotFound" => ErrorCategory.ObjectNotFound,
         "DeviceBusy" or "DeviceInUse" => ErrorCategory.ResourceBusy,
         "PermissionDenied" => ErrorCategory.PermissionDenied,
         "DeviceExists" => ErrorCategory.ResourceExists,
-        "InvalidSimulatedDevice" or "PeerNotPci" or "InvalidFault" or "InvalidDeviceName" or "InvalidParameterCombination" => ErrorCategory.InvalidArgument,
+        "InvalidSimulatedDevice" or "PeerNotPci" or "InvalidFault" or "InvalidDeviceName" or "InvalidParameterCombination" or "PeerWithSeveralDevices" or "PeerIsDevice" => ErrorCategory.InvalidArgument,
         "SetDeclined" or "SetRefused" => ErrorCategory.OperationStopped,
         "VfioNotAvailable" or "VfioApiVersion" => ErrorCategory.NotInstalled,
         "DeviceNotBound" or "VfioGroupNotViable" => ErrorCategory.ResourceUnavailable,

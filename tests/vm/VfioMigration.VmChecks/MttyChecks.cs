@@ -152,7 +152,7 @@ internal static class MttyChecks
         var s3 = new Uart(0x33, 0x03, "set-A");
         var s4 = new Uart(0x44, 0x1b, "set-B");
         string pa = Path.Combine(dir, "set-a.vfiostate"), pb = Path.Combine(dir, "set-b.vfiostate");
-        check("a two-device set saved -Together restores crosswise: each mdev gets the other's state", () =>
+        check("a two-device set saved -Together restores crosswise only with -SkipSetCheck: each mdev gets the other's state", () =>
         {
             sh.Reload();
             s3.LoadInto(a);
@@ -160,7 +160,11 @@ internal static class MttyChecks
             var (saved, e1, _) = sh.Run($"Save-VfioDeviceState -Address '{a}','{b}' -Path '{pa}','{pb}' -Together -PassThru -Confirm:$false");
             var imgs = saved.Select(o => o.BaseObject).OfType<VfioStateImage>().ToArray();
             if (e1.Count > 0 || imgs.Length != 2 || imgs.Any(i => i.SetMembers?.Length != 2 || i.SetId is null) || imgs[0].SetId != imgs[1].SetId) return "save: " + Errors(e1);
-            var (_, e2, _) = sh.Run($"Set-VfioDeviceState -Address '{a}','{b}' -State Stop -Together -Confirm:$false; Restore-VfioDeviceState -Address '{b}','{a}' -Path '{pa}','{pb}' -Start -Confirm:$false");
+            // Onto the same two devices in the other order: refused as a swapped set, nothing touched...
+            var (_, refused, _) = sh.Run($"Set-VfioDeviceState -Address '{a}','{b}' -State Stop -Together -Confirm:$false; Restore-VfioDeviceState -Address '{b}','{a}' -Path '{pa}','{pb}' -Start -Confirm:$false");
+            if (!refused.Any(r => r.FullyQualifiedErrorId.StartsWith("ImageSetOrder,", StringComparison.Ordinal))) return "a swapped set was not refused: " + Errors(refused);
+            // ...and done when asked for by name.
+            var (_, e2, _) = sh.Run($"Restore-VfioDeviceState -Address '{b}','{a}' -Path '{pa}','{pb}' -Start -SkipSetCheck -Confirm:$false");
             if (e2.Count > 0) return "restore: " + Errors(e2);
             sh.Reload();
             var gotA = Uart.ReadFrom(a);

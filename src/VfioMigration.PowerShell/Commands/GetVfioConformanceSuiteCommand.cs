@@ -1,0 +1,25 @@
+using System.Management.Automation;
+
+namespace VfioMigration.PowerShell.Commands;
+
+/// <summary>
+/// The conformance suite as a Pester container file shipped in the module folder
+/// (<c>VfioMigration.ConformanceSuite.ps1</c>), for
+/// <c>Invoke-Pester -Container (New-PesterContainer -Path (Get-VfioConformanceSuite) -Data @{ Address = ... })</c>.
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "VfioConformanceSuite")]
+[OutputType(typeof(FileInfo))]
+public sealed class GetVfioConformanceSuiteCommand : PSCmdlet
+{
+    public const string FileName = "VfioMigration.ConformanceSuite.ps1";
+
+    protected override void EndProcessing()
+    {
+        string folder = Path.GetDirectoryName(typeof(GetVfioConformanceSuiteCommand).Assembly.Location) ?? "";
+        var file = new FileInfo(Path.Combine(folder, FileName));
+        if (!file.Exists)
+            ThrowTerminatingError(new ErrorRecord(new VfioMigrationException($"The conformance suite {file.FullName} is missing from the module folder; rebuild or reinstall the module.", "ConformanceSuiteMissing"),
+                "ConformanceSuiteMissing", ErrorCategory.ObjectNotFound, file.FullName));
+        WriteObject(file);
+    }
+}
