@@ -97,9 +97,11 @@ public sealed class RealKernelTests(ITestOutputHelper output)
             "a live save with -KeepRunning leaves the source running and restores onto the other",
             "a two-device set saved -Together restores crosswise only with -SkipSetCheck: each mdev gets the other's state",
             "damaged images are refused before the device is touched",
+            "the conformance suite runs against an mtty mdev (with the other as peer) and leaves it reset and Running",
         })
             Assert.Contains("ok   " + name, lines);
         foreach (var left in new[] { "StopCopy", "PreCopy", "PreCopyP2P", "Resuming" })
             Assert.Contains(lines, l => l.StartsWith($"ok   an mdev another process left in {left} is picked up", StringComparison.Ordinal));
+        Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^conformance: mtty \d+ passed, \d+ failed, \d+ not applicable$"));
     }
 }

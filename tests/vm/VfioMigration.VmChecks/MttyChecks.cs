@@ -214,6 +214,23 @@ internal static class MttyChecks
                 return e2.Count == 0 ? null : "save afterwards: " + Errors(e2);
             });
         }
+        // The driver-QA suite against the kernel's own sample driver: every check's verdict is printed (the README
+        // shows them); the check itself asks that the suite ran whole, read no failure of ours, and left mtty Running.
+        check("the conformance suite runs against an mtty mdev (with the other as peer) and leaves it reset and Running", () =>
+        {
+            sh.Reload();
+            var (output, errors, _) = sh.Run($"Test-VfioMigrationConformance -Address '{a}' -PeerAddress '{b}' -Confirm:$false");
+            var results = output.Select(o => o.BaseObject).OfType<VfioMigration.Conformance.ConformanceResult>().ToArray();
+            foreach (var r in results)
+                Console.WriteLine($"conformance: {r.Number,2} {r.Check} {r.Outcome}{(r.Reason is null ? "" : " - " + r.Reason)}");
+            if (errors.Count > 0) return "errors: " + Errors(errors);
+            if (results.Length < 20) return $"only {results.Length} results";
+            if (Device(a)?.State != MigrationState.Running) return $"left in {Device(a)?.State}";
+            Console.WriteLine($"conformance: mtty {results.Count(r => r.Outcome == VfioMigration.Conformance.ConformanceOutcome.Passed)} passed, " +
+                $"{results.Count(r => r.Outcome == VfioMigration.Conformance.ConformanceOutcome.Failed)} failed, " +
+                $"{results.Count(r => r.Outcome == VfioMigration.Conformance.ConformanceOutcome.NotApplicable)} not applicable");
+            return null;
+        });
         sh.Reload();
     }
 
