@@ -21,7 +21,7 @@ foreach ($state in 'RunningP2P', 'PreCopyP2P', 'StopCopy', 'Stop', 'Running') {
     '{0,-11} -> device_state 0x{1:X} ({2})' -f $state, $d.RawDeviceState, $d.DeviceStateBits
 }
 
-'== Rehearse a failure: the next arc into Stop fails and leaves the device in Error'
+'== Rehearse a failure: the next arc into Stop fails into Error; a device holding nothing of value is reset as a last resort'
 # The device holds nothing a reset would lose, so the module resets it as a last resort and says so.
 Add-VfioSimulatedFault -Address 0000:3b:00.3 -Point Transition -ArcTo Stop -EnterError | Out-Null
 Set-VfioDeviceState -Simulated -Address 0000:3b:00.3 -State Stop -ErrorVariable failed -ErrorAction SilentlyContinue
