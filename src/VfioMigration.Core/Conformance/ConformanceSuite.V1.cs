@@ -108,8 +108,9 @@ public sealed partial class ConformanceSuite
                 if ((now & 0xF) is not (0x4 or 0x6)) return Fail(obs, "after a failed write the state must be the previous one or 0x6");
                 return after == 0x1 ? Pass(obs) : Fail(obs, "reset must return 0x1");
             });
-        Check(53, "v1.pending-no-side-effect", area, "Re-reading pending_bytes, data_offset and data_size has no side effect",
-            "two pending_bytes reads agree; data_offset and data_size re-reads give the same segment", $"{V1Source} (pending_bytes, data_offset, data_size)", () =>
+        Check(53, "v1.pending-no-side-effect", area, "Re-reading pending_bytes, data_offset and data_size has no side effect; the next segment advances",
+            "two pending_bytes reads agree; data_offset and data_size re-reads give the same segment; once that segment is read, the next pending_bytes read is smaller",
+            $"{V1Source} (pending_bytes, data_offset, data_size)", () =>
             {
                 _driver.RequestState(MigrationState.StopCopy);
                 var p1 = V1Read64(L.PendingBytesOffset);
@@ -121,7 +122,15 @@ public sealed partial class ConformanceSuite
                 string obs = $"pending {p1.Value}, {p2.Value}; data_offset {o1.Value}, {o2.Value}; data_size {s1.Value}, {s2.Value}";
                 if (p1.Rc != 8 || p2.Rc != 8 || o1.Rc != 8 || s1.Rc != 8 || o2.Rc != 8 || s2.Rc != 8) return Fail(obs, "a register read failed");
                 if (p1.Value != p2.Value) return Fail(obs, "pending_bytes changed between two reads while stopped");
-                return o1.Value == o2.Value && s1.Value == s2.Value ? Pass(obs) : Fail(obs, "re-reading data_offset/data_size moved to another segment");
+                if (o1.Value != o2.Value || s1.Value != s2.Value) return Fail(obs, "re-reading data_offset/data_size moved to another segment");
+                if (s1.Value == 0) return Pass(obs + "; empty segment, nothing to advance past");
+                // The segment is consumed by reading it; the next pending_bytes read starts the next one.
+                var segment = new byte[(int)Math.Min(s1.Value, 1 << 20)];
+                int read = _t.Read(V1Base + (long)o1.Value, segment);
+                var p3 = V1Read64(L.PendingBytesOffset);
+                obs += $"; segment read {read}; pending_bytes then {p3.Value}";
+                if (p3.Rc != 8) return Fail(obs, "reading pending_bytes after the segment failed");
+                return p3.Value < p1.Value ? Pass(obs) : Fail(obs, "after its segment was read, the next pending_bytes read must advance (be smaller)");
             });
         Check(54, "v1.data-offset", area, "data_offset lies after the register block, inside the region", "32 <= data_offset, data_offset + data_size <= region size",
             $"{V1Source} (data section follows the register block)", () =>
