@@ -73,7 +73,7 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
             var shared = pairs.GroupBy(p => p.Path, StringComparer.Ordinal).Where(g => g.Count() > 1).SelectMany(g => g).ToArray();
             foreach (var (device, path) in shared)
                 WriteVfioError(new VfioMigrationException(
-                    $"{device.Address}: not saved (still {SetVfioDeviceStateCommand.StateText(session, device.Address)}): {path} is the image file of {string.Join(" and ", pairs.Where(p => p.Path == path).Select(p => p.Device.Address))}; give each device its own file.",
+                    $"{device.Address}: not saved (still {StateText(session, device.Address)}): {path} is the image file of {string.Join(" and ", pairs.Where(p => p.Path == path).Select(p => p.Device.Address))}; give each device its own file.",
                     "ImagePathConflict", device.Address), device.Address);
             if (shared.Length > 0) continue;
             var targets = new List<SaveTarget>();
@@ -92,7 +92,7 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
                 if (targets.Count != pairs.Count)
                 {
                     var missing = pairs.Select(p => p.Device.Address).Except(targets.Select(t => t.Device.Address)).ToArray();
-                    SetVfioDeviceStateCommand.RefuseSet(this, session, targets.Select(t => t.Device.Address),
+                    RefuseSet(session, targets.Select(t => t.Device.Address),
                         $"{string.Join(", ", missing)} {(missing.Length == 1 ? "is" : "are")} not part of the save", "SetDeclined");
                     continue;
                 }

@@ -51,7 +51,7 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
             if (Together)
             {
                 // A set changes all of its devices or none: a member that cannot take part holds up the set.
-                if (firstUnable is not null) RefuseSet(this, session, able, $"{firstUnable.Device} cannot take part ({firstUnable.ErrorId})", "SetRefused");
+                if (firstUnable is not null) RefuseSet(session, able, $"{firstUnable.Device} cannot take part ({firstUnable.ErrorId})", "SetRefused");
                 else ChangeTogether(session, able, isSet: true);
             }
             else
@@ -64,22 +64,6 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
                 }
             }
         }
-    }
-
-    /// <summary>
-    /// Tells every device of a -Together set that was not acted on why, and the state it is still in.
-    /// </summary>
-    internal static void RefuseSet(VfioCmdlet cmdlet, VfioHostSession session, IEnumerable<string> addresses, string why, string errorId)
-    {
-        foreach (var a in addresses)
-            cmdlet.WriteSetError(new VfioMigrationException(
-                $"{a}: not changed (still {StateText(session, a)}): {why}; a -Together set changes all of its devices or none.", errorId, a), a);
-    }
-
-    internal static string StateText(VfioHostSession session, string address)
-    {
-        try { return session.Migration(address).TryGetState()?.ToString() ?? "in a state that cannot be read"; }
-        catch (VfioMigrationException) { return "in a state that cannot be read"; }
     }
 
     /// <summary>Why a device cannot be part of any state change: not migratable, not openable. Null when it can.</summary>
@@ -127,7 +111,7 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
             var address = refused.Device.Address;
             WriteVfioError(new VfioMigrationException(
                 $"{address}: cannot change state from {refused.From} to {refused.Target}: {p.RefusalReason} The device is still in {refused.From}.", "TransitionRefused", address), Target(session, address));
-            RefuseSet(this, session, addresses.Where(a => a != address), $"{address} cannot go from {refused.From} to {refused.Target}", "SetRefused");
+            RefuseSet(session, addresses.Where(a => a != address), $"{address} cannot go from {refused.From} to {refused.Target}", "SetRefused");
             return;
         }
         var accepted = addresses.Where(a => ShouldProcess(a, $"Set migration state {Describe(plan, a)}")).ToList();
@@ -136,7 +120,7 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
         {
             if (isSet)
             {
-                RefuseSet(this, session, accepted, $"{string.Join(", ", addresses.Except(accepted))} was declined", "SetDeclined");
+                RefuseSet(session, accepted, $"{string.Join(", ", addresses.Except(accepted))} was declined", "SetDeclined");
                 return;
             }
             try { plan = session.PlanStates(accepted, State, SkipQuiesceCheck); }

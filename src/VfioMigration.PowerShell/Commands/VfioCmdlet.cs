@@ -2,6 +2,7 @@ using System.Management.Automation;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using VfioMigration.Inventory;
+using VfioMigration.Migration;
 using VfioMigration.PowerShell.Session;
 
 namespace VfioMigration.PowerShell.Commands;
@@ -136,8 +137,20 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
                 "InvalidParameterCombination", ErrorCategory.InvalidArgument, parameter));
     }
 
-    /// <summary>WriteVfioError for helpers outside the cmdlet class.</summary>
-    internal void WriteSetError(VfioMigrationException e, object? target) => WriteVfioError(e, target);
+    /// <summary>Tells every device of a -Together set that was not acted on why, and the state it is still in.</summary>
+    protected void RefuseSet(VfioHostSession session, IEnumerable<string> addresses, string why, string errorId)
+    {
+        foreach (var a in addresses)
+            WriteVfioError(new VfioMigrationException(
+                $"{a}: not changed (still {StateText(session, a)}): {why}; a -Together set changes all of its devices or none.", errorId, a), a);
+    }
+
+    /// <summary>The state a device is in now, for messages; never throws.</summary>
+    protected static string StateText(VfioHostSession session, string address)
+    {
+        try { return session.Migration(address).TryGetState()?.ToString() ?? "in a state that cannot be read"; }
+        catch (VfioMigrationException) { return "in a state that cannot be read"; }
+    }
 
     /// <summary>
     /// The extra question before something of value is lost (ShouldContinue), asked only when it is needed:
