@@ -117,7 +117,7 @@ Describe 'Test-VfioMigrationConformance' {
 
     It 'writes a summary line to the information stream, not the output' {
         $r = @(Test-VfioMigrationConformance -Simulated -Address 0000:5e:00.1 -Confirm:$false -InformationVariable info 6> $null)
-        $r | ForEach-Object { $_ | Should -BeOfType ([VfioMigration.Conformance.ConformanceResult]) }
+        $r | ForEach-Object { $_ | Should -BeOfType ([VfioMigration.ConformanceResult]) }
         "$($info | Where-Object Tags -contains VfioConformanceSummary)" | Should -Match "^0000:5e:00.1: $($r.Count) checks, \d+ passed, 0 failed, \d+ not applicable \(V2, StopCopy\); left Running$"
     }
 

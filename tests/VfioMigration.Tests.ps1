@@ -86,7 +86,7 @@ Describe 'Get-VfioDevice' {
     It 'has no output property that an array''s own members would shadow in member enumeration' {
         # (Get-X).Address found Array.Address(); (Get-X).Set found Array.Set(). The whole kind, for every output type.
         $arrayMembers = [object[]].GetMembers().Name | Sort-Object -Unique
-        foreach ($type in [VfioMigration.VfioDevice], [VfioMigration.VfioStateImage], [VfioMigration.Readiness.VfioMigrationReadiness]) {
+        foreach ($type in [VfioMigration.VfioDevice], [VfioMigration.VfioStateImage], [VfioMigration.VfioMigrationReadiness]) {
             $type.GetProperties().Name | Where-Object { $_ -in $arrayMembers } | Should -BeNullOrEmpty -Because "$($type.Name) must not shadow"
         }
     }

@@ -142,6 +142,12 @@ foreach ($node in $doc.SelectNodes('//command:command', $nsm)) {
         if (-not $descriptions[$p.Name] -or -not ($descriptions[$p.Name] -join '')) { $problems += "$name -$($p.Name) has no description (add a /// <summary> to the property)" }
     }
 
+    # Output types: the descriptions are written by hand, so check the names against [OutputType] rather than generate.
+    $declared = @($cmd.OutputType | ForEach-Object Name | Where-Object { $_ -ne 'System.Void' } | Sort-Object -Unique)
+    $documented = @($node.SelectNodes('command:returnValues/command:returnValue/dev:type/maml:name', $nsm) | ForEach-Object InnerText |
+        Where-Object { $_ -ne 'None' } | Sort-Object -Unique)
+    if (Compare-Object $declared $documented) { $problems += "$name documents output types [$($documented -join ', ')] but declares [$($declared -join ', ')] (fix the MAML returnValues)" }
+
     $syntax = New-El command syntax
     foreach ($set in $cmd.ParameterSets) {
         $item = New-El command syntaxItem

@@ -1,4 +1,4 @@
-using VfioMigration.Simulation;
+using VfioMigration.Backends.Simulated;
 
 /// <summary>Fills a simulated device's memory before the clock starts, as a real device's exists already.</summary>
 static class DeviceMemory

@@ -1,8 +1,9 @@
 using System.Globalization;
-using VfioMigration.Inventory;
-using VfioMigration.Migration;
+using VfioMigration.Backends;
+using VfioMigration.Backends.Simulated;
+using VfioMigration.Drivers;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
 
 /// <summary>
 /// Pre-copy convergence against the dirty rate: a 256 MiB simulated device saved live (8 rounds at most, no downtime

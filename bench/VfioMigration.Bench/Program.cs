@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
 using VfioMigration;
-using VfioMigration.Inventory;
-using VfioMigration.Migration;
+using VfioMigration.Backends;
+using VfioMigration.Backends.Simulated;
+using VfioMigration.Drivers;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
 
 // Save and restore throughput against dd on the same bytes in the same directory, peak memory beyond the
 // device memory, and live against stop-copy downtime. Usage: VfioMigration.Bench <work-dir> [sizes in MiB...]

@@ -1,9 +1,8 @@
-#pragma warning disable CA1416 // Linux only, as the module
-using VfioMigration.Audit;
-using VfioMigration.Inventory;
-using VfioMigration.Migration;
+using VfioMigration.Backends.Simulated;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
+
+#pragma warning disable CA1416 // Linux only, as the module
 
 namespace VfioMigration.Tests;
 

@@ -1,7 +1,6 @@
 using VfioMigration.Images;
-using VfioMigration.Migration;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
 
 namespace VfioMigration.Tests;
 

@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
-using VfioMigration.Migration;
+using VfioMigration.Backends.Simulated;
+using VfioMigration.Drivers;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
 using VfioMigration.Transport;
 using static VfioMigration.Protocol.MigrationState;
 

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
+using VfioMigration.Backends.Simulated;
 using VfioMigration.Protocol;
 using VfioMigration.Protocol.Uapi;
-using VfioMigration.Simulation;
 using static VfioMigration.Protocol.MigrationState;
 
 namespace VfioMigration.Tests;

@@ -1,7 +1,5 @@
-using VfioMigration.Conformance;
+using VfioMigration.Backends.Simulated;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
-using Xunit;
 
 namespace VfioMigration.Tests;
 
@@ -42,8 +40,13 @@ public sealed class ConformanceDefectTests
         var host = new SimulatedHost();
         SimulatedDeviceOptions Options(string address, IReadOnlyList<SimulatedDefect> d) => new()
         {
-            Address = address, Protocol = protocol, Capabilities = protocol == MigrationProtocol.V2 ? All : MigrationCapabilities.Ndma,
-            DmaLogging = protocol == MigrationProtocol.V2, MemorySize = 64 * 1024, Seed = 21, Defects = d,
+            Address = address,
+            Protocol = protocol,
+            Capabilities = protocol == MigrationProtocol.V2 ? All : MigrationCapabilities.Ndma,
+            DmaLogging = protocol == MigrationProtocol.V2,
+            MemorySize = 64 * 1024,
+            Seed = 21,
+            Defects = d,
         };
         host.Add(Options("0000:07:00.1", Array.Empty<SimulatedDefect>()));
         host.Add(Options("0000:07:00.0", defects), "0000:07:00.1");

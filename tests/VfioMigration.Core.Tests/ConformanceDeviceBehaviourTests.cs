@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
-using VfioMigration.Migration;
+using VfioMigration.Backends.Simulated;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
 using VfioMigration.Protocol.Uapi;
-using VfioMigration.Simulation;
 using static VfioMigration.Protocol.MigrationState;
 
 namespace VfioMigration.Tests;

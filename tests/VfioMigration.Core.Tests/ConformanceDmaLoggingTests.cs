@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
+using VfioMigration.Backends.Simulated;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
 using VfioMigration.Transport;
 using static VfioMigration.Protocol.VfioUapi;
 

@@ -1,7 +1,6 @@
+using VfioMigration.Backends.Simulated;
 using VfioMigration.Conformance;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
-using Xunit;
 
 namespace VfioMigration.Tests;
 

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
+using VfioMigration.Backends.Simulated;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
 using static VfioMigration.Protocol.VfioUapi;
 
 namespace VfioMigration.Tests;

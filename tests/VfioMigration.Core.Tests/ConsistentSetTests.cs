@@ -1,6 +1,6 @@
-using VfioMigration.Migration;
+using VfioMigration.Backends.Simulated;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
 
 namespace VfioMigration.Tests;
 

@@ -1,7 +1,7 @@
-using VfioMigration.Inventory;
-using VfioMigration.Migration;
+using VfioMigration.Backends.Simulated;
+using VfioMigration.Drivers;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
 
 namespace VfioMigration.Tests;
 

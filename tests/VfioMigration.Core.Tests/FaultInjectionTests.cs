@@ -1,6 +1,7 @@
-using VfioMigration.Migration;
+using VfioMigration.Backends.Simulated;
+using VfioMigration.Drivers;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
 using VfioMigration.Transport;
 
 namespace VfioMigration.Tests;

@@ -1,5 +1,4 @@
-using VfioMigration.Inventory;
-using VfioMigration.Linux;
+using VfioMigration.Backends.Linux;
 using VfioMigration.Protocol;
 using VfioMigration.Transport;
 

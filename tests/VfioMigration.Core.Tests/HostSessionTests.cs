@@ -1,6 +1,6 @@
-using VfioMigration.Inventory;
+using VfioMigration.Backends.Simulated;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
 
 namespace VfioMigration.Tests;
 
@@ -15,7 +15,7 @@ public class HostSessionTests
         var d = session.Describe("0000:3b:00.2");
         Assert.Equal(MigrationState.Running, d.State);
         Assert.False(host["0000:3b:00.2"].IsOpen); // a VM could take the group right away
-        Readiness.MigrationReadinessCheck.Check(session, new[] { session.Identity("0000:3b:00.3") });
+        MigrationReadinessCheck.Check(session, new[] { session.Identity("0000:3b:00.3") });
         Assert.False(host["0000:3b:00.3"].IsOpen);
     }
 

@@ -1,12 +1,10 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json.Nodes;
 using CsCheck;
 using VfioMigration.Images;
-using VfioMigration.Migration;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
 
 namespace VfioMigration.Tests;
 
@@ -47,12 +45,12 @@ public class ImageCorpusTests
             case 3: return b[..at].Concat(new[] { (byte)value }).Concat(b[at..]).ToArray();
             case 4: return b[..at].Concat(b[Math.Min(b.Length, at + value % 64 + 1)..]).ToArray();
             default:
-            {
-                var c = (byte[])b.Clone();
-                at = Math.Min(at, c.Length - 4);
-                BinaryPrimitives.WriteUInt32LittleEndian(c.AsSpan(at), Hostile[value % Hostile.Length]);
-                return c;
-            }
+                {
+                    var c = (byte[])b.Clone();
+                    at = Math.Min(at, c.Length - 4);
+                    BinaryPrimitives.WriteUInt32LittleEndian(c.AsSpan(at), Hostile[value % Hostile.Length]);
+                    return c;
+                }
         }
     }
 

@@ -1,8 +1,8 @@
 using System.Net.Sockets;
+using VfioMigration.Backends.Simulated;
 using VfioMigration.Images;
-using VfioMigration.Migration;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
 
 namespace VfioMigration.Tests;
 

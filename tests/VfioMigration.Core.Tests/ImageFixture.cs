@@ -1,6 +1,5 @@
-using VfioMigration.Inventory;
-using VfioMigration.Migration;
-using VfioMigration.Simulation;
+using VfioMigration.Backends.Simulated;
+using VfioMigration.Operations;
 
 namespace VfioMigration.Tests;
 

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
-using VfioMigration.Migration;
+using VfioMigration.Backends.Simulated;
+using VfioMigration.Drivers;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
 
 namespace VfioMigration.Tests;
 

@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using Microsoft.Extensions.Logging.Abstractions;
-using VfioMigration.Migration;
+using VfioMigration.Backends.Simulated;
+using VfioMigration.Drivers;
 using VfioMigration.Protocol;
 using VfioMigration.Protocol.Uapi;
-using VfioMigration.Simulation;
 using VfioMigration.Transport;
 
 namespace VfioMigration.Tests;

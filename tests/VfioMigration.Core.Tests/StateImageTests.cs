@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using CsCheck;
+using VfioMigration.Backends.Simulated;
 using VfioMigration.Images;
-using VfioMigration.Migration;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
 
 namespace VfioMigration.Tests;
 
@@ -23,7 +23,8 @@ public class StateImageTests
         "v1-ndma" => Sim.V1(ndma: true, address: $"0000:0{n}:00.0", seed: (ulong)n),
         "ccw-v2" => Sim.Ccw($"0.0.010{n}", (ulong)n),
         _ => Sim.Ccw($"0.0.010{n}", (ulong)n, MigrationProtocol.V1),
-    } with { MemorySize = 256 * 1024 };
+    } with
+    { MemorySize = 256 * 1024 };
 
     [Theory]
     [MemberData(nameof(Kinds))]

@@ -1,7 +1,8 @@
 using CsCheck;
-using VfioMigration.Migration;
+using VfioMigration.Backends.Simulated;
+using VfioMigration.Drivers;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
 
 namespace VfioMigration.Tests;
 
@@ -36,7 +37,8 @@ public class StateMachinePropertyTests
         "v1-ndma" => Sim.V1(ndma: true),
         "ccw-v2" => Sim.Ccw(),
         _ => Sim.Ccw(protocol: MigrationProtocol.V1),
-    } with { MemorySize = 16 * 1024 };
+    } with
+    { MemorySize = 16 * 1024 };
 
     [Theory]
     [MemberData(nameof(Devices))]
@@ -68,36 +70,36 @@ public class StateMachinePropertyTests
             switch (op)
             {
                 case Request(var target):
-                {
-                    var plan = driver.Plan(model, target);
-                    bool faultArmed = device.Faults.Armed.Count > 0;
-                    try
                     {
-                        driver.RequestState(target);
-                        Assert.False(plan.IsRefused, $"{model} -> {target} should have been refused: {plan.RefusalReason}");
-                        bool entersResuming = target == MigrationState.Resuming && model != MigrationState.Resuming;
-                        model = target;
-                        if (entersResuming) driver.WriteResumeData(resumeData);
-                    }
-                    catch (MigrationTransitionException e)
-                    {
-                        var actual = device.MigrationState!.Value;
-                        Assert.Equal(actual, e.StateNow);
-                        if (plan.IsRefused)
+                        var plan = driver.Plan(model, target);
+                        bool faultArmed = device.Faults.Armed.Count > 0;
+                        try
                         {
-                            Assert.Equal(model, actual);
-                            Assert.Equal(model == MigrationState.Error ? "DeviceInErrorState" : "TransitionRefused", e.ErrorId);
+                            driver.RequestState(target);
+                            Assert.False(plan.IsRefused, $"{model} -> {target} should have been refused: {plan.RefusalReason}");
+                            bool entersResuming = target == MigrationState.Resuming && model != MigrationState.Resuming;
+                            model = target;
+                            if (entersResuming) driver.WriteResumeData(resumeData);
                         }
-                        else
+                        catch (MigrationTransitionException e)
                         {
-                            Assert.True(faultArmed, $"{model} -> {target} failed with no fault armed: {e.Message}");
-                            Assert.True(actual == MigrationState.Error || plan.Path.Contains(actual), $"{actual} is not on {plan}");
-                            Assert.NotEqual(target, actual);
-                            model = actual;
+                            var actual = device.MigrationState!.Value;
+                            Assert.Equal(actual, e.StateNow);
+                            if (plan.IsRefused)
+                            {
+                                Assert.Equal(model, actual);
+                                Assert.Equal(model == MigrationState.Error ? "DeviceInErrorState" : "TransitionRefused", e.ErrorId);
+                            }
+                            else
+                            {
+                                Assert.True(faultArmed, $"{model} -> {target} failed with no fault armed: {e.Message}");
+                                Assert.True(actual == MigrationState.Error || plan.Path.Contains(actual), $"{actual} is not on {plan}");
+                                Assert.NotEqual(target, actual);
+                                model = actual;
+                            }
                         }
+                        break;
                     }
-                    break;
-                }
                 case ResetDevice:
                     driver.Reset();
                     model = MigrationState.Running;

@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.IO.Pipes;
 using Microsoft.Extensions.Logging.Abstractions;
-using VfioMigration.Linux;
-using VfioMigration.Migration;
+using VfioMigration.Backends.Linux;
+using VfioMigration.Drivers;
 using VfioMigration.Protocol;
 using VfioMigration.Protocol.Uapi;
 using VfioMigration.Transport;

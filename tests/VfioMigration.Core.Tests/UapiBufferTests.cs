@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using VfioMigration.Backends.Linux;
 using VfioMigration.Protocol;
 using VfioMigration.Protocol.Uapi;
 using VfioMigration.Transport;
@@ -32,7 +33,7 @@ public class UapiBufferTests
         Assert.Equal(32, VfioUapi.RegionInfoSize);
         Assert.Equal(24, VfioUapi.PrecopyInfoSize);
         Assert.Equal(8, VfioUapi.FeatureHeaderSize);
-        Assert.Equal((1u, 3u, 8u), (Linux.LinuxVfioTransport.IommuType1, Linux.LinuxVfioTransport.IommuType1v2, Linux.LinuxVfioTransport.IommuNoIommu));
+        Assert.Equal((1u, 3u, 8u), (LinuxVfioTransport.IommuType1, LinuxVfioTransport.IommuType1v2, LinuxVfioTransport.IommuNoIommu));
         Assert.Equal(16, DeviceFeatureBuffer.MigDeviceState(VfioUapi.FeatureGet, MigrationState.Running).Length);
         Assert.Equal(32, MigrationRegionLayout.RegisterBlockSize);
     }

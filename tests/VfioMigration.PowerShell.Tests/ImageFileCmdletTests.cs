@@ -1,4 +1,5 @@
 using System.Management.Automation;
+
 #pragma warning disable CA1416 // the module and its tests run on Linux
 
 namespace VfioMigration.PowerShell.Tests;

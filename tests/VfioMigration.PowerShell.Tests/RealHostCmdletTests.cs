@@ -1,5 +1,3 @@
-using VfioMigration.Readiness;
-
 namespace VfioMigration.PowerShell.Tests;
 
 /// <summary>The real-host code path of the cmdlets, over a fake sysfs tree (the roots are moved by environment).</summary>

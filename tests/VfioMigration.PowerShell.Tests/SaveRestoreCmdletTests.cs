@@ -1,6 +1,7 @@
 using System.Management.Automation;
-#pragma warning disable CA1416 // the module and its tests run on Linux
 using VfioMigration.Protocol;
+
+#pragma warning disable CA1416 // the module and its tests run on Linux
 
 namespace VfioMigration.PowerShell.Tests;
 

@@ -36,7 +36,8 @@ public sealed class RealKernelTests(ITestOutputHelper output)
         Assert.True(File.Exists(Path.Combine(payload, "VfioMigration.VmChecks.dll")), $"the guest checks were not built into {payload}");
         var psi = new ProcessStartInfo("bash", new[] { Metadata("Harness"), payload, "dotnet", "VfioMigration.VmChecks.dll" })
         {
-            RedirectStandardOutput = true, RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
         };
         psi.Environment["VFIO_VM_SUITE"] = suite;
         using var p = Process.Start(psi)!;

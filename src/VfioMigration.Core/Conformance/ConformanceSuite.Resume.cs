@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using VfioMigration.Migration;
+using VfioMigration.Drivers;
 using VfioMigration.Protocol;
 
 namespace VfioMigration.Conformance;

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
-using VfioMigration.Migration;
+using VfioMigration.Drivers;
 using VfioMigration.Protocol;
+
 using L = VfioMigration.Protocol.MigrationRegionLayout;
 
 namespace VfioMigration.Conformance;

@@ -1,4 +1,4 @@
-using VfioMigration.Migration;
+using VfioMigration.Drivers;
 using VfioMigration.Protocol;
 
 namespace VfioMigration.Conformance;
@@ -129,32 +129,32 @@ public sealed partial class ConformanceSuite
     {
         var states = SupportedStates().ToArray();
         foreach (var from in states)
-        foreach (var to in states)
-        {
-            if (from == to || (from == MigrationState.StopCopy && to is MigrationState.PreCopy or MigrationState.PreCopyP2P)) continue;
-            var plan = TransitionPlanner.Plan(from, to, Capabilities);
-            if (plan.IsRefused) continue;
-            bool fdExpected = TransitionPlanner.OpensSession(plan.Arcs[^1]);
-            Check(from == MigrationState.Resuming || to == MigrationState.Resuming ? 25 : 11, $"fsm.path.{from}-{to}", ConformanceArea.Fsm,
-                $"SET {from} -> {to} in one call", $"0; state {to}; data_fd {(fdExpected ? "new fd" : "-1")}; path {plan}",
-                $"{NextState}; {Uapi}, VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE (data_fd only when the final arc opens a session)", () =>
-                {
-                    Reach(from, withStream: from == MigrationState.Resuming);
-                    int mark = _observer?.ArcHistory?.Count ?? 0;
-                    var (rc, _, fd) = RawSet((uint)to);
-                    Adopt(fd);
-                    var now = StateNow();
-                    var walked = _observer?.ArcHistory is { } h ? h.Skip(mark).ToArray() : null;
-                    string obs = $"{Rc(rc)}; state {StateText(now)}; data_fd {(fd >= 0 ? "new fd" : fd.ToString(System.Globalization.CultureInfo.InvariantCulture))}"
-                                 + (walked is null ? "; path not observable" : $"; walked {(walked.Length == 0 ? "nothing" : string.Join(", ", walked))}");
-                    if (rc != 0) return Fail(obs, $"the SET failed; the uAPI allows {from} -> {to} for flags {Capabilities}");
-                    if (now != to) return Fail(obs, $"the SET succeeded but the device is not in {to}");
-                    if (fdExpected && fd < 0) return Fail(obs, $"the final arc {plan.Arcs[^1]} opens a session and must return its fd");
-                    if (!fdExpected && fd != -1) return Fail(obs, "no arc of this SET ends in a new session; data_fd must be -1");
-                    if (walked is not null && !walked.SequenceEqual(plan.Arcs)) return Fail(obs, $"the device did not walk the kernel's path {plan}");
-                    return Pass(obs);
-                });
-        }
+            foreach (var to in states)
+            {
+                if (from == to || (from == MigrationState.StopCopy && to is MigrationState.PreCopy or MigrationState.PreCopyP2P)) continue;
+                var plan = TransitionPlanner.Plan(from, to, Capabilities);
+                if (plan.IsRefused) continue;
+                bool fdExpected = TransitionPlanner.OpensSession(plan.Arcs[^1]);
+                Check(from == MigrationState.Resuming || to == MigrationState.Resuming ? 25 : 11, $"fsm.path.{from}-{to}", ConformanceArea.Fsm,
+                    $"SET {from} -> {to} in one call", $"0; state {to}; data_fd {(fdExpected ? "new fd" : "-1")}; path {plan}",
+                    $"{NextState}; {Uapi}, VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE (data_fd only when the final arc opens a session)", () =>
+                    {
+                        Reach(from, withStream: from == MigrationState.Resuming);
+                        int mark = _observer?.ArcHistory?.Count ?? 0;
+                        var (rc, _, fd) = RawSet((uint)to);
+                        Adopt(fd);
+                        var now = StateNow();
+                        var walked = _observer?.ArcHistory is { } h ? h.Skip(mark).ToArray() : null;
+                        string obs = $"{Rc(rc)}; state {StateText(now)}; data_fd {(fd >= 0 ? "new fd" : fd.ToString(System.Globalization.CultureInfo.InvariantCulture))}"
+                                     + (walked is null ? "; path not observable" : $"; walked {(walked.Length == 0 ? "nothing" : string.Join(", ", walked))}");
+                        if (rc != 0) return Fail(obs, $"the SET failed; the uAPI allows {from} -> {to} for flags {Capabilities}");
+                        if (now != to) return Fail(obs, $"the SET succeeded but the device is not in {to}");
+                        if (fdExpected && fd < 0) return Fail(obs, $"the final arc {plan.Arcs[^1]} opens a session and must return its fd");
+                        if (!fdExpected && fd != -1) return Fail(obs, "no arc of this SET ends in a new session; data_fd must be -1");
+                        if (walked is not null && !walked.SequenceEqual(plan.Arcs)) return Fail(obs, $"the device did not walk the kernel's path {plan}");
+                        return Pass(obs);
+                    });
+            }
     }
 
     private Verdict FailedSetCheck()
@@ -231,7 +231,15 @@ public sealed partial class ConformanceSuite
 
     private ConformanceResult NotApplicableResult(int number, string id, string area, string name, string required, string source, string reason) => new()
     {
-        Device = Address, Number = number, Check = id, Name = name, Area = area, Outcome = ConformanceOutcome.NotApplicable,
-        Observed = "", Required = required, Source = source, Reason = reason,
+        Device = Address,
+        Number = number,
+        Check = id,
+        Name = name,
+        Area = area,
+        Outcome = ConformanceOutcome.NotApplicable,
+        Observed = "",
+        Required = required,
+        Source = source,
+        Reason = reason,
     };
 }

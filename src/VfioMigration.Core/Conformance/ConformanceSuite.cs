@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using VfioMigration.Migration;
+using VfioMigration.Drivers;
 using VfioMigration.Protocol;
 using VfioMigration.Protocol.Uapi;
 using VfioMigration.Transport;
@@ -43,6 +43,7 @@ public sealed partial class ConformanceSuite
     /// <param name="peer">A second, compatible device (same kind, ids, driver) for the round trip; null = the device itself.</param>
     /// <param name="observer">What can be seen of the device beyond its uAPI (simulator); null for a real device.</param>
     /// <param name="peerObserver">The same for the peer.</param>
+    /// <param name="loggers">Where the suite logs each call and check; null logs nothing.</param>
     public ConformanceSuite(IVfioDeviceTransport device, IVfioDeviceTransport? peer = null, IConformanceObserver? observer = null,
         IConformanceObserver? peerObserver = null, ILoggerFactory? loggers = null)
     {
@@ -88,8 +89,14 @@ public sealed partial class ConformanceSuite
         {
             Emit(new ConformanceResult
             {
-                Device = Address, Number = 74, Check = "plumbing.detect", Name = "Migration support can be detected", Area = ConformanceArea.Plumbing,
-                Outcome = ConformanceOutcome.Failed, Observed = e.Message, Reason = "the device's migration support could not be read",
+                Device = Address,
+                Number = 74,
+                Check = "plumbing.detect",
+                Name = "Migration support can be detected",
+                Area = ConformanceArea.Plumbing,
+                Outcome = ConformanceOutcome.Failed,
+                Observed = e.Message,
+                Reason = "the device's migration support could not be read",
                 Required = "GET MIGRATION succeeds with STOP_COPY set, or fails with ENOTTY (then a v1 region or none)",
                 Source = $"{Uapi}, VFIO_DEVICE_FEATURE_MIGRATION; drivers/vfio/vfio_main.c vfio_ioctl_device_feature_migration",
             });
@@ -132,9 +139,16 @@ public sealed partial class ConformanceSuite
             }, prepare: false);
         Emit(new ConformanceResult
         {
-            Device = Address, Number = 74, Check = "migration", Name = "Migration checks", Area = ConformanceArea.Fsm,
-            Outcome = ConformanceOutcome.NotApplicable, Observed = "", Reason = "the device has no migration support (feature 1 ENOTTY, no v1 region)",
-            Required = "-", Source = $"{Uapi}, VFIO_DEVICE_FEATURE_MIGRATION",
+            Device = Address,
+            Number = 74,
+            Check = "migration",
+            Name = "Migration checks",
+            Area = ConformanceArea.Fsm,
+            Outcome = ConformanceOutcome.NotApplicable,
+            Observed = "",
+            Reason = "the device has no migration support (feature 1 ENOTTY, no v1 region)",
+            Required = "-",
+            Source = $"{Uapi}, VFIO_DEVICE_FEATURE_MIGRATION",
         });
     }
 
@@ -196,8 +210,18 @@ public sealed partial class ConformanceSuite
         }
         Emit(new ConformanceResult
         {
-            Device = Address, Number = number, Check = id, Name = name, Area = area, Outcome = v.Outcome, Observed = v.Observed,
-            Reason = v.Reason, Required = required, Source = source, Peer = peer, Duration = clock.Elapsed,
+            Device = Address,
+            Number = number,
+            Check = id,
+            Name = name,
+            Area = area,
+            Outcome = v.Outcome,
+            Observed = v.Observed,
+            Reason = v.Reason,
+            Required = required,
+            Source = source,
+            Peer = peer,
+            Duration = clock.Elapsed,
         });
     }
 

@@ -5,7 +5,7 @@ namespace VfioMigration.Images;
 /// <summary>
 /// A file that appears whole or not at all: written to a temporary file <c>.&lt;name&gt;.&lt;32 hex&gt;.partial</c>
 /// (mode 0600, O_EXCL | O_NOFOLLOW) in the target's directory, fsynced, renamed over the target (without
-/// <paramref name="overwrite"/>: renameat2 RENAME_NOREPLACE, so a file that appeared meanwhile is never replaced),
+/// <c>overwrite</c>: renameat2 RENAME_NOREPLACE, so a file that appeared meanwhile is never replaced),
 /// and the directory fsynced. Only a regular file is ever replaced. While it is open the target's
 /// <see cref="ImageTargetLock"/> is held, which also makes it safe to remove temporary files an earlier save of ours
 /// left (SIGKILL, power loss). Every failure is a <see cref="VfioMigrationException"/> naming the target
@@ -76,7 +76,7 @@ public sealed class AtomicFile : IDisposable
     }
 
     /// <summary>
-    /// What may be at the target: nothing, or a regular file (replaced only with <paramref name="overwrite"/>).
+    /// What may be at the target: nothing, or a regular file (replaced only with <c>overwrite</c>).
     /// A device node, FIFO, socket or directory, or a link to one, is refused even with it.
     /// </summary>
     public static void CheckTarget(string full, bool overwrite)

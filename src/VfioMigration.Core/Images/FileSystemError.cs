@@ -32,10 +32,22 @@ public static class FileSystemError
 
     public static string Name(int errno) => errno switch
     {
-        PosixFile.ENOSPC => "ENOSPC", PosixFile.EDQUOT => "EDQUOT", PosixFile.EACCES => "EACCES", PosixFile.EPERM => "EPERM",
-        PosixFile.EROFS => "EROFS", PosixFile.ENAMETOOLONG => "ENAMETOOLONG", PosixFile.ENOENT => "ENOENT", PosixFile.ELOOP => "ELOOP",
-        PosixFile.EEXIST => "EEXIST", PosixFile.ENOTDIR => "ENOTDIR", PosixFile.EISDIR => "EISDIR", PosixFile.EINVAL => "EINVAL",
-        PosixFile.EXDEV => "EXDEV", PosixFile.EWOULDBLOCK => "EWOULDBLOCK", PosixFile.ENXIO => "ENXIO", 5 => "EIO",
+        PosixFile.ENOSPC => "ENOSPC",
+        PosixFile.EDQUOT => "EDQUOT",
+        PosixFile.EACCES => "EACCES",
+        PosixFile.EPERM => "EPERM",
+        PosixFile.EROFS => "EROFS",
+        PosixFile.ENAMETOOLONG => "ENAMETOOLONG",
+        PosixFile.ENOENT => "ENOENT",
+        PosixFile.ELOOP => "ELOOP",
+        PosixFile.EEXIST => "EEXIST",
+        PosixFile.ENOTDIR => "ENOTDIR",
+        PosixFile.EISDIR => "EISDIR",
+        PosixFile.EINVAL => "EINVAL",
+        PosixFile.EXDEV => "EXDEV",
+        PosixFile.EWOULDBLOCK => "EWOULDBLOCK",
+        PosixFile.ENXIO => "ENXIO",
+        5 => "EIO",
         _ => "errno " + errno,
     };
 }

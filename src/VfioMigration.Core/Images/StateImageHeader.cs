@@ -36,9 +36,17 @@ public sealed record ImageDevice
 
     public static ImageDevice From(VfioDevice d) => new()
     {
-        Address = d.Name, Kind = d.Kind, VendorId = d.VendorId, DeviceId = d.DeviceId,
-        SubsystemVendorId = d.SubsystemVendorId, SubsystemId = d.SubsystemId, ClassCode = d.ClassCode,
-        DeviceNumber = d.DeviceNumber, Driver = d.Driver, Protocol = d.Protocol, Capabilities = d.Capabilities.ToString(),
+        Address = d.Name,
+        Kind = d.Kind,
+        VendorId = d.VendorId,
+        DeviceId = d.DeviceId,
+        SubsystemVendorId = d.SubsystemVendorId,
+        SubsystemId = d.SubsystemId,
+        ClassCode = d.ClassCode,
+        DeviceNumber = d.DeviceNumber,
+        Driver = d.Driver,
+        Protocol = d.Protocol,
+        Capabilities = d.Capabilities.ToString(),
     };
 }
 

@@ -64,13 +64,30 @@ public static class StateImageInspector
         var s = reader.Summary;
         return new VfioStateImage
         {
-            Path = path, DeviceName = h.Device.Address, Kind = h.Device.Kind, VendorId = h.Device.VendorId, DeviceId = h.Device.DeviceId,
-            Driver = h.Device.Driver, Protocol = h.Device.Protocol, Capabilities = h.Device.Capabilities, Created = h.Created, Host = h.Host,
-            SaveMode = h.SaveMode, FormatVersion = h.FormatVersion, DataBytes = reader.DataBytes, FileBytes = fileBytes, Checksum = reader.Checksum,
-            PreCopyRounds = s?.PreCopyRounds ?? 0, PreCopyBytes = s?.PreCopyBytes ?? 0,
-            Downtime = TimeSpan.FromMilliseconds(s?.DowntimeMilliseconds ?? 0), Duration = TimeSpan.FromMilliseconds(s?.DurationMilliseconds ?? 0),
-            SetId = h.Set?.Id, SetIndex = h.Set?.Index, SetMembers = h.Set?.Members.ToArray(),
-            IsValid = problem is null, Problem = problem,
+            Path = path,
+            DeviceName = h.Device.Address,
+            Kind = h.Device.Kind,
+            VendorId = h.Device.VendorId,
+            DeviceId = h.Device.DeviceId,
+            Driver = h.Device.Driver,
+            Protocol = h.Device.Protocol,
+            Capabilities = h.Device.Capabilities,
+            Created = h.Created,
+            Host = h.Host,
+            SaveMode = h.SaveMode,
+            FormatVersion = h.FormatVersion,
+            DataBytes = reader.DataBytes,
+            FileBytes = fileBytes,
+            Checksum = reader.Checksum,
+            PreCopyRounds = s?.PreCopyRounds ?? 0,
+            PreCopyBytes = s?.PreCopyBytes ?? 0,
+            Downtime = TimeSpan.FromMilliseconds(s?.DowntimeMilliseconds ?? 0),
+            Duration = TimeSpan.FromMilliseconds(s?.DurationMilliseconds ?? 0),
+            SetId = h.Set?.Id,
+            SetIndex = h.Set?.Index,
+            SetMembers = h.Set?.Members.ToArray(),
+            IsValid = problem is null,
+            Problem = problem,
         };
     }
 }

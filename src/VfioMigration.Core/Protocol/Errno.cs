@@ -26,10 +26,25 @@ public static class Errno
     /// <summary>The symbolic name of an errno, for messages ("EINVAL (22)").</summary>
     public static string Name(int errno) => errno switch
     {
-        EPERM => "EPERM", ENOENT => "ENOENT", EIO => "EIO", EBADF => "EBADF", EAGAIN => "EAGAIN",
-        ENOMEM => "ENOMEM", EACCES => "EACCES", EFAULT => "EFAULT", EBUSY => "EBUSY", ENODEV => "ENODEV",
-        EINVAL => "EINVAL", ENOSPC => "ENOSPC", ENOTTY => "ENOTTY", ESPIPE => "ESPIPE", E2BIG => "E2BIG",
-        ENOMSG => "ENOMSG", ETIMEDOUT => "ETIMEDOUT", EOVERFLOW => "EOVERFLOW", EOPNOTSUPP => "EOPNOTSUPP",
+        EPERM => "EPERM",
+        ENOENT => "ENOENT",
+        EIO => "EIO",
+        EBADF => "EBADF",
+        EAGAIN => "EAGAIN",
+        ENOMEM => "ENOMEM",
+        EACCES => "EACCES",
+        EFAULT => "EFAULT",
+        EBUSY => "EBUSY",
+        ENODEV => "ENODEV",
+        EINVAL => "EINVAL",
+        ENOSPC => "ENOSPC",
+        ENOTTY => "ENOTTY",
+        ESPIPE => "ESPIPE",
+        E2BIG => "E2BIG",
+        ENOMSG => "ENOMSG",
+        ETIMEDOUT => "ETIMEDOUT",
+        EOVERFLOW => "EOVERFLOW",
+        EOPNOTSUPP => "EOPNOTSUPP",
         _ => "errno",
     } + $" ({errno})";
 }

@@ -99,7 +99,7 @@ public static class TransitionPlanner
             .Where(t => t != current && !Plan(current, t, flags).IsRefused)
             .ToArray();
 
-    /// <summary>Whether entering <paramref name="to"/> by this arc opens a data session (returns a data fd).</summary>
+    /// <summary>Whether taking this arc (entering its <c>To</c> state) opens a data session (returns a data fd).</summary>
     public static bool OpensSession(MigrationArc arc) =>
         (arc.From == S && (arc.To == SC || arc.To == RS)) ||
         (arc.From == R && arc.To == PC) ||

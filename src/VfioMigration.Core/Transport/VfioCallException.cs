@@ -1,5 +1,3 @@
-using VfioMigration.Protocol;
-
 namespace VfioMigration.Transport;
 
 /// <summary>A uAPI call failed with an errno the caller did not expect.</summary>

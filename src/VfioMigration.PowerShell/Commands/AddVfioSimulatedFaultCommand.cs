@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Management.Automation;
+using VfioMigration.Backends.Simulated;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
 
 namespace VfioMigration.PowerShell.Commands;
 
@@ -59,29 +59,29 @@ public sealed class AddVfioSimulatedFaultCommand : DeviceTargetCmdlet
         }
         bool streamOrCcw = TruncateSaveStreamAt is not null || CorruptSaveStreamAt is not null || HangNextChannelProgram;
         foreach (var (_, devices) in Targets())
-        foreach (var id in devices)
-        {
-            var device = Module.SimulatedHost[id.Address];
-            if (HangNextChannelProgram && device.Model is not SimulatedCcwModel)
+            foreach (var id in devices)
             {
-                WriteVfioError(new VfioMigrationException($"{id.Address} is not a ccw device; -HangNextChannelProgram applies to ccw subchannels.", "InvalidFault", id.Address), id.Address);
-                continue;
-            }
-            var rule = new FaultRule(Point, Nth, errno) { ArcFrom = ArcFrom, ArcTo = ArcTo, EnterError = EnterError };
-            string what = streamOrCcw ? "Arm stream/channel fault" : $"Arm fault {rule}";
-            if (!ShouldProcess(id.Address, what)) continue;
-            lock (device.SyncRoot)
-            {
-                if (TruncateSaveStreamAt is { } cut) device.Faults.TruncateSaveStreamAt = cut;
-                if (CorruptSaveStreamAt is { } at) device.Faults.CorruptSaveStreamAt = at;
-                if (HangNextChannelProgram) ((SimulatedCcwModel)device.Model).NextProgramHangs = true;
-                if (!streamOrCcw || MyInvocation.BoundParameters.ContainsKey(nameof(Point)))
+                var device = Module.SimulatedHost[id.Address];
+                if (HangNextChannelProgram && device.Model is not SimulatedCcwModel)
                 {
-                    device.Faults.Arm(rule);
-                    WriteObject(rule);
+                    WriteVfioError(new VfioMigrationException($"{id.Address} is not a ccw device; -HangNextChannelProgram applies to ccw subchannels.", "InvalidFault", id.Address), id.Address);
+                    continue;
+                }
+                var rule = new FaultRule(Point, Nth, errno) { ArcFrom = ArcFrom, ArcTo = ArcTo, EnterError = EnterError };
+                string what = streamOrCcw ? "Arm stream/channel fault" : $"Arm fault {rule}";
+                if (!ShouldProcess(id.Address, what)) continue;
+                lock (device.SyncRoot)
+                {
+                    if (TruncateSaveStreamAt is { } cut) device.Faults.TruncateSaveStreamAt = cut;
+                    if (CorruptSaveStreamAt is { } at) device.Faults.CorruptSaveStreamAt = at;
+                    if (HangNextChannelProgram) ((SimulatedCcwModel)device.Model).NextProgramHangs = true;
+                    if (!streamOrCcw || MyInvocation.BoundParameters.ContainsKey(nameof(Point)))
+                    {
+                        device.Faults.Arm(rule);
+                        WriteObject(rule);
+                    }
                 }
             }
-        }
     }
 
     private static int ParseErrno(string s)

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using VfioMigration.Backends.Simulated;
 
 namespace VfioMigration.PowerShell.Commands;
 
@@ -12,15 +13,15 @@ public sealed class ClearVfioSimulatedFaultCommand : DeviceTargetCmdlet
     protected override void EndProcessing()
     {
         foreach (var (_, devices) in Targets())
-        foreach (var id in devices)
-        {
-            if (!ShouldProcess(id.Address, "Clear armed faults")) continue;
-            var device = Module.SimulatedHost[id.Address];
-            lock (device.SyncRoot)
+            foreach (var id in devices)
             {
-                device.Faults.Clear();
-                if (device.Model is Simulation.SimulatedCcwModel ccw) ccw.NextProgramHangs = false;
+                if (!ShouldProcess(id.Address, "Clear armed faults")) continue;
+                var device = Module.SimulatedHost[id.Address];
+                lock (device.SyncRoot)
+                {
+                    device.Faults.Clear();
+                    if (device.Model is SimulatedCcwModel ccw) ccw.NextProgramHangs = false;
+                }
             }
-        }
     }
 }

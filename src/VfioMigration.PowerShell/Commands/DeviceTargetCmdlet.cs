@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using VfioMigration.Inventory;
+using VfioMigration.Operations;
 using VfioMigration.PowerShell.Completion;
 
 namespace VfioMigration.PowerShell.Commands;

@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using VfioMigration.Inventory;
 using VfioMigration.PowerShell.Completion;
 using VfioMigration.Protocol;
 

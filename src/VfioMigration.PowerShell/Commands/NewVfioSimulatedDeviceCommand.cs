@@ -1,8 +1,7 @@
 using System.Globalization;
 using System.Management.Automation;
-using VfioMigration.Inventory;
+using VfioMigration.Backends.Simulated;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
 
 namespace VfioMigration.PowerShell.Commands;
 

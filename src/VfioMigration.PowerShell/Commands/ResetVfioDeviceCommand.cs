@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using VfioMigration.Inventory;
 
 namespace VfioMigration.PowerShell.Commands;
 
@@ -19,26 +18,26 @@ public sealed class ResetVfioDeviceCommand : DeviceTargetCmdlet
     {
         bool yesToAll = false, noToAll = false;
         foreach (var (session, devices) in Targets())
-        foreach (var device in devices)
-        {
-            if (Cancellation.IsCancellationRequested) return;
-            bool holds = session.HoldsRestoredState(device.Address);
-            if (!ShouldProcess(device.Address, $"Reset device (VFIO_DEVICE_RESET): back to Running, any migration session discarded{(holds ? "; it holds state restored earlier that no save has captured" : "")}")) continue;
-            // Only state this session restored, and nobody saved since, is worth a second question.
-            if (holds && !ConfirmLoss(Force, device.Address, $"{device.Address} holds state restored earlier that no save has captured; a reset may discard it.",
-                    "Reset VFIO device", ref yesToAll, ref noToAll))
-                continue;
-            try
+            foreach (var device in devices)
             {
-                session.Reset(device.Address);
-                DrainLog();
-                if (PassThru) WriteObject(session.Describe(device));
+                if (Cancellation.IsCancellationRequested) return;
+                bool holds = session.HoldsRestoredState(device.Address);
+                if (!ShouldProcess(device.Address, $"Reset device (VFIO_DEVICE_RESET): back to Running, any migration session discarded{(holds ? "; it holds state restored earlier that no save has captured" : "")}")) continue;
+                // Only state this session restored, and nobody saved since, is worth a second question.
+                if (holds && !ConfirmLoss(Force, device.Address, $"{device.Address} holds state restored earlier that no save has captured; a reset may discard it.",
+                        "Reset VFIO device", ref yesToAll, ref noToAll))
+                    continue;
+                try
+                {
+                    session.Reset(device.Address);
+                    DrainLog();
+                    if (PassThru) WriteObject(session.Describe(device));
+                }
+                catch (VfioMigrationException e)
+                {
+                    DrainLog();
+                    WriteVfioError(e, device.Address);
+                }
             }
-            catch (VfioMigrationException e)
-            {
-                DrainLog();
-                WriteVfioError(e, device.Address);
-            }
-        }
     }
 }

@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using VfioMigration.Migration;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
 
 namespace VfioMigration.PowerShell.Commands;
@@ -153,7 +153,7 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceTargetCmdlet
         }
     }
 
-    private void RestoreSet(Inventory.VfioHostSession session, IReadOnlyList<RestoreTarget> targets, RestoreOverrides overrides)
+    private void RestoreSet(VfioHostSession session, IReadOnlyList<RestoreTarget> targets, RestoreOverrides overrides)
     {
         if (targets.Count == 0) return;
         var progress = new TransferProgress(this, "Restoring", targets.Select(t => t.Device.Address).ToArray());

@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using VfioMigration.Migration;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
 
 namespace VfioMigration.PowerShell.Commands;
@@ -111,7 +111,7 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
         }
     }
 
-    private void SaveSet(Inventory.VfioHostSession session, IReadOnlyList<SaveTarget> targets)
+    private void SaveSet(VfioHostSession session, IReadOnlyList<SaveTarget> targets)
     {
         if (targets.Count == 0) return;
         var progress = new TransferProgress(this, "Saving", targets.Select(t => t.Device.Address).ToArray());
@@ -120,7 +120,9 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
         {
             var options = new SaveOptions
             {
-                Live = Live, MaxPreCopyRounds = MaxPreCopyRounds, FinalState = KeepRunning ? MigrationState.Running : MigrationState.Stop,
+                Live = Live,
+                MaxPreCopyRounds = MaxPreCopyRounds,
+                FinalState = KeepRunning ? MigrationState.Running : MigrationState.Stop,
                 MaxDowntime = MaxDowntimeMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null,
             };
             outcomes = session.Save(targets, options, overwrite: Force, forceQuiesce: SkipQuiesceCheck, progress, Cancellation);
@@ -143,7 +145,7 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
     /// Otherwise one file per name as given, in order: a name that matched nothing drops its file (its error is
     /// already written) so the others still pair up; names with wildcards pair by the devices they matched.
     /// </summary>
-    private IReadOnlyList<(Inventory.DeviceIdentity Device, string Path)>? ImagePaths(IReadOnlyList<(string Name, IReadOnlyList<Inventory.DeviceIdentity> Devices)> names)
+    private IReadOnlyList<(DeviceIdentity Device, string Path)>? ImagePaths(IReadOnlyList<(string Name, IReadOnlyList<DeviceIdentity> Devices)> names)
     {
         var files = Path.Select(FileToWrite).ToArray();
         if (files.Any(f => f is null)) return null;

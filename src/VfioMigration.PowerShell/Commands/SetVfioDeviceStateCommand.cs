@@ -1,6 +1,6 @@
 using System.Management.Automation;
-using VfioMigration.Inventory;
-using VfioMigration.Migration;
+using VfioMigration.Drivers;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
 
 namespace VfioMigration.PowerShell.Commands;

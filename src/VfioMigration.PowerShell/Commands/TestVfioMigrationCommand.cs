@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using VfioMigration.Readiness;
+using VfioMigration.Operations;
 
 namespace VfioMigration.PowerShell.Commands;
 

@@ -1,7 +1,7 @@
 using System.Management.Automation;
+using VfioMigration.Backends.Simulated;
 using VfioMigration.Conformance;
-using VfioMigration.Inventory;
-using VfioMigration.Simulation;
+using VfioMigration.Operations;
 using VfioMigration.Transport;
 
 namespace VfioMigration.PowerShell.Commands;
@@ -93,7 +93,8 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
             var suite = new ConformanceSuite(t, pt,
                 host is null ? null : new SimulatedConformanceObserver(host[device.Address]),
                 host is null || peer is null ? null : new SimulatedConformanceObserver(host[peer.Address]),
-                Module.Log) { Areas = Area };
+                Module.Log)
+            { Areas = Area };
             var results = suite.Run(r => { WriteObject(r); DrainLog(); }, Cancellation);
             DrainLog();
             int passed = results.Count(r => r.Outcome == ConformanceOutcome.Passed);

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Management.Automation;
-using VfioMigration.Migration;
+using VfioMigration.Operations;
 
 namespace VfioMigration.PowerShell.Commands;
 

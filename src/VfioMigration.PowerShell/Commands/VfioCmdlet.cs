@@ -1,8 +1,8 @@
 using System.Management.Automation;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
-using VfioMigration.Inventory;
-using VfioMigration.Migration;
+using VfioMigration.Drivers;
+using VfioMigration.Operations;
 using VfioMigration.PowerShell.Session;
 
 namespace VfioMigration.PowerShell.Commands;

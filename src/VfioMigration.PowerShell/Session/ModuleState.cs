@@ -1,10 +1,9 @@
 using System.Collections.Concurrent;
-using System.Management.Automation;
 using System.Management.Automation.Runspaces;
-using VfioMigration.Audit;
-using VfioMigration.Inventory;
+using VfioMigration.Backends.Linux;
+using VfioMigration.Backends.Simulated;
+using VfioMigration.Operations;
 using VfioMigration.PowerShell.Logging;
-using VfioMigration.Simulation;
 
 namespace VfioMigration.PowerShell.Session;
 
@@ -49,14 +48,14 @@ public sealed class ModuleState : IDisposable
     /// </summary>
     public VfioHostSession Real => _real ??= new VfioHostSession(RealBackend, Log, AuditLog.FromEnvironment());
 
-    private Linux.LinuxBackend? _realBackend;
+    private LinuxBackend? _realBackend;
 
-    private Linux.LinuxBackend RealBackend => _realBackend ??= new Linux.LinuxBackend(new Linux.SysfsDiscovery(
+    private LinuxBackend RealBackend => _realBackend ??= new LinuxBackend(new SysfsDiscovery(
         Environment.GetEnvironmentVariable("VFIO_MIGRATION_SYSFS_ROOT") is { Length: > 0 } sys ? sys : "/sys",
         Environment.GetEnvironmentVariable("VFIO_MIGRATION_DEV_ROOT") is { Length: > 0 } dev ? dev : "/dev"));
 
     /// <summary>The real host's sysfs discovery, to ask whether it offers VFIO at all.</summary>
-    public Linux.SysfsDiscovery RealDiscovery => RealBackend.Discovery;
+    public SysfsDiscovery RealDiscovery => RealBackend.Discovery;
 
     /// <summary>Whether the simulated host exists yet (the completer must not create it as a side effect).</summary>
     public bool HasSimulated => _simulated is not null;

@@ -1,5 +1,5 @@
 using System.Management.Automation;
-using VfioMigration.Linux;
+using VfioMigration.Backends.Linux;
 
 namespace VfioMigration.PowerShell.Session;
 

@@ -1,6 +1,6 @@
 using VfioMigration;
-using VfioMigration.Inventory;
-using VfioMigration.Linux;
+using VfioMigration.Backends.Linux;
+using VfioMigration.Operations;
 
 /// <summary>Two functions of one multifunction device in one IOMMU group: one session opens both.</summary>
 internal static class GroupChecks

@@ -1,6 +1,5 @@
 using System.Management.Automation;
 using VfioMigration;
-using VfioMigration.Readiness;
 
 /// <summary>The cmdlets themselves against the real kernel, through the PowerShell engine hosted in the guest.</summary>
 internal static class ModuleChecks
@@ -26,7 +25,7 @@ internal static class ModuleChecks
         check("Get-VfioDevice closes what it only looked at: a second process could open the group", () =>
         {
             Run("$null = Get-VfioDevice");
-            using var t = new VfioMigration.Linux.LinuxBackend().Open(eduAddresses[0]);
+            using var t = new VfioMigration.Backends.Linux.LinuxBackend().Open(eduAddresses[0]);
             return null;
         });
 

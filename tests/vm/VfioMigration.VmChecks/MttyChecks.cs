@@ -1,10 +1,8 @@
 using System.Diagnostics;
 using VfioMigration;
-using VfioMigration.Inventory;
-using VfioMigration.Linux;
-using VfioMigration.Migration;
+using VfioMigration.Backends.Linux;
+using VfioMigration.Drivers;
 using VfioMigration.Protocol;
-using VfioMigration.Readiness;
 
 /// <summary>
 /// mtty mdevs (kernel samples/vfio-mdev/mtty.c, v2 migration since 6.7) on the backports kernel: discovery and
@@ -196,8 +194,10 @@ internal static class MttyChecks
         // A device left in each session state by one process is picked up cleanly by the next.
         var defined = new Dictionary<MigrationState, MigrationState>
         {
-            [MigrationState.StopCopy] = MigrationState.Stop, [MigrationState.PreCopy] = MigrationState.Running,
-            [MigrationState.PreCopyP2P] = MigrationState.RunningP2P, [MigrationState.Resuming] = MigrationState.Running,
+            [MigrationState.StopCopy] = MigrationState.Stop,
+            [MigrationState.PreCopy] = MigrationState.Running,
+            [MigrationState.PreCopyP2P] = MigrationState.RunningP2P,
+            [MigrationState.Resuming] = MigrationState.Running,
         };
         foreach (var (left, expected) in defined)
         {
@@ -220,15 +220,15 @@ internal static class MttyChecks
         {
             sh.Reload();
             var (output, errors, _) = sh.Run($"Test-VfioMigrationConformance -Address '{a}' -PeerAddress '{b}' -Confirm:$false");
-            var results = output.Select(o => o.BaseObject).OfType<VfioMigration.Conformance.ConformanceResult>().ToArray();
+            var results = output.Select(o => o.BaseObject).OfType<ConformanceResult>().ToArray();
             foreach (var r in results)
                 Console.WriteLine($"conformance: {r.Number,2} {r.Check} {r.Outcome}{(r.Reason is null ? "" : " - " + r.Reason)}");
             if (errors.Count > 0) return "errors: " + Errors(errors);
             if (results.Length < 20) return $"only {results.Length} results";
             if (Device(a)?.State != MigrationState.Running) return $"left in {Device(a)?.State}";
-            Console.WriteLine($"conformance: mtty {results.Count(r => r.Outcome == VfioMigration.Conformance.ConformanceOutcome.Passed)} passed, " +
-                $"{results.Count(r => r.Outcome == VfioMigration.Conformance.ConformanceOutcome.Failed)} failed, " +
-                $"{results.Count(r => r.Outcome == VfioMigration.Conformance.ConformanceOutcome.NotApplicable)} not applicable");
+            Console.WriteLine($"conformance: mtty {results.Count(r => r.Outcome == ConformanceOutcome.Passed)} passed, " +
+                $"{results.Count(r => r.Outcome == ConformanceOutcome.Failed)} failed, " +
+                $"{results.Count(r => r.Outcome == ConformanceOutcome.NotApplicable)} not applicable");
             return null;
         });
         sh.Reload();
@@ -239,7 +239,8 @@ internal static class MttyChecks
     {
         var psi = new ProcessStartInfo(Environment.ProcessPath!, new[] { typeof(MttyChecks).Assembly.Location, "leave", uuid, state.ToString() })
         {
-            RedirectStandardOutput = true, RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
         };
         using var p = Process.Start(psi)!;
         string output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();

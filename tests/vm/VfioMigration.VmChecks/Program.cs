@@ -1,11 +1,10 @@
 using System.Buffers.Binary;
 using VfioMigration;
-using VfioMigration.Inventory;
-using VfioMigration.Linux;
-using VfioMigration.Migration;
+using VfioMigration.Backends.Linux;
+using VfioMigration.Drivers;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
 using VfioMigration.Protocol.Uapi;
-using VfioMigration.Readiness;
 using VfioMigration.Transport;
 
 // Runs inside the test guest: the project's discovery and Linux transport against the real kernel, on QEMU's

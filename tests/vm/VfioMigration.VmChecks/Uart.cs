@@ -1,4 +1,4 @@
-using VfioMigration.Linux;
+using VfioMigration.Backends.Linux;
 using VfioMigration.Transport;
 
 /// <summary>

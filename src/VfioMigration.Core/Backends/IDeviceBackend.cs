@@ -1,0 +1,13 @@
+using VfioMigration.Transport;
+
+namespace VfioMigration.Backends;
+
+/// <summary>Where devices come from: the simulated host or the real one. Lists devices and opens them.</summary>
+public interface IDeviceBackend
+{
+    bool IsSimulated { get; }
+    /// <summary>The devices usable through VFIO; with <paramref name="includeCandidates"/> also those bound to other drivers.</summary>
+    IReadOnlyList<DeviceIdentity> Enumerate(bool includeCandidates = false);
+    /// <summary>Opens a device for exclusive use; throws <see cref="VfioMigrationException"/> with a clear id when it cannot.</summary>
+    IVfioDeviceTransport Open(string address);
+}

@@ -1,0 +1,43 @@
+using VfioMigration.Protocol;
+
+namespace VfioMigration.Backends.Simulated;
+
+/// <summary>Everything that makes one simulated device what it is.</summary>
+public sealed record SimulatedDeviceOptions
+{
+    /// <summary>PCI BDF (<c>0000:3b:00.2</c>) or ccw subchannel bus id (<c>0.0.0100</c>).</summary>
+    public required string Address { get; init; }
+    public SimulatedDeviceKind Kind { get; init; } = SimulatedDeviceKind.Pci;
+    public MigrationProtocol Protocol { get; init; } = MigrationProtocol.V2;
+    /// <summary>v2: any combination containing StopCopy. v1: Ndma or nothing (StopCopy and PreCopy are implied).</summary>
+    public MigrationCapabilities Capabilities { get; init; } = MigrationCapabilities.StopCopy;
+    public long MemorySize { get; init; } = 64 * 1024;
+    public int IommuGroup { get; init; }
+    public string Driver { get; init; } = "vfio-pci";
+    public ulong Seed { get; init; } = 1;
+    public PciIdentity PciIdentity { get; init; } = new(0x1234, 0x11e8, 0x1af4, 0x1100, 0x00ff00);
+    public ushort CcwDeviceNumber { get; init; } = 0x2b09;
+    public ushort CcwControlUnitType { get; init; } = 0x3990;
+    /// <summary>Whether VFIO_DEVICE_RESET works (vfio-pci needs FLR, PM or a bus reset).</summary>
+    public bool SupportsReset { get; init; } = true;
+    /// <summary>v2 DMA logging (features 6–8).</summary>
+    public bool DmaLogging { get; init; }
+    /// <summary>In pre-copy with nothing to send, read() returns 0 (as mtty does) instead of failing with ENOMSG.</summary>
+    public bool PreCopyEmptyReadReturnsZero { get; init; }
+    /// <summary>v1: reproduce libvfio-user's restricted transition table and exact segment sizes (§1.8).</summary>
+    public bool StrictV1 { get; init; }
+    /// <summary>v1: size of the migration region's data section.</summary>
+    public int V1DataSectionSize { get; init; } = 64 * 1024;
+    /// <summary>A failed transition (resume validation, ccw quiesce timeout) leaves the device in Error rather than where it was.</summary>
+    public bool FailedTransitionEntersError { get; init; }
+    /// <summary>
+    /// Closing the device leaves its migration state as it was, as mtty does (no open/close hook resets it): the
+    /// next opener finds it in Stop, StopCopy, PreCopy or Resuming, without the data fd, which closed with its
+    /// owner. Off: closing resets the device to Running, as vfio-pci does.
+    /// </summary>
+    public bool StateSurvivesClose { get; init; }
+    /// <summary>Workload steps per uAPI call while the device runs: how busy it is.</summary>
+    public int StepsPerAccess { get; init; } = 1;
+    /// <summary>Defective driver personalities this device plays (conformance rehearsal); none by default.</summary>
+    public IReadOnlyList<SimulatedDefect> Defects { get; init; } = Array.Empty<SimulatedDefect>();
+}

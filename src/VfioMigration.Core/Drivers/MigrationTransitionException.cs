@@ -1,0 +1,59 @@
+using VfioMigration.Protocol;
+
+namespace VfioMigration.Drivers;
+
+/// <summary>
+/// A state change was refused or failed. Always says the state the device is in now (or that it could not be
+/// read) and the states it can reach from there, so nobody has to guess.
+/// </summary>
+public sealed class MigrationTransitionException : VfioMigrationException
+{
+    public MigrationTransitionException(string device, MigrationState? from, MigrationState requested, string reason,
+        MigrationState? stateNow, IReadOnlyList<MigrationState> reachable, IReadOnlyList<MigrationArc> arcsDone,
+        string errorId, int? errno = null)
+        : base(Compose(device, from, requested, reason, stateNow, Without(reachable, requested)), errorId, device)
+    {
+        reachable = Without(reachable, requested);
+        From = from;
+        Requested = requested;
+        Reason = reason;
+        StateNow = stateNow;
+        Reachable = reachable;
+        ArcsDone = arcsDone;
+        Errno = errno;
+    }
+
+    public MigrationState? From { get; }
+    public MigrationState Requested { get; }
+    public string Reason { get; }
+    /// <summary>The state read back after the failure; null if even that read failed.</summary>
+    public MigrationState? StateNow { get; }
+    public IReadOnlyList<MigrationState> Reachable { get; }
+    public IReadOnlyList<MigrationArc> ArcsDone { get; }
+    public int? Errno { get; }
+
+    /// <summary>What failed, without the state sentence: for callers that read the state again after recovering and say it once.</summary>
+    public string Failure => $"{Device}: cannot change state {(From is { } f ? $"from {f} " : "")}to {Requested}: {Reason}";
+
+    /// <summary>An error's message without a device state in it, for a message that states the state read last.</summary>
+    public static string WithoutState(VfioMigrationException e) => e is MigrationTransitionException t ? t.Failure : e.Message;
+
+    /// <summary>The state just refused or failed is never offered as a way on.</summary>
+    private static IReadOnlyList<MigrationState> Without(IReadOnlyList<MigrationState> reachable, MigrationState requested) =>
+        reachable.Contains(requested) ? reachable.Where(s => s != requested).ToArray() : reachable;
+
+    private static string Compose(string device, MigrationState? from, MigrationState requested, string reason,
+        MigrationState? now, IReadOnlyList<MigrationState> reachable)
+    {
+        string start = from is { } f ? $"from {f} " : "";
+        string where = now is { } n ? $"The device is now in {n}" : "The device's state could not be read back";
+        string next = now == MigrationState.Error
+            ? "; only Reset-VfioDevice (VFIO_DEVICE_RESET) leaves Error."
+            : now == MigrationState.Resuming && from == MigrationState.Resuming && requested != MigrationState.Resuming
+                // The uAPI: a driver refuses to leave RESUMING with a stream it cannot load (mtty: EINVAL, state
+                // unchanged); the way out of an abandoned resume is VFIO_DEVICE_RESET, never RESUMING -> STOP again.
+                ? "; the state data written to it is missing or incomplete, so the driver did not load it. Reset-VfioDevice (VFIO_DEVICE_RESET) aborts the resume and returns it to Running."
+                : reachable.Count > 0 ? $"; from there it can reach: {string.Join(", ", reachable)}." : ".";
+        return $"{device}: cannot change state {start}to {requested}: {reason} {where}{next}";
+    }
+}

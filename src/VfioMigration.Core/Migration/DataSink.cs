@@ -1,4 +1,0 @@
-namespace VfioMigration.Migration;
-
-/// <summary>Where saved migration data goes, a chunk at a time (a stream, an image writer).</summary>
-public delegate void DataSink(ReadOnlySpan<byte> chunk);

@@ -1,4 +1,0 @@
-namespace VfioMigration.Migration;
-
-/// <summary>One image and the device to restore it onto.</summary>
-public sealed record RestoreTarget(IDeviceMigration Device, VfioDevice Description, string Path);

@@ -1,4 +1,0 @@
-namespace VfioMigration.Migration;
-
-/// <summary>What a save did: bytes moved, pre-copy rounds, and how long the device was stopped for the final copy.</summary>
-public sealed record SaveReport(string Device, long Bytes, long PreCopyBytes, int PreCopyRounds, TimeSpan Downtime, TimeSpan Duration);

@@ -1,4 +1,0 @@
-namespace VfioMigration.Migration;
-
-/// <summary>One device to save and the image file to write it to.</summary>
-public sealed record SaveTarget(IDeviceMigration Device, VfioDevice Description, string Path);

@@ -1,0 +1,199 @@
+using VfioMigration.Drivers;
+using VfioMigration.Images;
+using VfioMigration.Protocol;
+
+namespace VfioMigration.Operations;
+
+/// <summary>
+/// Restores images onto devices, all or nothing. Every image is verified whole first (checksum, format version,
+/// identity against its target, set completeness) before any device is touched. Then the devices enter
+/// Resuming (a set quiesced first), the data streams in with the checksum computed again on the way, and the
+/// devices leave Resuming (where they validate the data) for Stop, or for Running with a set woken in order.
+/// After any failure every touched device is reset, which returns it to Running.
+/// </summary>
+public static class DeviceSetRestorer
+{
+    public static IReadOnlyList<DeviceOutcome> Restore(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, RestoreOverrides overrides,
+        IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (targets.Count == 0) return Array.Empty<DeviceOutcome>();
+        if (finalState is not (MigrationState.Stop or MigrationState.Running))
+            throw new ArgumentOutOfRangeException(nameof(finalState), finalState, "a restore leaves devices in Stop or Running");
+        IDisposable held;
+        try { held = DeviceLock.Acquire(targets.Select(t => t.Device), "restore"); }
+        catch (VfioMigrationException busy)
+        {
+            return targets.Select(t => new DeviceOutcome(t.Device.Address, null, Blame(t, busy, "not restored"), t.Device.TryGetState())).ToArray();
+        }
+        using (held) return RestoreHeld(targets, finalState, overrides, progress, cancellationToken);
+    }
+
+    private static IReadOnlyList<DeviceOutcome> RestoreHeld(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, RestoreOverrides overrides,
+        IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
+    {
+        var images = new VfioStateImage[targets.Count];
+        try
+        {
+            Check(targets, images, overrides, cancellationToken);
+        }
+        catch (VfioMigrationException e)
+        {
+            return targets.Select(t => Untouched(t, Blame(t, e, "not restored"))).ToArray();
+        }
+        catch (OperationCanceledException e)
+        {
+            var cancelled = new VfioMigrationException("Restore cancelled while verifying the images.", "RestoreCancelled", null, e);
+            return targets.Select(t => Untouched(t, cancelled)).ToArray();
+        }
+
+        var touched = new List<IDeviceMigration>();
+        IDeviceMigration? current = null;
+        try
+        {
+            var plan = DeviceSetTransition.Plan(targets.Select(t => (t.Device, t.Device.GetState())).ToArray(), MigrationState.Resuming, force: true);
+            touched.AddRange(targets.Select(t => t.Device));
+            foreach (var o in plan.Execute(cancellationToken))
+                if (o.Error is { } e) { current = o.Device; throw e; }
+            for (int i = 0; i < targets.Count; i++)
+            {
+                current = targets[i].Device;
+                var device = current;
+                using var file = ImageFile.OpenRead(images[i].Path);
+                var reader = StateImageReader.Open(file, images[i].Path);
+                long done = 0, total = images[i].DataBytes;
+                reader.ReadData(chunk =>
+                {
+                    device.WriteResumeData(chunk);
+                    done += chunk.Length;
+                    progress?.Report(new SaveProgress(device.Address, "restore", done, total, 0));
+                }, cancellationToken);
+                if (reader.Checksum != images[i].Checksum)
+                    throw new StateImageException(images[i].Path, "checksum", "the image changed while it was being restored.", "ImageChecksumMismatch");
+            }
+            // Leaving Resuming is where each device validates what it was given.
+            bool direct = targets.Count == 1 && finalState == MigrationState.Running;
+            foreach (var t in targets)
+            {
+                current = t.Device;
+                t.Device.RequestState(direct ? MigrationState.Running : MigrationState.Stop, cancellationToken);
+            }
+            current = null;
+            if (!direct && finalState == MigrationState.Running)
+                foreach (var o in DeviceSetTransition.Plan(targets.Select(t => (t.Device, t.Device.GetState())).ToArray(), MigrationState.Running, force: true).Execute(cancellationToken))
+                    if (o.Error is { } e) { current = o.Device; throw e; }
+        }
+        catch (Exception e) when (e is VfioMigrationException or OperationCanceledException or IOException)
+        {
+            var cause = e switch
+            {
+                VfioMigrationException v => v,
+                OperationCanceledException => new VfioMigrationException("Restore cancelled.", "RestoreCancelled", current?.Address, e),
+                _ => new VfioMigrationException($"reading the image failed: {e.Message}", "ImageReadFailed", current?.Address, e),
+            };
+            foreach (var d in touched)
+            {
+                try { d.Reset(); } catch (VfioMigrationException) { /* reported below through the state read back */ }
+            }
+            return targets.Select(t =>
+            {
+                var now = t.Device.TryGetState();
+                string where = now is { } s ? $"The device was reset and is in {s}." : "The device's state could not be read after the reset.";
+                var error = t.Device == current || current is null
+                    ? new VfioMigrationException($"{Prefix(cause, t.Device.Address)} {where}", cause.ErrorId, t.Device.Address, cause)
+                    : new VfioMigrationException($"{t.Device.Address}: not restored: restoring {current.Address} failed. {where}", "RestoreAborted", t.Device.Address, cause);
+                return new DeviceOutcome(t.Device.Address, null, error, now);
+            }).ToArray();
+        }
+        return targets.Select((t, i) => new DeviceOutcome(t.Device.Address, images[i], null, t.Device.TryGetState())).ToArray();
+    }
+
+    /// <summary>Everything that can be known without touching a device.</summary>
+    private static void Check(IReadOnlyList<RestoreTarget> targets, VfioStateImage[] images, RestoreOverrides overrides, CancellationToken ct)
+    {
+        var duplicate = targets.GroupBy(t => t.Device.Address, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            throw new VfioMigrationException($"{duplicate.Key} is the target of more than one image.", "RestoreTargetConflict", duplicate.Key);
+        for (int i = 0; i < targets.Count; i++)
+        {
+            var t = targets[i];
+            var reader = StateImageInspector.Verify(t.Path, out long fileBytes, ct);
+            images[i] = StateImageInspector.Describe(reader, ImageFile.FullPath(t.Path), fileBytes, null);
+            if (t.Device.Protocol == MigrationProtocol.None)
+                throw new VfioMigrationException($"{t.Device.Address}: cannot restore: {NoMigrationDriver.Explanation}.", "MigrationNotSupported", t.Device.Address);
+            var header = reader.Header.Device;
+            if (ImageIdentityCheck.Mismatch(header, t.Description) is { } m && !overrides.HasFlag(RestoreOverrides.Identity))
+                throw new StateImageException(images[i].Path, m.Field,
+                    $"the image does not fit {t.Device.Address}: {m.Field} is '{m.Image}' in the image and '{m.Device}' on the device (-SkipIdentityCheck restores anyway, unless the protocol differs).", "ImageDeviceMismatch");
+            // Even -Force cannot bridge protocols: a v1 stream means nothing to a v2 device.
+            if (header.Protocol != t.Description.Protocol)
+                throw new StateImageException(images[i].Path, "protocol",
+                    $"the image does not fit {t.Device.Address}: protocol is '{header.Protocol}' in the image and '{t.Description.Protocol}' on the device.", "ImageDeviceMismatch");
+        }
+        foreach (var set in images.Select((im, i) => (Image: im, Target: targets[i])).Where(x => x.Image.SetId is not null).GroupBy(x => x.Image.SetId))
+        {
+            var first = set.First().Image;
+            var members = first.SetMembers ?? Array.Empty<string>();
+            // The images of one set must tell one story, whatever the override says.
+            foreach (var (im, _) in set)
+            {
+                if (!(im.SetMembers ?? Array.Empty<string>()).SequenceEqual(members, StringComparer.OrdinalIgnoreCase))
+                    throw new StateImageException(im.Path, "set.members", $"the image is in set {set.Key} with {first.Path}, but their member lists differ ({string.Join(", ", im.SetMembers ?? Array.Empty<string>())} / {string.Join(", ", members)}).", "ImageSetMismatch");
+            }
+            var twice = set.GroupBy(x => x.Image.SetIndex).FirstOrDefault(g => g.Count() > 1);
+            if (twice is not null)
+                throw new StateImageException(twice.Last().Image.Path, "set.index", $"two images given are member {twice.Key} of set {set.Key} ({twice.First().Image.Path}, {twice.Last().Image.Path}).", "ImageSetMismatch");
+            if (overrides.HasFlag(RestoreOverrides.SetMembership)) continue;
+            var present = set.Select(x => x.Image.SetIndex ?? -1).ToHashSet();
+            var missing = members.Where((m, index) => !present.Contains(index)).ToArray();
+            if (missing.Length > 0)
+                throw new VfioMigrationException($"The images of set {set.Key} belong together, but the image(s) of {string.Join(", ", missing)} are missing; restore the whole set (or use -SkipSetCheck).", "ImageSetIncomplete", null);
+            // Each device gets the image its place in the set says: onto the saved devices themselves, member by
+            // address; onto other devices, the images in set order (the order the devices were saved in).
+            var given = set.ToArray();
+            for (int k = 0; k < given.Length; k++)
+            {
+                var (im, target) = given[k];
+                int index = im.SetIndex ?? -1;
+                int own = Array.FindIndex(members, m => string.Equals(m, target.Device.Address, StringComparison.OrdinalIgnoreCase));
+                if (own >= 0 && own != index)
+                    throw new StateImageException(im.Path, "set.index", $"the image is member {index} of set {set.Key} (saved from {members[index]}), but it was given for {target.Device.Address}, which is member {own}; give the images in the order of the devices (or use -SkipSetCheck).", "ImageSetOrder");
+                if (own < 0 && index != k)
+                    throw new StateImageException(im.Path, "set.index", $"the image is member {index} of set {set.Key} (saved from {members[index]}), but it was given in place {k} for {target.Device.Address}; give the images in set order, {string.Join(", ", members)}, one per device in that order (or use -SkipSetCheck).", "ImageSetOrder");
+            }
+        }
+    }
+
+    private static string FullOrSelf(string path)
+    {
+        try { return ImageFile.FullPath(path); }
+        catch (VfioMigrationException) { return path; }
+    }
+
+    private static string Prefix(VfioMigrationException e, string address)
+    {
+        var text = MigrationTransitionException.WithoutState(e);
+        if (!text.EndsWith('.')) text += ".";
+        return text.StartsWith(address, StringComparison.Ordinal) || e is StateImageException ? text : $"{address}: {text}";
+    }
+
+    /// <summary>The error itself for the target it concerns; a "not restored because" error for the others.</summary>
+    /// <summary>A restore refused before any device was touched: the error says so and names the state the device is in.</summary>
+    private static DeviceOutcome Untouched(RestoreTarget t, VfioMigrationException e)
+    {
+        var now = t.Device.TryGetState();
+        string where = now is { } s ? $" {t.Device.Address} was not touched and is in {s}." : $" {t.Device.Address} was not touched; its state could not be read.";
+        VfioMigrationException error = e is StateImageException si
+            ? new StateImageException(si.Path, si.Field, si.Message[(si.Message.StartsWith(si.Path + ": ", StringComparison.Ordinal) ? si.Path.Length + 2 : 0)..] + where, si.ErrorId)
+            : new VfioMigrationException(e.Message + where, e.ErrorId, e.Device ?? t.Device.Address, e);
+        return new DeviceOutcome(t.Device.Address, null, error, now);
+    }
+
+    private static VfioMigrationException Blame(RestoreTarget t, VfioMigrationException e, string what)
+    {
+        bool concerns = e is StateImageException si
+            ? si.Path == FullOrSelf(t.Path)
+            : e.Device is null || string.Equals(e.Device, t.Device.Address, StringComparison.OrdinalIgnoreCase);
+        return concerns ? e : new VfioMigrationException($"{t.Device.Address}: {what}: {e.Message}", "RestoreAborted", t.Device.Address, e);
+    }
+
+}

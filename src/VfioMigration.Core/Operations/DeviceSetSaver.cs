@@ -1,0 +1,265 @@
+using System.Diagnostics;
+using VfioMigration.Drivers;
+using VfioMigration.Images;
+using VfioMigration.Protocol;
+
+namespace VfioMigration.Operations;
+
+/// <summary>
+/// Saves one device or a set of devices to image files, all or nothing. For a set, the order gives one point in
+/// time: optional pre-copy rounds per device, then every device quiesced peer-to-peer, then every device stopped
+/// (StopCopy), and only then the stop-copy data of each read. Data streams into temporary files that are fsynced and renamed only when every device has been
+/// saved. On any failure or cancellation no file is left behind, an existing file is untouched, every device is
+/// returned to where it started when the protocol allows, and each outcome says the state the device is in now.
+/// </summary>
+public static class DeviceSetSaver
+{
+    public static IReadOnlyList<DeviceOutcome> Save(IReadOnlyList<SaveTarget> targets, SaveOptions options, bool overwrite, bool forceQuiesce,
+        IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (targets.Count == 0) return Array.Empty<DeviceOutcome>();
+        // Checks that need no device: every error here leaves everything as it was.
+        foreach (var t in targets)
+        {
+            try { ImageFile.FullPath(t.Path); }
+            catch (VfioMigrationException e) { return FailAll(targets, e); }
+        }
+        var duplicate = targets.GroupBy(t => Path.GetFullPath(t.Path)).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            return FailAll(targets, new VfioMigrationException($"Two devices would be saved to the same file {duplicate.Key}.", "ImagePathConflict", null));
+        foreach (var t in targets)
+        {
+            if (t.Device.Protocol == MigrationProtocol.None)
+                return FailAll(targets, new VfioMigrationException($"{t.Device.Address}: cannot save: {NoMigrationDriver.Explanation}.", "MigrationNotSupported", t.Device.Address));
+            if (options.Live && !t.Device.Capabilities.HasFlag(MigrationCapabilities.PreCopy))
+                return FailAll(targets, new VfioMigrationException($"{t.Device.Address}: a live save needs pre-copy, which this device does not offer ({t.Device.Capabilities}); save without -Live.", "PreCopyNotSupported", t.Device.Address));
+        }
+        IDisposable held;
+        try { held = DeviceLock.Acquire(targets.Select(t => t.Device), "save"); }
+        catch (VfioMigrationException busy) { return FailAll(targets, busy); }
+        using (held) return SaveHeld(targets, options, overwrite, forceQuiesce, progress, cancellationToken);
+    }
+
+    private static IReadOnlyList<DeviceOutcome> SaveHeld(IReadOnlyList<SaveTarget> targets, SaveOptions options, bool overwrite, bool forceQuiesce,
+        IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
+    {
+        var starts = new Dictionary<IDeviceMigration, MigrationState>();
+        var files = new List<AtomicFile>();
+        try
+        {
+            foreach (var t in targets) files.Add(AtomicFile.Create(t.Path, overwrite));
+            foreach (var t in targets) starts[t.Device] = t.Device.GetState();
+            if (targets.Count > 1) DeviceSetTransition.Plan(targets.Select(t => (t.Device, starts[t.Device])).ToArray(), MigrationState.StopCopy, forceQuiesce);
+        }
+        catch (VfioMigrationException e)
+        {
+            foreach (var f in files) f.Dispose();
+            return FailAll(targets, e);
+        }
+
+        var setId = Guid.NewGuid();
+        var members = targets.Select(t => t.Device.Address).ToArray();
+        var buffer = new byte[options.ChunkSize];
+        var writers = new StateImageWriter[targets.Count];
+        var headers = new StateImageHeader[targets.Count];
+        var pre = new (int Rounds, long Bytes)[targets.Count];
+        var results = new VfioStateImage[targets.Count];
+        var warnings = targets.Select(_ => new List<string>()).ToArray();
+        var clock = Stopwatch.StartNew();
+        IDeviceMigration? current = null;
+        int currentFile = 0;
+        int committed = 0;
+        try
+        {
+            for (int i = 0; i < targets.Count; i++)
+                writers[i] = new StateImageWriter(files[i].Stream, headers[i] = Header(targets[i], options, targets.Count > 1 ? new ImageSet(setId, i, members) : null));
+            if (options.Live)
+                for (int i = 0; i < targets.Count; i++)
+                {
+                    current = targets[i].Device;
+                    currentFile = i;
+                    var w = writers[i];
+                    pre[i] = DeviceStateSaver.PreCopy(current, chunk => w.WriteChunk(chunk), buffer, options, progress, cancellationToken);
+                }
+            if (targets.Count > 1)
+                foreach (var t in targets)
+                {
+                    current = t.Device;
+                    var state = t.Device.GetState();
+                    var quiesced = state switch { MigrationState.Running => MigrationState.RunningP2P, MigrationState.PreCopy => MigrationState.PreCopyP2P, _ => state };
+                    if (quiesced != state && DeviceSetTransition.CanQuiesce(t.Device)) t.Device.RequestState(quiesced, cancellationToken);
+                }
+            // One point in time: every device is stopped (in StopCopy, its data fd open) before any device's
+            // stop-copy data is read, as QEMU stops all devices before saving any.
+            var clocks = new Stopwatch[targets.Count];
+            for (int i = 0; i < targets.Count; i++)
+            {
+                current = targets[i].Device;
+                clocks[i] = DeviceStateSaver.EnterStopCopy(current, cancellationToken);
+            }
+            for (int i = 0; i < targets.Count; i++)
+            {
+                current = targets[i].Device;
+                currentFile = i;
+                var w = writers[i];
+                var (bytes, downtime, check) = DeviceStateSaver.DrainStopCopy(current, clocks[i], chunk => w.WriteChunk(chunk), buffer, pre[i].Rounds, pre[i].Bytes, progress, cancellationToken);
+                if (check is { Disagrees: true }) warnings[i].Add(check.Warning);
+                var summary = new StateImageSummary { PreCopyRounds = pre[i].Rounds, PreCopyBytes = pre[i].Bytes, DowntimeMilliseconds = downtime.TotalMilliseconds, DurationMilliseconds = clock.Elapsed.TotalMilliseconds };
+                string checksum = w.Finish(summary);
+                results[i] = Describe(headers[i], files[i], w, summary, checksum);
+            }
+            current = null;
+            // Every image durable first, then all renamed: a set appears whole or, if a rename fails, not at all.
+            for (int i = 0; i < targets.Count; i++) { currentFile = i; files[i].Prepare(); }
+            for (int i = 0; i < targets.Count; i++) { currentFile = i; files[i].Commit(); committed++; }
+        }
+        catch (Exception e) when (e is VfioMigrationException or OperationCanceledException or IOException or UnauthorizedAccessException)
+        {
+            for (int i = 0; i < committed; i++) files[i].Retract();
+            foreach (var f in files) f.Dispose();
+            var path = files.Count > currentFile ? files[currentFile].Path : targets[currentFile].Path;
+            // Writing out or renaming a file fails on that file's device, not on "the set".
+            var failed = current ?? (e is OperationCanceledException ? null : targets[currentFile].Device);
+            return Recover(targets, starts, failed, Wrap(e, current, path));
+        }
+        foreach (var f in files) f.Dispose();
+
+        // The images are safe on disk; now leave the devices where the caller asked.
+        // A device that cannot be moved now is a warning: the save itself succeeded and the image is valid.
+        var outcomes = new List<DeviceOutcome>();
+        var final = FinalStates(targets, options.FinalState, CancellationToken.None);
+        for (int i = 0; i < targets.Count; i++)
+        {
+            if (final[i].Error is { } e) warnings[i].Add(e.Message);
+            outcomes.Add(new DeviceOutcome(targets[i].Device.Address, results[i], null, final[i].Now, warnings[i]));
+        }
+        return outcomes;
+    }
+
+    private static StateImageHeader Header(SaveTarget t, SaveOptions options, ImageSet? set)
+    {
+        var meta = new Dictionary<string, string> { ["capabilities"] = t.Device.Capabilities.ToString() };
+        if (t.Device.ReadRawState() is { } raw) meta["v1DeviceStateAtSave"] = $"0x{raw:X}";
+        if (t.Device.GetStopCopySize() is { } size) meta["stopCopySizeEstimate"] = size.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return new StateImageHeader
+        {
+            Created = DateTimeOffset.UtcNow,
+            Host = Environment.MachineName,
+            Tool = $"VfioMigration {typeof(DeviceSetSaver).Assembly.GetName().Version}",
+            Device = ImageDevice.From(t.Description),
+            SaveMode = options.Live ? "live" : "stop-copy",
+            ProtocolMetadata = meta,
+            Set = set,
+        };
+    }
+
+    /// <summary>The image just written, described from its own header and summary.</summary>
+    private static VfioStateImage Describe(StateImageHeader h, AtomicFile file, StateImageWriter w, StateImageSummary s, string checksum) => new()
+    {
+        Path = file.Path,
+        DeviceName = h.Device.Address,
+        Kind = h.Device.Kind,
+        VendorId = h.Device.VendorId,
+        DeviceId = h.Device.DeviceId,
+        Driver = h.Device.Driver,
+        Protocol = h.Device.Protocol,
+        Capabilities = h.Device.Capabilities,
+        Created = h.Created,
+        Host = h.Host,
+        SaveMode = h.SaveMode,
+        FormatVersion = h.FormatVersion,
+        DataBytes = w.DataBytes,
+        FileBytes = file.Length,
+        Checksum = checksum,
+        PreCopyRounds = s.PreCopyRounds,
+        PreCopyBytes = s.PreCopyBytes,
+        Downtime = TimeSpan.FromMilliseconds(s.DowntimeMilliseconds),
+        Duration = TimeSpan.FromMilliseconds(s.DurationMilliseconds),
+        SetId = h.Set?.Id,
+        SetIndex = h.Set?.Index,
+        SetMembers = h.Set?.Members.ToArray(),
+        IsValid = true,
+    };
+
+    private static (VfioMigrationException? Error, MigrationState? Now)[] FinalStates(IReadOnlyList<SaveTarget> targets, MigrationState final, CancellationToken ct)
+    {
+        var result = new (VfioMigrationException?, MigrationState?)[targets.Count];
+        try
+        {
+            var plan = DeviceSetTransition.Plan(targets.Select(t => (t.Device, t.Device.GetState())).ToArray(), final, force: true);
+            var outcomes = plan.Execute(ct);
+            for (int i = 0; i < targets.Count; i++)
+            {
+                var o = outcomes.First(x => x.Device == targets[i].Device);
+                var now = targets[i].Device.TryGetState();
+                result[i] = (o.Error is null ? null : NotMoved(targets[i], final, o.Error, now), now);
+            }
+        }
+        catch (VfioMigrationException e)
+        {
+            for (int i = 0; i < targets.Count; i++)
+            {
+                var now = targets[i].Device.TryGetState();
+                result[i] = (NotMoved(targets[i], final, e, now), now);
+            }
+        }
+        return result;
+    }
+
+    private static VfioMigrationException NotMoved(SaveTarget t, MigrationState final, VfioMigrationException e, MigrationState? now) =>
+        new($"{t.Device.Address}: the image was saved to {t.Path} and is valid, but the device could not then be moved to {final}: {Sentence(MigrationTransitionException.WithoutState(e))} {Where(t.Device.Address, now)}",
+            "SavedButNotMoved", t.Device.Address, e);
+
+    /// <summary>After a failed save: every device back to where it started (Running, usually), and say where each is.</summary>
+    private static IReadOnlyList<DeviceOutcome> Recover(IReadOnlyList<SaveTarget> targets, Dictionary<IDeviceMigration, MigrationState> starts,
+        IDeviceMigration? failed, VfioMigrationException cause)
+    {
+        var touched = targets.Where(t => starts.ContainsKey(t.Device)).ToArray();
+        var backToRunning = touched.Where(t => starts[t.Device] == MigrationState.Running && t.Device.TryGetState() is { } s && s != MigrationState.Error && s != MigrationState.Running).ToArray();
+        try
+        {
+            if (backToRunning.Length > 0)
+                DeviceSetTransition.Plan(backToRunning.Select(t => (t.Device, t.Device.GetState())).ToArray(), MigrationState.Running, force: true).Execute();
+            foreach (var t in touched.Where(t => starts[t.Device] != MigrationState.Running))
+                if (t.Device.TryGetState() is { } s && s != MigrationState.Error && s != starts[t.Device]) t.Device.RequestState(starts[t.Device]);
+        }
+        catch (VfioMigrationException) { /* each outcome below reports the state the device is really in */ }
+        return targets.Select(t =>
+        {
+            var now = t.Device.TryGetState();
+            var error = t.Device == failed || failed is null && targets.Count == 1
+                ? new VfioMigrationException($"{Sentence(MigrationTransitionException.WithoutState(cause))} No image was written. {Where(t.Device.Address, now)}", cause.ErrorId, t.Device.Address, cause)
+                : new VfioMigrationException($"{t.Device.Address}: not saved: {(failed is null ? Sentence(MigrationTransitionException.WithoutState(cause)) : $"saving {failed.Address} failed.")} No image was written. {Where(t.Device.Address, now)}", "SaveAborted", t.Device.Address, cause);
+            return new DeviceOutcome(t.Device.Address, null, error, now);
+        }).ToArray();
+    }
+
+    private static string Sentence(string s) => s.EndsWith('.') ? s : s + ".";
+
+    private static string Where(string address, MigrationState? now) => now switch
+    {
+        null => $"The state of {address} could not be read.",
+        MigrationState.Error => $"{address} is in Error; Reset-VfioDevice returns it to Running.",
+        _ => $"{address} is in {now}.",
+    };
+
+    private static VfioMigrationException Wrap(Exception e, IDeviceMigration? device, string path) => e switch
+    {
+        VfioMigrationException v => v,
+        OperationCanceledException => new VfioMigrationException($"{device?.Address ?? "save"}: cancelled.", "SaveCancelled", device?.Address, e),
+        _ => FileSystemError.From(e, Path.GetFullPath(path), "writing the image", writing: true),
+    };
+
+
+    /// <summary>A save refused before any device was changed: every outcome says why and where its device is.</summary>
+    private static IReadOnlyList<DeviceOutcome> FailAll(IReadOnlyList<SaveTarget> targets, VfioMigrationException e) =>
+        targets.Select(t =>
+        {
+            var now = t.Device.TryGetState();
+            bool concerns = e.Device is null || string.Equals(e.Device, t.Device.Address, StringComparison.OrdinalIgnoreCase);
+            var error = concerns
+                ? new VfioMigrationException($"{Sentence(MigrationTransitionException.WithoutState(e))} No image was written. {Where(t.Device.Address, now)}", e.ErrorId, t.Device.Address, e)
+                : new VfioMigrationException($"{t.Device.Address}: not saved: {Sentence(MigrationTransitionException.WithoutState(e))} No image was written. {Where(t.Device.Address, now)}", "SaveAborted", t.Device.Address, e);
+            return new DeviceOutcome(t.Device.Address, null, error, now);
+        }).ToArray();
+}

@@ -1,0 +1,109 @@
+using VfioMigration.Drivers;
+using VfioMigration.Protocol;
+using VfioMigration.Protocol.Uapi;
+
+namespace VfioMigration.Operations;
+
+/// <summary>
+/// Answers "why can't it migrate?" for a device or a set of devices meant to move together: every blocker with
+/// its cause and fix, instead of a bare "VFIO device doesn't support migration". It only reads and probes; the
+/// one device call beyond the protocol probe is a DMA-logging PROBE, which changes nothing.
+/// </summary>
+public static class MigrationReadinessCheck
+{
+    /// <summary>Checks each device alone, or with <paramref name="together"/> as one set that moves together.</summary>
+    public static IReadOnlyList<VfioMigrationReadiness> Check(VfioHostSession session, IReadOnlyList<DeviceIdentity> devices, bool together = false)
+    {
+        var results = new List<VfioMigrationReadiness>();
+        foreach (var id in devices)
+            results.Add(session.Peek(id.Address, () => CheckOne(session, id)));
+        if (together && devices.Count > 1)
+        {
+            // A set moves together: every member must quiesce peer-to-peer DMA before any stops.
+            for (int i = 0; i < results.Count; i++)
+            {
+                var r = results[i];
+                if (r.Protocol == MigrationProtocol.None || (r.Capabilities & (MigrationCapabilities.P2P | MigrationCapabilities.Ndma)) != 0) continue;
+                var extra = new MigrationBlocker("NoP2PQuiesce", BlockerSeverity.Blocker,
+                    $"{r.Name} cannot quiesce peer-to-peer DMA (no P2P, no NDMA) while {results.Count - 1} other device(s) move with it: writes into an already stopped peer would be lost.",
+                    "Give the VM no peer-to-peer mappings between these devices and accept the risk with -SkipQuiesceCheck, or use a driver with P2P support (QEMU refuses such a set otherwise).");
+                results[i] = Summarize(devices[i], null, r.Blockers.Append(extra).ToList(), r);
+            }
+        }
+        return results;
+    }
+
+    private static VfioMigrationReadiness CheckOne(VfioHostSession session, DeviceIdentity id)
+    {
+        var blockers = new List<MigrationBlocker>();
+        IDeviceMigration? driver = null;
+        if (!id.IsVfioBound)
+            blockers.Add(new("NotVfioBound", BlockerSeverity.Blocker, $"{id.Address} is bound to {id.Driver ?? "no driver"}, not to a VFIO driver.",
+                "Bind it to its vendor's vfio variant driver (or vfio-pci), e.g. with driverctl set-override; this module never rebinds drivers."));
+        else
+        {
+            try { driver = session.Migration(id.Address); }
+            catch (VfioMigrationException e) when (e.ErrorId == "DeviceBusy")
+            {
+                blockers.Add(new("GroupInUse", BlockerSeverity.Blocker, $"IOMMU group {id.IommuGroup} is held by another process (a VM, or another VFIO user such as a second PowerShell session).",
+                    "Check from the process that holds the device (the VMM), or stop that VM first; the module never takes a group by force."));
+            }
+            catch (VfioMigrationException e)
+            {
+                blockers.Add(new(e.ErrorId, BlockerSeverity.Blocker, e.Message, e.ErrorId == "PermissionDenied" ? "Run as root, or give your user access to /dev/vfio/*." : "See the cause."));
+            }
+        }
+        if (id.Kind == VfioDeviceKind.Ccw)
+            blockers.Add(id.IsSimulated
+                ? new("CcwNotMigratableUpstream", BlockerSeverity.Warning, "Upstream vfio-ccw implements no migration; this simulated subchannel migrates as a protocol exercise only.", "Nothing to do on the simulator; on a real host, ccw devices cannot migrate.")
+                : new("CcwNotMigratable", BlockerSeverity.Blocker, "vfio-ccw has no migration support upstream (no v2 feature, no v1 region; QEMU marks vfio-ccw devices unmigratable).", "Detach the device before migrating the guest, and attach an equivalent one on the destination."));
+        if (driver is not null && driver.Protocol == MigrationProtocol.None && id.Kind != VfioDeviceKind.Ccw)
+            blockers.Add(id.Driver == "vfio-pci"
+                ? new("PlainVfioPci", BlockerSeverity.Blocker, $"{id.Address} is bound to plain vfio-pci, which has no migration support.",
+                    "Bind the vendor's vfio variant driver if one exists for this device (mlx5_vfio_pci, hisi_acc_vfio_pci, pds_vfio_pci, qat_vfio_pci, virtio_vfio_pci, ...).")
+                : new("NoMigrationSupport", BlockerSeverity.Blocker, $"{id.Driver ?? "The driver"} offers neither the v2 MIGRATION feature (ENOTTY) nor a v1 migration region.",
+                    "Use a kernel and driver version with VFIO migration support for this device, or ask its vendor."));
+        if (driver is { Protocol: not MigrationProtocol.None } d)
+        {
+            try
+            {
+                if (d.GetState() == MigrationState.Error)
+                    blockers.Add(new("DeviceInError", BlockerSeverity.Blocker, "The device is in the Error migration state.", "Reset-VfioDevice returns it to Running."));
+            }
+            catch (VfioMigrationException e) { blockers.Add(new("StateUnreadable", BlockerSeverity.Blocker, e.Message, "See the cause.")); }
+            if (d.Protocol == MigrationProtocol.V1)
+                blockers.Add(new("V1Protocol", BlockerSeverity.Warning, "The device speaks the v1 migration protocol, which kernels since 5.18 and QEMU since 8.0 no longer support.",
+                    "Only tools that speak v1 (this module, vfio-user servers, old QEMU with x-enable-migration) can migrate it; prefer a driver with v2."));
+            if (!d.Capabilities.HasFlag(MigrationCapabilities.PreCopy))
+                blockers.Add(new("NoPreCopy", BlockerSeverity.LiveBlocker, "The device has no PRE_COPY: its whole state moves while it is stopped.",
+                    "Migrate with the device stopped (longer downtime), or use a driver version with PRE_COPY."));
+            if (d.Protocol == MigrationProtocol.V2 && !HasDmaLogging(session, id.Address))
+                blockers.Add(new("NoDirtyTracking", BlockerSeverity.Warning, "The device has no DMA logging (features 6-8), so it cannot report which guest pages it dirtied.",
+                    "A live migration then needs IOMMU dirty tracking (iommufd with hardware support), or the VMM treats all guest memory as dirty and the downtime grows."));
+        }
+        return Summarize(id, driver, blockers);
+    }
+
+    private static bool HasDmaLogging(VfioHostSession session, string address)
+    {
+        try
+        {
+            var probe = DeviceFeatureBuffer.Create(VfioUapi.FeatureDmaLoggingStart, VfioUapi.FeatureProbe | VfioUapi.FeatureSet, 0);
+            return session.Transport(address).Feature(probe) == 0;
+        }
+        catch (VfioMigrationException) { return false; }
+    }
+
+    private static VfioMigrationReadiness Summarize(DeviceIdentity id, IDeviceMigration? driver, List<MigrationBlocker> blockers, VfioMigrationReadiness? previous = null) => new()
+    {
+        Name = id.Address,
+        Kind = id.Kind,
+        Driver = id.Driver,
+        IsSimulated = id.IsSimulated,
+        Protocol = driver?.Protocol ?? previous?.Protocol ?? MigrationProtocol.None,
+        Capabilities = driver?.Capabilities ?? previous?.Capabilities ?? MigrationCapabilities.None,
+        CanMigrate = blockers.All(b => b.Severity != BlockerSeverity.Blocker),
+        CanMigrateLive = blockers.All(b => b.Severity == BlockerSeverity.Warning),
+        Blockers = blockers.ToArray(),
+    };
+}
