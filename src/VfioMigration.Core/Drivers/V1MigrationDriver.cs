@@ -189,6 +189,9 @@ public sealed class V1MigrationDriver : IDeviceMigration
 
     public ulong? GetStopCopySize() => null;
 
+    /// <summary>v1 has no DMA logging features.</summary>
+    public bool ProbeDmaLogging() => false;
+
     public void WriteResumeData(ReadOnlySpan<byte> data)
     {
         while (!data.IsEmpty)

@@ -193,6 +193,13 @@ public sealed class V2MigrationDriver : IDeviceMigration
         return DeviceFeatureBuffer.ReadU64Payload(b);
     }
 
+    public bool ProbeDmaLogging()
+    {
+        var probe = DeviceFeatureBuffer.Create(VfioUapi.FeatureDmaLoggingStart, VfioUapi.FeatureProbe | VfioUapi.FeatureSet, 0);
+        try { return _calls.Transport.Feature(probe) == 0; }
+        catch (VfioMigrationException) { return false; }
+    }
+
     public void WriteResumeData(ReadOnlySpan<byte> data)
     {
         var session = _session ?? throw new VfioMigrationException($"{Address}: no resume session of this process is open (enter Resuming first; the device is in {this.TryGetState()?.ToString() ?? "an unreadable state"}).", "NoDataSession", Address);

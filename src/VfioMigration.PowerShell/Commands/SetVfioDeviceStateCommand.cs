@@ -81,7 +81,7 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
 
     private void WarnIfStoppedOneByOne(int count, MigrationState target)
     {
-        if (count > 1 && DeviceSetTransition.StopsDevice(target))
+        if (count > 1 && QuiesceRules.StopsDevice(target))
             WriteWarning($"Stopping {count} devices one at a time. If they belong to one VM and can DMA into each other, use -Together, so that all quiesce before any stops.");
     }
 
@@ -128,7 +128,7 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
         }
         foreach (var w in plan.Warnings) WriteWarning(w);
         if (plan.Steps.Count > accepted.Count)
-            WriteVerbose(DeviceSetTransition.StopsDevice(State)
+            WriteVerbose(QuiesceRules.StopsDevice(State)
                 ? $"Quiescing {plan.Steps.Count(st => st.Phase == 1)} device(s) before any stops: {string.Join(", ", plan.Steps.Where(st => st.Phase == 1))}"
                 : $"Waking {plan.Steps.Count(st => st.Phase == 1)} device(s) peer-quiesced before any runs: {string.Join(", ", plan.Steps.Where(st => st.Phase == 1))}");
         var outcomes = session.Execute(plan, Cancellation, step =>
