@@ -33,7 +33,7 @@ public sealed class TestVfioMigrationCommand : DeviceTargetCmdlet
         {
             if (devices.Count == 0) continue;
             foreach (var r in MigrationReadinessCheck.Check(session, devices, Together)) WriteObject(r);
-            DrainLog();
+            this.DrainLog();
         }
     }
 }
