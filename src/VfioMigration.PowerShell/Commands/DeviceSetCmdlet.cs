@@ -35,4 +35,32 @@ public abstract class DeviceSetCmdlet : DeviceTargetCmdlet
         try { return session.Migration(address).TryGetState()?.ToString() ?? "in a state that cannot be read"; }
         catch (VfioMigrationException) { return "in a state that cannot be read"; }
     }
+
+    /// <summary>
+    /// Runs a save or restore of <paramref name="addresses"/> with progress, then writes each device's outcome: its
+    /// error, or with -PassThru what <paramref name="passThru"/> makes of it. A stopped pipeline downstream ends
+    /// the command only after the core has left every device in a defined state.
+    /// </summary>
+    protected void Transfer(string verb, IReadOnlyList<string> addresses, Func<IProgress<SaveProgress>, IReadOnlyList<DeviceOutcome>> run,
+        Func<DeviceOutcome, object?> passThru)
+    {
+        if (addresses.Count == 0) return;
+        var progress = new TransferProgress(this, verb, addresses);
+        IReadOnlyList<DeviceOutcome> outcomes;
+        try
+        {
+            outcomes = run(progress);
+        }
+        finally
+        {
+            progress.Complete();
+        }
+        this.DrainLogQuietly();
+        RethrowIfStoppedDownstream();
+        foreach (var o in outcomes)
+        {
+            if (o.Error is { } e) WriteVfioError(e, o.Address);
+            else if (PassThru && passThru(o) is { } output) WriteObject(output);
+        }
+    }
 }

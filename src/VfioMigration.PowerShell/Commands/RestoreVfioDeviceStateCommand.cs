@@ -148,23 +148,8 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceSetCmdlet
 
     private void RestoreSet(VfioHostSession session, IReadOnlyList<RestoreTarget> targets, RestoreOverrides overrides)
     {
-        if (targets.Count == 0) return;
-        var progress = new TransferProgress(this, "Restoring", targets.Select(t => t.Device.Address).ToArray());
-        IReadOnlyList<DeviceOutcome> outcomes;
-        try
-        {
-            outcomes = session.Restore(targets, Start ? MigrationState.Running : MigrationState.Stop, overrides, progress, Cancellation);
-        }
-        finally
-        {
-            progress.Complete();
-        }
-        this.DrainLogQuietly();
-        RethrowIfStoppedDownstream();
-        foreach (var o in outcomes)
-        {
-            if (o.Error is { } e) WriteVfioError(e, o.Address);
-            else if (PassThru) WriteObject(session.Describe(o.Address));
-        }
+        Transfer("Restoring", targets.Select(t => t.Device.Address).ToArray(),
+            progress => session.Restore(targets, Start ? MigrationState.Running : MigrationState.Stop, overrides, progress, Cancellation),
+            o => session.Describe(o.Address));
     }
 }

@@ -101,31 +101,16 @@ public sealed class SaveVfioDeviceStateCommand : QuiescingSetCmdlet
 
     private void SaveSet(VfioHostSession session, IReadOnlyList<SaveTarget> targets)
     {
-        if (targets.Count == 0) return;
-        var progress = new TransferProgress(this, "Saving", targets.Select(t => t.Device.Address).ToArray());
-        IReadOnlyList<DeviceOutcome> outcomes;
-        try
+        var options = new SaveOptions
         {
-            var options = new SaveOptions
-            {
-                Live = Live,
-                MaxPreCopyRounds = MaxPreCopyRounds,
-                FinalState = KeepRunning ? MigrationState.Running : MigrationState.Stop,
-                MaxDowntime = MaxDowntimeMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null,
-            };
-            outcomes = session.Save(targets, options, overwrite: Force, forceQuiesce: SkipQuiesceCheck, progress, Cancellation);
-        }
-        finally
-        {
-            progress.Complete();
-        }
-        this.DrainLogQuietly();
-        RethrowIfStoppedDownstream();
-        foreach (var o in outcomes)
-        {
-            if (o.Error is { } e) WriteVfioError(e, o.Address);
-            else if (PassThru && o.Image is not null) WriteObject(o.Image);
-        }
+            Live = Live,
+            MaxPreCopyRounds = MaxPreCopyRounds,
+            FinalState = KeepRunning ? MigrationState.Running : MigrationState.Stop,
+            MaxDowntime = MaxDowntimeMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null,
+        };
+        Transfer("Saving", targets.Select(t => t.Device.Address).ToArray(),
+            progress => session.Save(targets, options, overwrite: Force, forceQuiesce: SkipQuiesceCheck, progress, Cancellation),
+            o => o.Image);
     }
 
     /// <summary>
