@@ -4,10 +4,11 @@ using VfioMigration.Protocol;
 namespace VfioMigration.Operations;
 
 /// <summary>
-/// The restore: loads saved migration data streams into devices. <see cref="Run"/> is the one restore sequence,
-/// for a single device (<see cref="Restore"/>) and for each member of a set (<see cref="DeviceSetRestorer"/>,
-/// which adds only the image checks and all-or-nothing): Resuming (a set quiesced first, <see cref="QuiesceRules"/>),
-/// the data in bounded chunks, then leaving Resuming (the device validates there), then the requested final state.
+/// The restore: loads saved migration data streams into devices. <see cref="Run"/> is the one restore sequence:
+/// <see cref="Restore"/> runs it for one device from a stream, and <see cref="DeviceSetRestorer"/> (every restore
+/// the module runs, of one device or a set) runs it for its members in step, adding only the image checks and
+/// all-or-nothing. The sequence: Resuming (a set quiesced first, <see cref="QuiesceRules"/>), the data in bounded
+/// chunks, then leaving Resuming (the device validates there), then the requested final state.
 /// </summary>
 public static class DeviceStateRestorer
 {

@@ -7,10 +7,11 @@ namespace VfioMigration.Operations;
 
 /// <summary>
 /// The save: streams devices' migration data into sinks with bounded memory. <see cref="Run"/> is the one save
-/// sequence, for a single device (<see cref="Save(IDeviceMigration, DataSink, SaveOptions, IProgress{SaveProgress}?, CancellationToken)"/>,
-/// and each save of one device the module runs) and for each member of a set (<see cref="DeviceSetSaver"/>, which
-/// adds only the image files and all-or-nothing): optional pre-copy rounds while the device runs (until it reports
-/// convergence or the round limit is hit), the set's peer quiesce, stop-copy, the stream read to its end.
+/// sequence: <see cref="Save(IDeviceMigration, DataSink, SaveOptions, IProgress{SaveProgress}?, CancellationToken)"/>
+/// runs it for one device into a sink, and <see cref="DeviceSetSaver"/> (every save the module runs, of one device
+/// or a set) runs it for its members in step, adding only the image files and all-or-nothing. The sequence:
+/// optional pre-copy rounds while the device runs (until it reports convergence or the round limit is hit), the
+/// set's peer quiesce, stop-copy, the stream read to its end.
 /// </summary>
 public static class DeviceStateSaver
 {
