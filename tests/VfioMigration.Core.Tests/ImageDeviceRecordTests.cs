@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using System.Text.RegularExpressions;
 using VfioMigration.Backends.Simulated;
 using VfioMigration.Images;
 using VfioMigration.Operations;
@@ -54,5 +55,59 @@ public class ImageDeviceRecordTests
         }
         Assert.Equal(("0.0.0100", VfioDeviceKind.Ccw, (string?)null, "3990", "vfio_ccw", MigrationProtocol.V2, "StopCopy"),
             (inspected.DeviceName, inspected.Kind, inspected.VendorId, inspected.DeviceId, inspected.Driver, inspected.Protocol, inspected.Capabilities));
+    }
+
+    /// <summary>
+    /// The device record is read as a plain record always was: unknown and host-local fields ignored, a repeated
+    /// field's last value kept, protocol and capabilities by name, and what is wrong reported by the header checks.
+    /// </summary>
+    [Theory]
+    [InlineData("host-local-fields", "0000:3b:00.2|mlx5_vfio_pci|V2|StopCopy, P2P, PreCopy")]
+    [InlineData("driver-twice", "0000:3b:00.2|vfio-pci|V2|StopCopy, P2P, PreCopy")]
+    [InlineData("protocol-twice", "0000:3b:00.2|mlx5_vfio_pci|V1|StopCopy, P2P, PreCopy")]
+    [InlineData("protocol-as-number", "0000:3b:00.2|mlx5_vfio_pci|V1|StopCopy, P2P, PreCopy")]
+    [InlineData("protocol-other-case", "0000:3b:00.2|mlx5_vfio_pci|V2|StopCopy, P2P, PreCopy")]
+    [InlineData("capabilities-missing", "0000:3b:00.2|mlx5_vfio_pci|V2|")]
+    [InlineData("protocol-missing", "invalid: device.protocol")]
+    [InlineData("capabilities-null", "invalid: device.capabilities")]
+    [InlineData("protocol-null", "invalid: header")]
+    [InlineData("vendor-number", "invalid: header")]
+    [InlineData("device-array", "invalid: header")]
+    [InlineData("device-string", "invalid: header")]
+    public void TheDeviceRecordReadsBackAsAPlainRecord(string edit, string expected)
+    {
+        using var f = new ImageFixture();
+        var pci = f.Host.Add(Sim.V2(address: "0000:3b:00.2", memory: 16 * 1024) with { Driver = "mlx5_vfio_pci", PciIdentity = new PciIdentity(0x15b3, 0x101e, 0x15b3, 0x0052, 0x020000) });
+        Assert.True(DeviceSetSaver.Save(new[] { f.Save(pci.Address, "a.vfiostate") }, new SaveOptions(), false, false)[0].Succeeded);
+        const string record = "\"device\":{";
+        const string tail = "\"protocol\":\"V2\",\"capabilities\":\"StopCopy, P2P, PreCopy\"}";
+        var edited = ImageSurgery.WithHeaderText(File.ReadAllBytes(f.PathFor("a.vfiostate")), json => Changed(json, edit switch
+        {
+            "host-local-fields" => json.Replace(record, record + "\"iommuGroup\":61,\"groupNode\":\"/dev/vfio/61\",\"isSimulated\":true,"),
+            "driver-twice" => json.Replace("\"protocol\":", "\"driver\":\"vfio-pci\",\"protocol\":"),
+            "protocol-twice" => json.Replace(tail, "\"protocol\":\"V2\",\"protocol\":\"V1\",\"capabilities\":\"StopCopy, P2P, PreCopy\"}"),
+            "protocol-as-number" => json.Replace("\"protocol\":\"V2\"", "\"protocol\":1"),
+            "protocol-other-case" => json.Replace(record, record + "\"Protocol\":\"V1\","),
+            "capabilities-missing" => json.Replace(tail, "\"protocol\":\"V2\"}"),
+            "protocol-missing" => json.Replace("\"protocol\":\"V2\",", ""),
+            "capabilities-null" => json.Replace(tail, "\"protocol\":\"V2\",\"capabilities\":null}"),
+            "protocol-null" => json.Replace("\"protocol\":\"V2\"", "\"protocol\":null"),
+            "vendor-number" => json.Replace("\"vendorId\":\"15b3\"", "\"vendorId\":5555"),
+            "device-array" => Regex.Replace(json, "\"device\":\\{[^}]*\\}", "\"device\":[]"),
+            "device-string" => Regex.Replace(json, "\"device\":\\{[^}]*\\}", "\"device\":\"0000:3b:00.2\""),
+            _ => throw new ArgumentOutOfRangeException(nameof(edit)),
+        }));
+        File.WriteAllBytes(f.PathFor("b.vfiostate"), edited);
+        var image = StateImageInspector.Inspect(f.PathFor("b.vfiostate"), out var damage);
+        string seen = image.IsValid
+            ? $"{image.DeviceName}|{image.Driver}|{image.Protocol}|{image.Capabilities}"
+            : $"invalid: {damage!.Field}";
+        Assert.Equal(expected, seen);
+
+        static string Changed(string before, string after)
+        {
+            Assert.NotEqual(before, after); // the edit found its place
+            return after;
+        }
     }
 }
