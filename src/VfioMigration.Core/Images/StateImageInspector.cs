@@ -67,8 +67,16 @@ public static class StateImageInspector
     /// read) and what is known of the file, whether it was just read or just written.
     /// </summary>
     internal static VfioStateImage Describe(string path, long fileBytes, StateImageHeader? header, long dataBytes, string? checksum, StateImageSummary? summary, string? problem) =>
-        new(path, header?.Device)
+        new()
         {
+            Path = path,
+            DeviceName = header?.Device.Identity.Address ?? "",
+            Kind = header?.Device.Identity.Kind ?? default,
+            VendorId = header?.Device.Identity.VendorId,
+            DeviceId = header?.Device.Identity.DeviceId,
+            Driver = header?.Device.Identity.Driver,
+            Protocol = header?.Device.Protocol ?? default,
+            Capabilities = header?.Device.Capabilities,
             Created = header?.Created ?? default,
             Host = header?.Host,
             SaveMode = header?.SaveMode,

@@ -94,8 +94,12 @@ public static class MigrationReadinessCheck
         catch (VfioMigrationException) { return false; }
     }
 
-    private static VfioMigrationReadiness Summarize(DeviceIdentity id, IDeviceMigration? driver, List<MigrationBlocker> blockers, VfioMigrationReadiness? previous = null) => new(id)
+    private static VfioMigrationReadiness Summarize(DeviceIdentity id, IDeviceMigration? driver, List<MigrationBlocker> blockers, VfioMigrationReadiness? previous = null) => new()
     {
+        Name = id.Address,
+        Kind = id.Kind,
+        Driver = id.Driver,
+        IsSimulated = id.IsSimulated,
         Protocol = driver?.Protocol ?? previous?.Protocol ?? MigrationProtocol.None,
         Capabilities = driver?.Capabilities ?? previous?.Capabilities ?? MigrationCapabilities.None,
         CanMigrate = blockers.All(b => b.Severity != BlockerSeverity.Blocker),

@@ -2,30 +2,24 @@ using VfioMigration.Protocol;
 
 namespace VfioMigration;
 
-/// <summary>A device state image as the module shows it: where it is, what it holds, and whether it verifies.</summary>
+/// <summary>
+/// A device state image as the module shows it: where it is, what it holds, and whether it verifies. The module
+/// builds it in one place, <see cref="Images.StateImageInspector"/>.Describe, from the image's header and file;
+/// settable so that a script can make one (a view test does).
+/// </summary>
 public sealed class VfioStateImage
 {
-    /// <summary>Made only by <see cref="Images.StateImageInspector"/>.Describe, from an image's header and file.</summary>
-    internal VfioStateImage(string path, Images.ImageDevice? recorded)
-    {
-        Path = path;
-        Recorded = recorded;
-    }
-
-    /// <summary>The device the header records; null when the header could not be read.</summary>
-    internal Images.ImageDevice? Recorded { get; }
-
-    public string Path { get; }
+    public required string Path { get; init; }
     /// <summary>The image file's name, without its directory.</summary>
     public string FileName => System.IO.Path.GetFileName(Path);
-    /// <summary>The name of the device the state was saved from (the Name of its VfioDevice); empty when the header is unreadable.</summary>
-    public string DeviceName => Recorded?.Identity.Address ?? "";
-    public VfioDeviceKind Kind => Recorded?.Identity.Kind ?? default;
-    public string? VendorId => Recorded?.Identity.VendorId;
-    public string? DeviceId => Recorded?.Identity.DeviceId;
-    public string? Driver => Recorded?.Identity.Driver;
-    public MigrationProtocol Protocol => Recorded?.Protocol ?? default;
-    public string? Capabilities => Recorded?.Capabilities;
+    /// <summary>The name of the device the state was saved from (the Name of its VfioDevice).</summary>
+    public required string DeviceName { get; init; }
+    public VfioDeviceKind Kind { get; init; }
+    public string? VendorId { get; init; }
+    public string? DeviceId { get; init; }
+    public string? Driver { get; init; }
+    public MigrationProtocol Protocol { get; init; }
+    public string? Capabilities { get; init; }
     public DateTimeOffset Created { get; init; }
     public string? Host { get; init; }
     public string? SaveMode { get; init; }
