@@ -26,7 +26,7 @@ public static class FailureRecovery
     {
         CoreLog.TransitionRefused(logger, device.Address, from, target, reason);
         return new MigrationTransitionException(device.Address, from, target, reason, from, reachable, Array.Empty<MigrationArc>(),
-            from == MigrationState.Error ? "DeviceInErrorState" : "TransitionRefused");
+            from == MigrationState.Error ? VfioErrors.DeviceInErrorState : VfioErrors.TransitionRefused);
     }
 
     /// <summary>
@@ -46,7 +46,7 @@ public static class FailureRecovery
         (now, string recovery) = AfterFailure(device, now, device.Reset);
         return new MigrationTransitionException(device.Address, from, target, reason + "." + recovery, now,
             now is { } n ? reachable(n) : Array.Empty<MigrationState>(), done.ToArray(),
-            now == MigrationState.Error ? "DeviceInErrorState" : "TransitionFailed", errno);
+            now == MigrationState.Error ? VfioErrors.DeviceInErrorState : VfioErrors.TransitionFailed, errno);
     }
 
     /// <summary>

@@ -63,11 +63,11 @@ public sealed class DeviceSetTransition
                     try { back.Device.RequestState(back.From, cancellationToken); }
                     catch (VfioMigrationException undo) { outcomes[back.Device] = new DeviceSetOutcome(back.Device, null, undo); continue; }
                     outcomes[back.Device] = new DeviceSetOutcome(back.Device, null, new VfioMigrationException(
-                        $"{back.Device.Address}: not changed: {step.Device.Address} failed to quiesce, so the set was returned to {back.From}.", "PeerQuiesceFailed", back.Device.Address));
+                        $"{back.Device.Address}: not changed: {step.Device.Address} failed to quiesce, so the set was returned to {back.From}.", VfioErrors.PeerQuiesceFailed, back.Device.Address));
                 }
                 foreach (var other in Steps.Where(s => s.Phase == 2 && !outcomes.ContainsKey(s.Device)))
                     outcomes[other.Device] = new DeviceSetOutcome(other.Device, null, new VfioMigrationException(
-                        $"{other.Device.Address}: not changed: {step.Device.Address} failed to quiesce.", "PeerQuiesceFailed", other.Device.Address));
+                        $"{other.Device.Address}: not changed: {step.Device.Address} failed to quiesce.", VfioErrors.PeerQuiesceFailed, other.Device.Address));
                 return outcomes.Values.ToArray();
             }
         }

@@ -86,8 +86,8 @@ public static class QuiesceRules
                 {
                     string why = CannotQuiesce(device.Address, current, device.Capabilities);
                     if (!force)
-                        throw new VfioMigrationException($"Refusing to move {devices.Count} devices together to {target}: {why}. Stop it on its own, or use -SkipQuiesceCheck to accept the risk.", "PeerQuiesceUnsupported", device.Address);
-                    warnings.Add(why + "; going ahead because of -SkipQuiesceCheck.");
+                        throw new VfioMigrationException($"Refusing to move {devices.Count} devices together to {target}: {why}. Stop it on its own.", VfioErrors.PeerQuiesceUnsupported, device.Address);
+                    warnings.Add(why + "; going ahead because the quiesce check is skipped.");
                     continue;
                 }
                 steps.Add(new DeviceSetStep(device, current, q, 1));

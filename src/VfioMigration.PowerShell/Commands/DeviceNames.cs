@@ -36,11 +36,11 @@ internal static class DeviceNames
         catch (WildcardPatternException e)
         {
             cmdlet.WriteVfioError(new VfioMigrationException(
-                $"'{pattern}' is neither a device name nor a valid wildcard pattern ({e.Message.TrimEnd('.')}); {list}.", "InvalidDeviceName", pattern, e), pattern);
+                $"'{pattern}' is neither a device name nor a valid wildcard pattern ({e.Message.TrimEnd('.')}); {list}.", VfioErrors.InvalidDeviceName, pattern, e), pattern);
             return Array.Empty<DeviceIdentity>();
         }
         if (matches.Length == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
-            cmdlet.WriteVfioError(new VfioMigrationException($"No {where}VFIO device at '{pattern}'. {list}.", "DeviceNotFound", pattern), pattern);
+            cmdlet.WriteVfioError(new VfioMigrationException($"No {where}VFIO device at '{pattern}'. {list}.", VfioErrors.DeviceNotFound, pattern), pattern);
         return matches;
     }
 }

@@ -22,11 +22,11 @@ public abstract class DeviceSetCmdlet : DeviceTargetCmdlet
     public SwitchParameter Together { get; set; }
 
     /// <summary>Tells every device of a -Together set that was not acted on why, and the state it is still in.</summary>
-    protected void RefuseSet(VfioHostSession session, IEnumerable<string> addresses, string why, string errorId)
+    protected void RefuseSet(VfioHostSession session, IEnumerable<string> addresses, string why, VfioError error)
     {
         foreach (var a in addresses)
             WriteVfioError(new VfioMigrationException(
-                $"{a}: not changed (still {StateText(session, a)}): {why}; a -Together set changes all of its devices or none.", errorId, a), a);
+                $"{a}: not changed (still {StateText(session, a)}): {why}; a -Together set changes all of its devices or none.", error, a), a);
     }
 
     /// <summary>The state a device is in now, for messages; never throws.</summary>

@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using VfioMigration.PowerShell.Errors;
 
 namespace VfioMigration.PowerShell.Commands;
 
@@ -13,13 +14,12 @@ internal static class ImagePaths
     {
         if (string.IsNullOrWhiteSpace(path))
         {
-            cmdlet.WriteVfioError(new VfioMigrationException($"'{path}' is not a file name: an image path must not be empty or blank.", "ImagePathInvalid"), path);
+            cmdlet.WriteVfioError(new VfioMigrationException($"'{path}' is not a file name: an image path must not be empty or blank.", VfioErrors.ImagePathInvalid), path);
             return null;
         }
         string resolved = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
         if (provider.Name != "FileSystem")
-            cmdlet.ThrowTerminatingError(new ErrorRecord(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files, so use a file-system path.", "NotAFileSystemPath"),
-                "NotAFileSystemPath", ErrorCategory.InvalidArgument, path));
+            cmdlet.ThrowTerminatingError(ErrorRecords.For(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files, so use a file-system path.", VfioErrors.NotAFileSystemPath), path));
         return resolved;
     }
 
@@ -32,7 +32,7 @@ internal static class ImagePaths
     {
         if (string.IsNullOrWhiteSpace(path))
         {
-            cmdlet.WriteVfioError(new VfioMigrationException($"'{path}' is not a file name: an image path must not be empty or blank.", "ImagePathInvalid"), path);
+            cmdlet.WriteVfioError(new VfioMigrationException($"'{path}' is not a file name: an image path must not be empty or blank.", VfioErrors.ImagePathInvalid), path);
             return Array.Empty<string>();
         }
         try
@@ -46,20 +46,19 @@ internal static class ImagePaths
             }
             else resolved = cmdlet.SessionState.Path.GetResolvedProviderPathFromPSPath(path, out provider);
             if (provider.Name != "FileSystem")
-                cmdlet.ThrowTerminatingError(new ErrorRecord(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files.", "NotAFileSystemPath"),
-                    "NotAFileSystemPath", ErrorCategory.InvalidArgument, path));
+                cmdlet.ThrowTerminatingError(ErrorRecords.For(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files.", VfioErrors.NotAFileSystemPath), path));
             if (resolved.Count == 0)
-                cmdlet.WriteVfioError(new VfioMigrationException($"No image file matches '{path}'.", "ImageNotFound"), path);
+                cmdlet.WriteVfioError(new VfioMigrationException($"No image file matches '{path}'.", VfioErrors.ImageNotFound), path);
             return resolved;
         }
         catch (ItemNotFoundException)
         {
-            cmdlet.WriteVfioError(new VfioMigrationException($"No image file matches '{path}'.", "ImageNotFound"), path);
+            cmdlet.WriteVfioError(new VfioMigrationException($"No image file matches '{path}'.", VfioErrors.ImageNotFound), path);
             return Array.Empty<string>();
         }
         catch (Exception e) when (e is SessionStateException or ArgumentException or NotSupportedException)
         {
-            cmdlet.WriteVfioError(new VfioMigrationException($"'{path}' is not a usable path: {e.Message}", "ImagePathInvalid", null, e), path);
+            cmdlet.WriteVfioError(new VfioMigrationException($"'{path}' is not a usable path: {e.Message}", VfioErrors.ImagePathInvalid, null, e), path);
             return Array.Empty<string>();
         }
     }

@@ -30,7 +30,7 @@ internal static class LossConfirmation
         {
             cmdlet.WriteVfioError(new VfioMigrationException(
                 $"{query} This session cannot ask (it is non-interactive); add -Force to go ahead without asking.",
-                "ConfirmationRequired", device, e), device);
+                VfioErrors.ConfirmationRequired, device, e), device);
             return false;
         }
     }

@@ -1,4 +1,4 @@
-using System.Management.Automation;
+using VfioMigration.PowerShell.Errors;
 
 namespace VfioMigration.PowerShell.Commands;
 
@@ -11,8 +11,7 @@ internal static class ParameterCombination
     public static void RequireWith(this VfioCmdlet cmdlet, bool given, string parameter, bool other, string otherParameter)
     {
         if (given && !other)
-            cmdlet.ThrowTerminatingError(new ErrorRecord(new VfioMigrationException(
-                $"-{parameter} applies only together with -{otherParameter}; add -{otherParameter} or leave -{parameter} out.", "InvalidParameterCombination"),
-                "InvalidParameterCombination", ErrorCategory.InvalidArgument, parameter));
+            cmdlet.ThrowTerminatingError(ErrorRecords.For(new VfioMigrationException(
+                $"-{parameter} applies only together with -{otherParameter}; add -{otherParameter} or leave -{parameter} out.", VfioErrors.InvalidParameterCombination), parameter));
     }
 }

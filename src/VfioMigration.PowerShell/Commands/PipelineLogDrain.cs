@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using Microsoft.Extensions.Logging;
+using VfioMigration.Logging;
 using VfioMigration.PowerShell.Session;
 
 namespace VfioMigration.PowerShell.Commands;
@@ -16,7 +17,7 @@ internal static class PipelineLogDrain
         while (ModuleState.Current.Log.TryDequeue(out var entry))
         {
             // A refused or failed transition reaches the user as an error record; its log line is detail.
-            if (entry.EventId is 1003 or 1004) { cmdlet.WriteVerbose(entry.Message); continue; }
+            if (entry.EventName is nameof(CoreLog.TransitionFailed) or nameof(CoreLog.TransitionRefused)) { cmdlet.WriteVerbose(entry.Message); continue; }
             switch (entry.Level)
             {
                 case LogLevel.Information: cmdlet.WriteVerbose(entry.Message); break;

@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using System.Runtime.InteropServices;
 using VfioMigration.Operations;
+using VfioMigration.PowerShell.Errors;
 using VfioMigration.PowerShell.Session;
 
 namespace VfioMigration.PowerShell.Commands;
@@ -90,69 +91,21 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
     protected internal void WriteVfioError(VfioMigrationException e, object? target)
     {
         // The process exits right after a SIGTERM'd operation, before error records are rendered: say it directly.
-        if (_terminated) Host.UI.WriteErrorLine(e.Message);
+        if (_terminated) Host.UI.WriteErrorLine(ErrorRecords.Text(e));
         try
         {
-            WriteError(ErrorFor(e, target));
+            WriteError(ErrorRecords.For(e, target));
         }
         catch (PipelineStoppedException) when (_interrupted)
         {
             // Ctrl+C: the pipeline takes no more records, but the user must still learn where each device is.
             // (-ErrorAction Stop also ends WriteError with an exception; that error reaches the caller's catch,
             // so nothing may be written here for it.)
-            Host.UI.WriteErrorLine(e.Message);
+            Host.UI.WriteErrorLine(ErrorRecords.Text(e));
             throw;
         }
     }
 
-    public static ErrorRecord ErrorFor(VfioMigrationException e, object? target)
-    {
-        var record = new ErrorRecord(e, e.ErrorId, CategoryOf(e.ErrorId), target ?? e.Device);
-        if (e.ErrorId == "PermissionDenied" && DeviceCaused(e))
-            record.ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = "Run as root, or give your user access to /dev/vfio/* (udev rule or group)." };
-        else if (e.ErrorId == "DeviceInErrorState")
-            record.ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = "Reset-VfioDevice returns the device to Running." };
-        return record;
-    }
-
-    /// <summary>Whether an error started at a device (its first raiser named one) rather than at a file.</summary>
-    private static bool DeviceCaused(VfioMigrationException e)
-    {
-        while (e.InnerException is VfioMigrationException inner && inner.ErrorId == e.ErrorId) e = inner;
-        return e.Device is not null;
-    }
-
-    public static ErrorCategory CategoryOf(string errorId) => errorId switch
-    {
-        "TransitionRefused" or "MigrationNotSupported" or "PeerQuiesceUnsupported" or "PreCopyNotSupported" => ErrorCategory.InvalidOperation,
-        "TransitionFailed" or "DeviceInErrorState" or "VfioCallFailed" or "DeviceGone" or "DeviceLeftInState" => ErrorCategory.DeviceError,
-        "PeerQuiesceFailed" => ErrorCategory.OperationStopped,
-        "DeviceNotFound" or "PeerNotFound" => ErrorCategory.ObjectNotFound,
-        "DeviceBusy" or "DeviceInUse" => ErrorCategory.ResourceBusy,
-        "PermissionDenied" => ErrorCategory.PermissionDenied,
-        "DeviceExists" => ErrorCategory.ResourceExists,
-        "InvalidSimulatedDevice" or "PeerNotPci" or "InvalidFault" or "InvalidDeviceName" or "InvalidParameterCombination" or "PeerWithSeveralDevices" or "PeerIsDevice" => ErrorCategory.InvalidArgument,
-        "SetDeclined" or "SetRefused" => ErrorCategory.OperationStopped,
-        "VfioNotAvailable" or "VfioApiVersion" => ErrorCategory.NotInstalled,
-        "DeviceNotBound" or "VfioGroupNotViable" => ErrorCategory.ResourceUnavailable,
-        "SaveStreamStalled" => ErrorCategory.OperationTimeout,
-        "SavedButNotMoved" => ErrorCategory.InvalidResult,
-        "ConfirmationRequired" => ErrorCategory.OperationStopped,
-        "ImageInvalid" or "ImageChecksumMismatch" or "ImageTruncated" or "ImageVersionUnsupported" => ErrorCategory.InvalidData,
-        "ImageDeviceMismatch" or "ImageSetIncomplete" or "ImagePathConflict" or "RestoreTargetConflict" or "ImageCountMismatch" => ErrorCategory.InvalidArgument,
-        "ImageExists" => ErrorCategory.ResourceExists,
-        "ImageNotFound" or "ImageDirectoryNotFound" => ErrorCategory.ObjectNotFound,
-        "DiskFull" or "ImageWriteFailed" => ErrorCategory.WriteError,
-        "ImageReadFailed" => ErrorCategory.ReadError,
-        "SaveCancelled" or "RestoreCancelled" or "SaveAborted" or "RestoreAborted" => ErrorCategory.OperationStopped,
-        "ImagePathIsDirectory" or "NotAFileSystemPath" or "ImageNotRegularFile" or "ImagePathInvalid" => ErrorCategory.InvalidArgument,
-        "ImageSetOrder" => ErrorCategory.InvalidArgument,
-        "ImageSetMismatch" => ErrorCategory.InvalidData,
-        "ImageBusy" => ErrorCategory.ResourceBusy,
-        "AuditLogUnavailable" => ErrorCategory.WriteError,
-        "AuditLogUnsafe" => ErrorCategory.SecurityError,
-        _ => ErrorCategory.NotSpecified,
-    };
 
     public void Dispose()
     {
