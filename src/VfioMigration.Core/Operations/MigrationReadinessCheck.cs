@@ -25,7 +25,8 @@ public static class MigrationReadinessCheck
                 if (r.Protocol == MigrationProtocol.None || QuiesceRules.CanQuiesce(r.Capabilities)) continue;
                 var extra = new MigrationBlocker("NoP2PQuiesce", BlockerSeverity.Blocker,
                     $"{r.Name} cannot quiesce peer-to-peer DMA (no P2P, no NDMA) while {results.Count - 1} other device(s) move with it: writes into an already stopped peer would be lost.",
-                    "Give the VM no peer-to-peer mappings between these devices and accept the risk with -SkipQuiesceCheck, or use a driver with P2P support (QEMU refuses such a set otherwise).");
+                    "Give the VM no peer-to-peer mappings between these devices and accept the risk, or use a driver with P2P support (QEMU refuses such a set otherwise).",
+                    ErrorRemedy.OverrideQuiesceCheck);
                 results[i] = Summarize(devices[i], null, r.Blockers.Append(extra).ToList(), r);
             }
         }
@@ -67,7 +68,8 @@ public static class MigrationReadinessCheck
             try
             {
                 if (d.GetState() == MigrationState.Error)
-                    blockers.Add(new("DeviceInError", BlockerSeverity.Blocker, "The device is in the Error migration state.", "Reset-VfioDevice returns it to Running."));
+                    blockers.Add(new("DeviceInError", BlockerSeverity.Blocker, "The device is in the Error migration state.",
+                        "Only a reset (VFIO_DEVICE_RESET) leaves Error.", ErrorRemedy.ResetDevice));
             }
             catch (VfioMigrationException e) { blockers.Add(new("StateUnreadable", BlockerSeverity.Blocker, e.Message, "See the cause.")); }
             if (d.Protocol == MigrationProtocol.V1)
