@@ -1,4 +1,4 @@
 namespace VfioMigration.Drivers;
 
 /// <summary>Where saved migration data goes, a chunk at a time (a stream, an image writer).</summary>
-public delegate void DataSink(ReadOnlySpan<byte> chunk);
+internal delegate void DataSink(ReadOnlySpan<byte> chunk);

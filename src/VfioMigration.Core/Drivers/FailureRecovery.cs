@@ -15,7 +15,7 @@ namespace VfioMigration.Drivers;
 /// says a reset loses nothing the user still needs. Both drivers build their refusals and failures here, so what
 /// an error says about where the device is now is decided in one place.
 /// </summary>
-public static class FailureRecovery
+internal static class FailureRecovery
 {
     /// <summary>
     /// A refused request (nothing was sent to the device): logged, and the error says the device is still in

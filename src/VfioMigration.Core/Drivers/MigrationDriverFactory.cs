@@ -13,7 +13,7 @@ namespace VfioMigration.Drivers;
 /// neither means no migration. A v2 device found in a session state with no data fd of ours is brought to a defined
 /// state by the first state read (<see cref="V2MigrationDriver.TakeOverFoundState"/>).
 /// </summary>
-public static class MigrationDriverFactory
+internal static class MigrationDriverFactory
 {
     public static IDeviceMigration Open(IVfioDeviceTransport transport, ILoggerFactory? loggers = null)
     {

@@ -6,7 +6,7 @@ namespace VfioMigration.Drivers;
 /// A state change was refused or failed. Always says the state the device is in now (or that it could not be
 /// read) and the states it can reach from there, so nobody has to guess.
 /// </summary>
-public sealed class MigrationTransitionException : VfioMigrationException
+internal sealed class MigrationTransitionException : VfioMigrationException
 {
     public MigrationTransitionException(string device, MigrationState? from, MigrationState requested, string reason,
         MigrationState? stateNow, IReadOnlyList<MigrationState> reachable, IReadOnlyList<MigrationArc> arcsDone,

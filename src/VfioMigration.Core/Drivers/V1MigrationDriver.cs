@@ -15,7 +15,7 @@ namespace VfioMigration.Drivers;
 /// data_size. Each segment is framed in the byte stream it hands up as {u64 length, bytes}, so a restore replays
 /// segments in the same order and sizes (§1.7).
 /// </summary>
-public sealed class V1MigrationDriver : IDeviceMigration
+internal sealed class V1MigrationDriver : IDeviceMigration
 {
     private const int FrameHeaderSize = 8;
     private readonly CheckedDeviceCalls _calls;

@@ -11,7 +11,7 @@ namespace VfioMigration.Drivers;
 /// is pinned to the arc that failed and the kernel is never asked for a path it might mishandle (§3.12). After a
 /// failed SET the state is read back with a GET (checklist 18, 75).
 /// </summary>
-public sealed class V2MigrationDriver : IDeviceMigration
+internal sealed class V2MigrationDriver : IDeviceMigration
 {
     private readonly CheckedDeviceCalls _calls;
     private readonly ILogger _logger;

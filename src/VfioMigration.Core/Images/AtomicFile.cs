@@ -12,7 +12,7 @@ namespace VfioMigration.Images;
 /// (<see cref="FileSystemError"/>); disposed without <see cref="Commit"/>, the temporary file is removed and an
 /// existing target is untouched, and disposing never throws.
 /// </summary>
-public sealed class AtomicFile : IDisposable
+internal sealed class AtomicFile : IDisposable
 {
     private const int BufferSize = 1 << 20;
     private readonly bool _overwrite;

@@ -8,7 +8,7 @@ namespace VfioMigration.Images;
 /// is opened with O_NONBLOCK so that nothing swapped in between can block the open, then checked again on the
 /// descriptor (fstat) before a byte is read.
 /// </summary>
-public static class ImageFile
+internal static class ImageFile
 {
     /// <summary>
     /// The full path of an image file name, or <c>ImagePathInvalid</c>: empty, blank, a NUL byte, or a last

@@ -5,7 +5,7 @@ namespace VfioMigration.Images;
 /// would write (<see cref="ImageDevice.From"/>). Same kind, vendor and device id, driver and protocol; a
 /// different address is the normal case. Returns the first mismatching field and both values, or null.
 /// </summary>
-public static class ImageIdentityCheck
+internal static class ImageIdentityCheck
 {
     public static (string Field, string? Image, string? Device)? Mismatch(ImageDevice image, ImageDevice target)
     {

@@ -8,7 +8,7 @@ namespace VfioMigration.Images;
 /// of valid, distinct addresses, with this image's index in range and its device at that index. JSON cannot say
 /// "not null" for the reader, so this does, and a damaged header is <c>ImageInvalid</c> naming the field.
 /// </summary>
-public static class StateImageHeaderCheck
+internal static class StateImageHeaderCheck
 {
     public static void Validate(StateImageHeader h, string path)
     {

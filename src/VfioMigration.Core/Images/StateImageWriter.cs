@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace VfioMigration.Images;
 
 /// <summary>Writes one image to a stream: header first, then data chunks as they come, then summary and trailer.</summary>
-public sealed class StateImageWriter
+internal sealed class StateImageWriter
 {
     private readonly Stream _stream;
     private readonly XxHash128 _hash = new();

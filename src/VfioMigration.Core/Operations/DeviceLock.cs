@@ -11,7 +11,7 @@ namespace VfioMigration.Operations;
 /// runs a state change inside itself. Another process cannot open a VFIO device a session holds (the group or
 /// cdev is exclusive), and each PowerShell runspace has its own simulated host.
 /// </summary>
-public static class DeviceLock
+internal static class DeviceLock
 {
     private sealed class Gate
     {

@@ -6,7 +6,7 @@ namespace VfioMigration.Operations;
 /// One device's part in a restore run by <see cref="DeviceStateRestorer.Run"/>: the device, and what feeds its
 /// saved stream into a sink (a plain stream, or an image file whose checksum is computed again on the way).
 /// </summary>
-public sealed class DeviceRestore
+internal sealed class DeviceRestore
 {
     /// <param name="device">The device to restore into.</param>
     /// <param name="feed">Writes the whole saved stream into the sink it is given, in order; throws if the source is damaged.</param>

@@ -7,7 +7,7 @@ namespace VfioMigration.Operations;
 /// One device's part in a save run by <see cref="DeviceStateSaver.Run"/>: the device, where its stream goes, and
 /// what the save did to it so far (filled in phase by phase, so a caller that stops half way knows what was done).
 /// </summary>
-public sealed class DeviceSave
+internal sealed class DeviceSave
 {
     public DeviceSave(IDeviceMigration device, DataSink sink)
     {

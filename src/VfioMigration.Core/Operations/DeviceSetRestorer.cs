@@ -11,7 +11,7 @@ namespace VfioMigration.Operations;
 /// checksum computed again on the way; out of Resuming for Stop, or for Running with a set woken in order). After
 /// any failure every touched device is reset, which returns it to Running.
 /// </summary>
-public static class DeviceSetRestorer
+internal static class DeviceSetRestorer
 {
     public static IReadOnlyList<DeviceOutcome> Restore(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, RestoreOverrides overrides,
         IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)

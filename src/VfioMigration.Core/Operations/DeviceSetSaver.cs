@@ -12,7 +12,7 @@ namespace VfioMigration.Operations;
 /// streams into temporary files that are fsynced and renamed only when every device has been saved. On any failure or cancellation no file is left behind, an existing file is untouched, every device is
 /// returned to where it started when the protocol allows, and each outcome says the state the device is in now.
 /// </summary>
-public static class DeviceSetSaver
+internal static class DeviceSetSaver
 {
     public static IReadOnlyList<DeviceOutcome> Save(IReadOnlyList<SaveTarget> targets, SaveOptions options, bool overwrite, bool forceQuiesce,
         IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)

@@ -10,7 +10,7 @@ namespace VfioMigration.Operations;
 /// all-or-nothing. The sequence: Resuming (a set quiesced first, <see cref="QuiesceRules"/>), the data in bounded
 /// chunks, then leaving Resuming (the device validates there), then the requested final state.
 /// </summary>
-public static class DeviceStateRestorer
+internal static class DeviceStateRestorer
 {
     /// <summary>Restores one device from a stream; returns the bytes written. Throws on failure, leaving the device where the failure left it.</summary>
     public static long Restore(IDeviceMigration device, Stream source, MigrationState finalState = MigrationState.Stop,

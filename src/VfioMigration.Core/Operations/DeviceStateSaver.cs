@@ -13,7 +13,7 @@ namespace VfioMigration.Operations;
 /// optional pre-copy rounds while the device runs (until it reports convergence or the round limit is hit), the
 /// set's peer quiesce, stop-copy, the stream read to its end.
 /// </summary>
-public static class DeviceStateSaver
+internal static class DeviceStateSaver
 {
     /// <summary>How many times in a row pre-copy asks again after "no data right now" before switching over (each wait ≤ 20 ms).</summary>
     public const int MaxIdlePolls = 50;

@@ -7,7 +7,7 @@ namespace VfioMigration.Operations;
 /// stream wrong: a stream that is off by more than a factor of <see cref="Factor"/> (and more than
 /// <see cref="Slack"/> bytes) is reported as a warning that names both numbers, never as a failed save.
 /// </summary>
-public sealed record StreamSizeCheck(string Address, long StopCopyBytes, long Estimate)
+internal sealed record StreamSizeCheck(string Address, long StopCopyBytes, long Estimate)
 {
     public const int Factor = 2;
     public const long Slack = 64 * 1024;

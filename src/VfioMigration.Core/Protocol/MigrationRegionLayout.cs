@@ -4,7 +4,7 @@ namespace VfioMigration.Protocol;
 /// <c>struct vfio_device_migration_info</c>, the v1 register block at offset 0 of the migration region
 /// (protocol doc §1.2). The only place these offsets and widths are written down.
 /// </summary>
-public static class MigrationRegionLayout
+internal static class MigrationRegionLayout
 {
     public const int DeviceStateOffset = 0;
     public const int DeviceStateWidth = 4;

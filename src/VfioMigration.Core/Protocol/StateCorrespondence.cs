@@ -4,7 +4,7 @@ namespace VfioMigration.Protocol;
 /// The v1 ↔ v2 correspondence (protocol doc §1.4, §2.3, §3.13): which v1 <c>device_state</c> bit pattern means
 /// which <see cref="MigrationState"/>, for devices with and without the NDMA capability.
 /// </summary>
-public static class StateCorrespondence
+internal static class StateCorrespondence
 {
     /// <summary>The bits a v1 device is written to reach <paramref name="state"/> (Error is shown, never written).</summary>
     public static V1DeviceStateBits ToV1Bits(MigrationState state) => state switch

@@ -5,7 +5,7 @@ namespace VfioMigration.Protocol;
 /// next-hop table for a device with every feature, reduced for the device's flags by skipping hops the device
 /// cannot enter. Userspace plans every request itself so it never depends on the kernel to reject one (§3.12).
 /// </summary>
-public static class TransitionPlanner
+internal static class TransitionPlanner
 {
     private const MigrationState E = MigrationState.Error, S = MigrationState.Stop, R = MigrationState.Running,
         SC = MigrationState.StopCopy, RS = MigrationState.Resuming, RP = MigrationState.RunningP2P,

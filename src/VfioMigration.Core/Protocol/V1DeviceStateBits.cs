@@ -2,7 +2,7 @@ namespace VfioMigration.Protocol;
 
 /// <summary>The low bits of the v1 <c>device_state</c> register. Bits 4–31 are reserved and preserved.</summary>
 [Flags]
-public enum V1DeviceStateBits : uint
+internal enum V1DeviceStateBits : uint
 {
     None = 0,
     Running = 0x1,

@@ -4,7 +4,7 @@ namespace VfioMigration.Protocol;
 /// The meaning of one <c>device_state</c> value (protocol doc §1.4): its kind and, when it names a state, the
 /// module's state for it.
 /// </summary>
-public readonly record struct V1StateClassification(uint Value, V1StateKind Kind, MigrationState? State)
+internal readonly record struct V1StateClassification(uint Value, V1StateKind Kind, MigrationState? State)
 {
     public bool IsWritable => Kind == V1StateKind.Valid;
 }

@@ -1,7 +1,7 @@
 namespace VfioMigration.Protocol;
 
 /// <summary>How the v1 protocol classifies one value of <c>device_state</c> bits 0–3.</summary>
-public enum V1StateKind
+internal enum V1StateKind
 {
     /// <summary>A state a user may write and a device may be in.</summary>
     Valid,

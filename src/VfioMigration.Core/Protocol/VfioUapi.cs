@@ -1,7 +1,7 @@
 namespace VfioMigration.Protocol;
 
 /// <summary>Numbers of the VFIO uAPI (protocol doc §3.2, §4): request codes, feature ids, flag bits, capability ids.</summary>
-public static class VfioUapi
+internal static class VfioUapi
 {
     // ioctl requests: _IO(';', 100 + n) on asm-generic layouts (x86_64, arm64, riscv64, s390x).
     public const uint VFIO_GET_API_VERSION = 0x3B64;

@@ -8,7 +8,7 @@ namespace VfioMigration.Transport;
 /// Typed uAPI calls over a transport, for the drivers: builds the kernel's buffers, retries INFO calls whose
 /// capability chain did not fit, and turns an unexpected errno into a <see cref="VfioCallException"/>.
 /// </summary>
-public sealed class CheckedDeviceCalls
+internal sealed class CheckedDeviceCalls
 {
     public CheckedDeviceCalls(IVfioDeviceTransport transport) => Transport = transport;
 

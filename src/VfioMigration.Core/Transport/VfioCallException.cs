@@ -1,7 +1,7 @@
 namespace VfioMigration.Transport;
 
 /// <summary>A uAPI call failed with an errno the caller did not expect.</summary>
-public sealed class VfioCallException : VfioMigrationException
+internal sealed class VfioCallException : VfioMigrationException
 {
     public VfioCallException(string device, string operation, int errno)
         : base($"{device}: {operation} failed: {Protocol.Errno.Name(errno)}.", ErrorOf(errno), device)

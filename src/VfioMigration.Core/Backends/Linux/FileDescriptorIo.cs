@@ -7,7 +7,7 @@ namespace VfioMigration.Backends.Linux;
 /// answering a byte count or -errno. Kept apart so it can be checked against files, pipes and sparse files where
 /// no kernel device can exercise it.
 /// </summary>
-public static unsafe class FileDescriptorIo
+internal static unsafe class FileDescriptorIo
 {
     public static int Ioctl(int fd, uint request, Span<byte> argument)
     {

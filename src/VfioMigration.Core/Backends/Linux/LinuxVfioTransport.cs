@@ -9,7 +9,7 @@ namespace VfioMigration.Backends.Linux;
 /// the group the same backend opened), or through its cdev bound to an iommufd. Every device call is the ioctl or
 /// pread/pwrite itself. Disposing closes the device fd and releases the group, which closes with its last device.
 /// </summary>
-public sealed class LinuxVfioTransport : IVfioDeviceTransport
+internal sealed class LinuxVfioTransport : IVfioDeviceTransport
 {
     public const uint IommuType1 = 1, IommuType1v2 = 3, IommuNoIommu = 8;
     private int _device = -1, _iommufd = -1;

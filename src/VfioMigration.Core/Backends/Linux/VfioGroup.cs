@@ -12,7 +12,7 @@ namespace VfioMigration.Backends.Linux;
 /// (<c>/dev/vfio/noiommu-N</c>), TYPE1v2 (else TYPE1) for the rest, emulated-IOMMU (mdev) groups included; the
 /// container must have its IOMMU set before VFIO_GROUP_GET_DEVICE_FD (EINVAL otherwise).
 /// </summary>
-public sealed class VfioGroup : IDisposable
+internal sealed class VfioGroup : IDisposable
 {
     private const uint IommuType1 = LinuxVfioTransport.IommuType1, IommuType1v2 = LinuxVfioTransport.IommuType1v2, IommuNoIommu = LinuxVfioTransport.IommuNoIommu;
     private const uint GroupViable = 1;

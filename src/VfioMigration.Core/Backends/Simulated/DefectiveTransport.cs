@@ -12,7 +12,7 @@ namespace VfioMigration.Backends.Simulated;
 /// the answers are bent as <see cref="SimulatedDefect"/> says. Kept apart from the simulator so a healthy device
 /// has no defect code on its paths.
 /// </summary>
-public sealed class DefectiveTransport : IVfioDeviceTransport
+internal sealed class DefectiveTransport : IVfioDeviceTransport
 {
     private readonly IVfioDeviceTransport _inner;
     private readonly SimulatedDevice _device;

@@ -8,7 +8,7 @@ namespace VfioMigration.Backends.Simulated;
 /// Header (identity, geometry), Page (argument = page index), State (registers and counters), End
 /// (argument = page records sent, payload = u64 bytes before End). Nothing may follow End.
 /// </summary>
-public static class DeviceStreamFormat
+internal static class DeviceStreamFormat
 {
     public const int RecordHeaderSize = 16;
     public const ulong Magic = 0x3156454453494D56; // "VMISDEV1" little-endian

@@ -8,7 +8,7 @@ namespace VfioMigration.Backends.Simulated;
 /// soon as it is complete (a foreign or corrupt header fails that write, as mtty does); pages load as they
 /// arrive; the register state is held until the session is finalized; bytes after End fail the write.
 /// </summary>
-public sealed class ResumeStreamConsumer
+internal sealed class ResumeStreamConsumer
 {
     private readonly SimulatedDeviceModel _model;
     private readonly byte[] _header = new byte[DeviceStreamFormat.RecordHeaderSize];

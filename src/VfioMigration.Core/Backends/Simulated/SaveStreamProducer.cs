@@ -7,7 +7,7 @@ namespace VfioMigration.Backends.Simulated;
 /// and pages written again after they were sent are queued as dirty and sent again. After the switch to
 /// stop-copy the remaining dirty pages, the register state and the End record follow, then end of stream.
 /// </summary>
-public sealed class SaveStreamProducer : IDisposable
+internal sealed class SaveStreamProducer : IDisposable
 {
     private readonly SimulatedDeviceModel _model;
     private readonly bool[] _dirty;

@@ -7,7 +7,7 @@ namespace VfioMigration.Backends.Simulated;
 /// A simulated v2 data fd: read-only for a save session, write-only for a resume session, a stream file (no
 /// positional I/O), close-on-exec. Once its session ends, I/O fails with ENODEV, as in mtty and xe.
 /// </summary>
-public sealed class SimulatedDataChannel : IMigrationDataChannel
+internal sealed class SimulatedDataChannel : IMigrationDataChannel
 {
     private readonly SimulatedDevice _device;
 

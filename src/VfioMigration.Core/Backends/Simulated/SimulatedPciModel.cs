@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace VfioMigration.Backends.Simulated;
 
 /// <summary>A PCI function: config space that answers in every state, BAR0 registers, device memory.</summary>
-public sealed class SimulatedPciModel : SimulatedDeviceModel
+internal sealed class SimulatedPciModel : SimulatedDeviceModel
 {
     public const int ConfigSpaceSize = 256;
     private readonly byte[] _config = new byte[ConfigSpaceSize];

@@ -5,7 +5,7 @@ namespace VfioMigration.Protocol.Uapi;
 /// <summary>
 /// Builds and reads <c>struct vfio_device_feature</c> buffers: argsz, flags (feature id | GET/SET/PROBE), payload.
 /// </summary>
-public static class DeviceFeatureBuffer
+internal static class DeviceFeatureBuffer
 {
     public static byte[] Create(uint feature, uint direction, int payloadSize)
     {

@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace VfioMigration.Protocol.Uapi;
 
 /// <summary><c>struct vfio_device_info</c> (24 bytes; 20 in older headers, kernel minimum 16).</summary>
-public readonly record struct DeviceInfo(uint Flags, uint NumRegions, uint NumIrqs, uint CapOffset)
+internal readonly record struct DeviceInfo(uint Flags, uint NumRegions, uint NumIrqs, uint CapOffset)
 {
     public bool CanReset => (Flags & VfioUapi.DeviceFlagReset) != 0;
     public bool IsPci => (Flags & VfioUapi.DeviceFlagPci) != 0;

@@ -1,7 +1,7 @@
 namespace VfioMigration.Protocol.Uapi;
 
 /// <summary>One entry of a region-info capability chain: header id and version, and the bytes after the header.</summary>
-public sealed record RegionCapability(ushort Id, ushort Version, byte[] Payload)
+internal sealed record RegionCapability(ushort Id, ushort Version, byte[] Payload)
 {
     /// <summary>For a type capability (id 2): the region type and subtype.</summary>
     public (uint Type, uint Subtype)? AsType() =>

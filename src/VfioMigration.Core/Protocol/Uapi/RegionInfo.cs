@@ -6,7 +6,7 @@ namespace VfioMigration.Protocol.Uapi;
 /// <c>struct vfio_region_info</c> (32 bytes) with its capability chain (protocol doc §4.2–4.3). The chain's
 /// <c>next</c> offsets count from the start of the whole info buffer.
 /// </summary>
-public sealed record RegionInfo(uint Index, uint Flags, ulong Size, ulong Offset, IReadOnlyList<RegionCapability> Capabilities)
+internal sealed record RegionInfo(uint Index, uint Flags, ulong Size, ulong Offset, IReadOnlyList<RegionCapability> Capabilities)
 {
     public const int HeaderSize = VfioUapi.RegionInfoSize;
     private const int CapHeaderSize = 8;
