@@ -11,7 +11,7 @@ namespace VfioMigration.Conformance;
 public sealed partial class ConformanceSuite
 {
     private const string V1Source = "include/uapi/linux/vfio.h (v5.8-v5.17), struct vfio_device_migration_info";
-    private const string NdmaSource = "RFC \"vfio: Define device migration protocol v2\" NDMA bit (VFIO_REGION_INFO_CAP_MIG_NDMA, id 6); protocol doc 2.1";
+    private const string NdmaSource = "RFC \"vfio: Update/Clarify migration uAPI, add NDMA state\" (Dec 2021) NDMA bit (VFIO_REGION_INFO_CAP_MIG_NDMA, id 6); protocol doc 2.1";
 
     private long V1Base => (long)((V1MigrationDriver)_driver).Region.Offset;
     private bool V1Ndma => ((V1MigrationDriver)_driver).NdmaCapable;
