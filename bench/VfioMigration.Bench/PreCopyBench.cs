@@ -1,7 +1,5 @@
 using System.Globalization;
-using VfioMigration.Backends;
 using VfioMigration.Backends.Simulated;
-using VfioMigration.Drivers;
 using VfioMigration.Operations;
 using VfioMigration.Protocol;
 

@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using VfioMigration;
-using VfioMigration.Backends;
 using VfioMigration.Backends.Simulated;
-using VfioMigration.Drivers;
 using VfioMigration.Operations;
 using VfioMigration.Protocol;
 

@@ -1,9 +1,8 @@
 using SharpFuzz;
+using VfioMigration.Backends.Simulated;
 using VfioMigration.Images;
-using VfioMigration.Inventory;
-using VfioMigration.Migration;
+using VfioMigration.Operations;
 using VfioMigration.Protocol;
-using VfioMigration.Simulation;
 
 // afl++ feeds one input per run through stdin/shared memory; everything but StateImageException is a crash.
 if (args is ["seeds", var directory])
