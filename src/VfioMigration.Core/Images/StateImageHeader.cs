@@ -1,5 +1,3 @@
-using System.Text.Json.Serialization;
-
 namespace VfioMigration.Images;
 
 /// <summary>What an image says about itself before its data: when, where, from which device, how.</summary>
@@ -16,38 +14,6 @@ public sealed record StateImageHeader
     public Dictionary<string, string> ProtocolMetadata { get; init; } = new();
     /// <summary>Set when several devices were saved together as one consistent cut.</summary>
     public ImageSet? Set { get; init; }
-}
-
-/// <summary>The source device's identity as recorded in an image.</summary>
-public sealed record ImageDevice
-{
-    public required string Address { get; init; }
-    public required VfioDeviceKind Kind { get; init; }
-    public string? VendorId { get; init; }
-    public string? DeviceId { get; init; }
-    public string? SubsystemVendorId { get; init; }
-    public string? SubsystemId { get; init; }
-    public string? ClassCode { get; init; }
-    public string? DeviceNumber { get; init; }
-    public string? Driver { get; init; }
-    [JsonConverter(typeof(JsonStringEnumConverter))]
-    public Protocol.MigrationProtocol Protocol { get; init; }
-    public string Capabilities { get; init; } = "";
-
-    public static ImageDevice From(VfioDevice d) => new()
-    {
-        Address = d.Name,
-        Kind = d.Kind,
-        VendorId = d.VendorId,
-        DeviceId = d.DeviceId,
-        SubsystemVendorId = d.SubsystemVendorId,
-        SubsystemId = d.SubsystemId,
-        ClassCode = d.ClassCode,
-        DeviceNumber = d.DeviceNumber,
-        Driver = d.Driver,
-        Protocol = d.Protocol,
-        Capabilities = d.Capabilities.ToString(),
-    };
 }
 
 /// <summary>Membership of a multi-device save: the images of one set share an id and list every member.</summary>

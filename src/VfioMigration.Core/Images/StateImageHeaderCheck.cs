@@ -17,11 +17,11 @@ public static class StateImageHeaderCheck
         if (h.Tool is null) Fail("tool", "is missing");
         if (h.SaveMode is not ("stop-copy" or "live")) Fail("saveMode", "is not 'stop-copy' or 'live'");
         if (h.ProtocolMetadata is null || h.ProtocolMetadata.Any(kv => kv.Key is null || kv.Value is null)) Fail("protocolMetadata", "is missing or holds a null value");
-        var d = h.Device;
+        var d = h.Device.Identity;
         if (!IsAddress(d.Address)) Fail("device.address", "is not a device address");
         if (!Enum.IsDefined(d.Kind)) Fail("device.kind", "is not a device kind");
-        if (!Enum.IsDefined(d.Protocol) || d.Protocol == MigrationProtocol.None) Fail("device.protocol", "is not V1 or V2");
-        if (d.Capabilities is null) Fail("device.capabilities", "is missing");
+        if (!Enum.IsDefined(h.Device.Protocol) || h.Device.Protocol == MigrationProtocol.None) Fail("device.protocol", "is not V1 or V2");
+        if (h.Device.Capabilities is null) Fail("device.capabilities", "is missing");
         if (h.Set is { } set)
         {
             if (set.Id == Guid.Empty) Fail("set.id", "is missing");

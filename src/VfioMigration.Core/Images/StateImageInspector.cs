@@ -20,7 +20,7 @@ public static class StateImageInspector
         catch (StateImageException e)
         {
             damage = e;
-            return new VfioStateImage { Path = full, DeviceName = "", FileBytes = file.Length, IsValid = false, Problem = e.Message };
+            return Describe(full, file.Length, null, 0, null, null, e.Message);
         }
         try { reader.ReadData(null, cancellationToken); }
         catch (StateImageException e) { damage = e; }
@@ -58,36 +58,40 @@ public static class StateImageInspector
         catch (IOException e) { throw FileSystemError.From(e, full, "reading the image", writing: false); }
     }
 
-    public static VfioStateImage Describe(StateImageReader reader, string path, long fileBytes, string? problem)
-    {
-        var h = reader.Header;
-        var s = reader.Summary;
-        return new VfioStateImage
+    /// <summary>The image a reader has read, described; <paramref name="problem"/> is why it does not verify, if it does not.</summary>
+    public static VfioStateImage Describe(StateImageReader reader, string path, long fileBytes, string? problem) =>
+        Describe(path, fileBytes, reader.Header, reader.DataBytes, reader.Checksum, reader.Summary, problem);
+
+    /// <summary>
+    /// The one place an image becomes the output object, from its header and summary (null where they could not be
+    /// read) and what is known of the file, whether it was just read or just written.
+    /// </summary>
+    internal static VfioStateImage Describe(string path, long fileBytes, StateImageHeader? header, long dataBytes, string? checksum, StateImageSummary? summary, string? problem) =>
+        new()
         {
             Path = path,
-            DeviceName = h.Device.Address,
-            Kind = h.Device.Kind,
-            VendorId = h.Device.VendorId,
-            DeviceId = h.Device.DeviceId,
-            Driver = h.Device.Driver,
-            Protocol = h.Device.Protocol,
-            Capabilities = h.Device.Capabilities,
-            Created = h.Created,
-            Host = h.Host,
-            SaveMode = h.SaveMode,
-            FormatVersion = h.FormatVersion,
-            DataBytes = reader.DataBytes,
+            DeviceName = header?.Device.Identity.Address ?? "",
+            Kind = header?.Device.Identity.Kind ?? default,
+            VendorId = header?.Device.Identity.VendorId,
+            DeviceId = header?.Device.Identity.DeviceId,
+            Driver = header?.Device.Identity.Driver,
+            Protocol = header?.Device.Protocol ?? default,
+            Capabilities = header?.Device.Capabilities,
+            Created = header?.Created ?? default,
+            Host = header?.Host,
+            SaveMode = header?.SaveMode,
+            FormatVersion = header?.FormatVersion ?? 0,
+            DataBytes = dataBytes,
             FileBytes = fileBytes,
-            Checksum = reader.Checksum,
-            PreCopyRounds = s?.PreCopyRounds ?? 0,
-            PreCopyBytes = s?.PreCopyBytes ?? 0,
-            Downtime = TimeSpan.FromMilliseconds(s?.DowntimeMilliseconds ?? 0),
-            Duration = TimeSpan.FromMilliseconds(s?.DurationMilliseconds ?? 0),
-            SetId = h.Set?.Id,
-            SetIndex = h.Set?.Index,
-            SetMembers = h.Set?.Members.ToArray(),
+            Checksum = checksum,
+            PreCopyRounds = summary?.PreCopyRounds ?? 0,
+            PreCopyBytes = summary?.PreCopyBytes ?? 0,
+            Downtime = TimeSpan.FromMilliseconds(summary?.DowntimeMilliseconds ?? 0),
+            Duration = TimeSpan.FromMilliseconds(summary?.DurationMilliseconds ?? 0),
+            SetId = header?.Set?.Id,
+            SetIndex = header?.Set?.Index,
+            SetMembers = header?.Set?.Members.ToArray(),
             IsValid = problem is null,
             Problem = problem,
         };
-    }
 }

@@ -121,7 +121,7 @@ public static class DeviceSetRestorer
             if (t.Device.Protocol == MigrationProtocol.None)
                 throw new VfioMigrationException($"{t.Device.Address}: cannot restore: {NoMigrationDriver.Explanation}.", "MigrationNotSupported", t.Device.Address);
             var header = reader.Header.Device;
-            if (ImageIdentityCheck.Mismatch(header, t.Description) is { } m && !overrides.HasFlag(RestoreOverrides.Identity))
+            if (ImageIdentityCheck.Mismatch(header, ImageDevice.From(t.Description)) is { } m && !overrides.HasFlag(RestoreOverrides.Identity))
                 throw new StateImageException(images[i].Path, m.Field,
                     $"the image does not fit {t.Device.Address}: {m.Field} is '{m.Image}' in the image and '{m.Device}' on the device (-SkipIdentityCheck restores anyway, unless the protocol differs).", "ImageDeviceMismatch");
             // Even -Force cannot bridge protocols: a v1 stream means nothing to a v2 device.

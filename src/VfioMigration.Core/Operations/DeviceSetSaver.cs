@@ -106,7 +106,7 @@ public static class DeviceSetSaver
                 if (check is { Disagrees: true }) warnings[i].Add(check.Warning);
                 var summary = new StateImageSummary { PreCopyRounds = pre[i].Rounds, PreCopyBytes = pre[i].Bytes, DowntimeMilliseconds = downtime.TotalMilliseconds, DurationMilliseconds = clock.Elapsed.TotalMilliseconds };
                 string checksum = w.Finish(summary);
-                results[i] = Describe(headers[i], files[i], w, summary, checksum);
+                results[i] = StateImageInspector.Describe(files[i].Path, files[i].Length, headers[i], w.DataBytes, checksum, summary, null);
             }
             current = null;
             // Every image durable first, then all renamed: a set appears whole or, if a rename fails, not at all.
@@ -152,34 +152,6 @@ public static class DeviceSetSaver
             Set = set,
         };
     }
-
-    /// <summary>The image just written, described from its own header and summary.</summary>
-    private static VfioStateImage Describe(StateImageHeader h, AtomicFile file, StateImageWriter w, StateImageSummary s, string checksum) => new()
-    {
-        Path = file.Path,
-        DeviceName = h.Device.Address,
-        Kind = h.Device.Kind,
-        VendorId = h.Device.VendorId,
-        DeviceId = h.Device.DeviceId,
-        Driver = h.Device.Driver,
-        Protocol = h.Device.Protocol,
-        Capabilities = h.Device.Capabilities,
-        Created = h.Created,
-        Host = h.Host,
-        SaveMode = h.SaveMode,
-        FormatVersion = h.FormatVersion,
-        DataBytes = w.DataBytes,
-        FileBytes = file.Length,
-        Checksum = checksum,
-        PreCopyRounds = s.PreCopyRounds,
-        PreCopyBytes = s.PreCopyBytes,
-        Downtime = TimeSpan.FromMilliseconds(s.DowntimeMilliseconds),
-        Duration = TimeSpan.FromMilliseconds(s.DurationMilliseconds),
-        SetId = h.Set?.Id,
-        SetIndex = h.Set?.Index,
-        SetMembers = h.Set?.Members.ToArray(),
-        IsValid = true,
-    };
 
     private static (VfioMigrationException? Error, MigrationState? Now)[] FinalStates(IReadOnlyList<SaveTarget> targets, MigrationState final, CancellationToken ct)
     {

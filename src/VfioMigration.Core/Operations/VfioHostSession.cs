@@ -146,28 +146,12 @@ public sealed class VfioHostSession : IDisposable
         {
             error = e.Message;
         }
-        return new VfioDevice
+        return new VfioDevice(id)
         {
-            Name = id.Address,
-            Kind = id.Kind,
-            Driver = id.Driver,
-            IommuGroup = id.IommuGroup,
-            VendorId = id.VendorId,
-            DeviceId = id.DeviceId,
-            SubsystemVendorId = id.SubsystemVendorId,
-            SubsystemId = id.SubsystemId,
-            ClassCode = id.ClassCode,
-            DeviceNumber = id.DeviceNumber,
-            IsSimulated = id.IsSimulated,
-            IsVfioBound = id.IsVfioBound,
-            NoIommu = id.NoIommu,
-            GroupNode = id.GroupNode,
-            DeviceNode = id.DeviceNode,
             Protocol = driver?.Protocol ?? MigrationProtocol.None,
             Capabilities = driver?.Capabilities ?? MigrationCapabilities.None,
             State = state,
             RawDeviceState = raw,
-            DeviceStateBits = raw is { } r ? StateCorrespondence.Describe(r) : null,
             StateError = error ?? id.Problem,
         };
     }

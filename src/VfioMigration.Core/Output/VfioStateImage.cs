@@ -2,7 +2,11 @@ using VfioMigration.Protocol;
 
 namespace VfioMigration;
 
-/// <summary>A device state image as the module shows it: where it is, what it holds, and whether it verifies.</summary>
+/// <summary>
+/// A device state image as the module shows it: where it is, what it holds, and whether it verifies. The module
+/// builds it in one place, <see cref="Images.StateImageInspector"/>.Describe, from the image's header and file;
+/// settable so that a script can make one (a view test does).
+/// </summary>
 public sealed class VfioStateImage
 {
     public required string Path { get; init; }

@@ -14,33 +14,20 @@ public sealed class SimulatedBackend : IDeviceBackend
 
     public IVfioDeviceTransport Open(string address) => Host[address].Open();
 
+    /// <summary>What the simulator's configuration says the device is, as sysfs would show it.</summary>
     public static DeviceIdentity Identify(SimulatedDevice d)
     {
         var o = d.Options;
-        if (o.Kind == SimulatedDeviceKind.Ccw)
-            return new DeviceIdentity
-            {
-                Address = o.Address,
-                Kind = VfioDeviceKind.Ccw,
-                Driver = o.Driver,
-                IommuGroup = o.IommuGroup,
-                DeviceId = o.CcwControlUnitType.ToString("x4"),
-                DeviceNumber = $"0.0.{o.CcwDeviceNumber:x4}",
-                IsSimulated = true,
-            };
-        var id = o.PciIdentity;
-        return new DeviceIdentity
+        var id = new DeviceIdentity
         {
             Address = o.Address,
-            Kind = VfioDeviceKind.Pci,
+            Kind = o.Kind == SimulatedDeviceKind.Ccw ? VfioDeviceKind.Ccw : VfioDeviceKind.Pci,
             Driver = o.Driver,
             IommuGroup = o.IommuGroup,
-            VendorId = id.VendorId.ToString("x4"),
-            DeviceId = id.DeviceId.ToString("x4"),
-            SubsystemVendorId = id.SubsystemVendorId.ToString("x4"),
-            SubsystemId = id.SubsystemId.ToString("x4"),
-            ClassCode = id.ClassCode.ToString("x6"),
             IsSimulated = true,
         };
+        return o.Kind == SimulatedDeviceKind.Ccw
+            ? id with { DeviceId = o.CcwControlUnitType.ToString("x4"), DeviceNumber = $"0.0.{o.CcwDeviceNumber:x4}" }
+            : o.PciIdentity.Describe(id);
     }
 }
