@@ -12,6 +12,7 @@ $a, $b | Set-VfioDeviceState -State Stop -Together -Verbose -PassThru | Out-Host
 '== A set with a device that cannot quiesce peer-to-peer traffic is refused, naming it'
 Set-VfioDeviceState -Simulated -Address 0000:3b:00.2, 0000:5e:00.1 -State Stop -Together -ErrorVariable refused -ErrorAction SilentlyContinue
 "$($refused[0].FullyQualifiedErrorId): $($refused[0].Exception.Message)"
+"Recommendation: $($refused[0].ErrorDetails.RecommendedAction)"
 
 '== -SkipQuiesceCheck accepts the risk, with a warning'
 Set-VfioDeviceState -Simulated -Address 0000:3b:00.2, 0000:5e:00.1 -State Stop -Together -SkipQuiesceCheck -WarningVariable risk -WarningAction SilentlyContinue

@@ -36,6 +36,7 @@ Restore-VfioDeviceState -Simulated -Address 0000:3b:00.3 -Path $image -Start
 Add-VfioSimulatedFault -Address 0000:3b:00.3 -Point Transition -ArcTo Stop -EnterError | Out-Null
 Set-VfioDeviceState -Simulated -Address 0000:3b:00.3 -State Stop -ErrorVariable failed -ErrorAction SilentlyContinue
 "$($failed[0].FullyQualifiedErrorId): $($failed[0].Exception.Message)"
+"Recommendation: $($failed[0].ErrorDetails.RecommendedAction)"
 Get-VfioDevice -Simulated 0000:3b:00.3 | Out-Host
 
 '== Recover: a device reset is the only way out of Error; -Force because it discards the restored state'

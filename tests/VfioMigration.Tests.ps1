@@ -447,7 +447,7 @@ Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./twice.vfiostate -Force
         Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path (Join-Path $script:Work 'qat.vfiostate') -Force
         Restore-VfioDeviceState -Simulated 0000:3b:00.2 -Path (Join-Path $script:Work 'qat.vfiostate') -Force -ErrorVariable err -ErrorAction SilentlyContinue
         $err[0].FullyQualifiedErrorId | Should -BeLike 'ImageDeviceMismatch,*'
-        $err[0].Exception.Message | Should -Match '-SkipIdentityCheck'
+        $err[0].ErrorDetails.RecommendedAction | Should -Match '-SkipIdentityCheck'
         (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Running'
     }
 
@@ -548,7 +548,7 @@ Describe 'Errors that say where the device is' {
         Set-VfioDeviceState -Simulated 0000:3b:00.2 -State Resuming
         Set-VfioDeviceState -Simulated 0000:3b:00.2 -State Running -ErrorVariable err -ErrorAction SilentlyContinue
         $err[0].Exception.Message | Should -Match 'missing or incomplete'
-        $err[0].Exception.Message | Should -Match 'Reset-VfioDevice'
+        $err[0].ErrorDetails.RecommendedAction | Should -Match 'Reset-VfioDevice'
         $err[0].Exception.Message | Should -Not -Match 'can reach:.*Running'
         (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Resuming'
     }

@@ -35,7 +35,8 @@ public class FailureRecoveryTests
         Assert.Contains("a device in Error takes no recover state", e.Message);
         Assert.Contains("reset (VFIO_DEVICE_RESET) as a last resort", e.Message);
         Assert.Contains("The device is now in Running", e.Message);
-        Assert.DoesNotContain("only Reset-VfioDevice", e.Message);
+        Assert.DoesNotContain("only a reset (VFIO_DEVICE_RESET) leaves Error", e.Message);
+        Assert.NotEqual(ErrorRemedy.ResetDevice, e.Remedy);
     }
 
     [Fact]
@@ -61,7 +62,8 @@ public class FailureRecoveryTests
         Assert.Equal(MigrationState.Error, device.MigrationState);
         Assert.Equal("DeviceInErrorState", e.ErrorId);
         Assert.Contains("it was not reset, because it holds state restored earlier in this session that no save has captured", e.Message);
-        Assert.Contains("only Reset-VfioDevice (VFIO_DEVICE_RESET) leaves Error", e.Message);
+        Assert.Contains("only a reset (VFIO_DEVICE_RESET) leaves Error", e.Message);
+        Assert.Equal(ErrorRemedy.ResetDevice, e.Remedy);
     }
 
     [Fact]

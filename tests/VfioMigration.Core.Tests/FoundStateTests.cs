@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using VfioMigration.Backends.Simulated;
 using VfioMigration.Drivers;
+using VfioMigration.Logging;
 using VfioMigration.Operations;
 using VfioMigration.Protocol;
 
@@ -15,13 +16,13 @@ public sealed class FoundStateTests
 {
     private sealed class Warnings : ILoggerFactory, ILogger
     {
-        public List<(int Id, LogLevel Level, string Text)> Lines { get; } = new();
+        public List<(string? Name, LogLevel Level, string Text)> Lines { get; } = new();
         public ILogger CreateLogger(string categoryName) => this;
         public void AddProvider(ILoggerProvider provider) { }
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
         public bool IsEnabled(LogLevel logLevel) => true;
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Lines.Add((eventId.Id, logLevel, formatter(state, exception)));
+            Lines.Add((eventId.Name, logLevel, formatter(state, exception)));
         public void Dispose() { }
     }
 
@@ -73,7 +74,7 @@ public sealed class FoundStateTests
         using var t = victim.Open();
         using var driver = MigrationDriverFactory.Open(t, log);
         Assert.Equal(defined, driver.GetState());
-        var warning = Assert.Single(log.Lines, l => l.Id == 1008);
+        var warning = Assert.Single(log.Lines, l => l.Name == nameof(CoreLog.AbandonedSessionEnded));
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Contains($"found in {left}", warning.Text);
         Assert.Contains(left == MigrationState.Resuming ? "VFIO_DEVICE_RESET" : $"{left} -> {defined}", warning.Text);

@@ -1,11 +1,12 @@
 using Microsoft.Extensions.Logging;
 using VfioMigration.Backends.Simulated;
 using VfioMigration.Drivers;
+using VfioMigration.Logging;
 using VfioMigration.Protocol;
 
 namespace VfioMigration.Tests;
 
-/// <summary>Every state change is logged with device, from, to, arcs and result, under stable event ids.</summary>
+/// <summary>Every state change is logged with device, from, to, arcs and result, under stable event names.</summary>
 public class LoggingTests
 {
     private sealed class Collector : ILoggerProvider, ILogger
@@ -35,7 +36,7 @@ public class LoggingTests
         using var t = d.Open();
         using var driver = MigrationDriverFactory.Open(t, f);
         driver.RequestState(MigrationState.StopCopy);
-        var done = Assert.Single(f.C.Lines, l => l.Id.Id == 1002);
+        var done = Assert.Single(f.C.Lines, l => l.Id.Name == nameof(CoreLog.TransitionCompleted));
         Assert.Equal(LogLevel.Information, done.Level);
         Assert.Contains("0000:01:00.0", done.Text);
         Assert.Contains("Running -> StopCopy", done.Text);
@@ -43,13 +44,13 @@ public class LoggingTests
         Assert.Contains("ok", done.Text);
 
         Assert.Throws<MigrationTransitionException>(() => driver.RequestState(MigrationState.PreCopy));
-        Assert.Contains(f.C.Lines, l => l.Id.Id == 1004 && l.Level == LogLevel.Warning && l.Text.Contains("PreCopy"));
+        Assert.Contains(f.C.Lines, l => l.Id.Name == nameof(CoreLog.TransitionRefused) && l.Level == LogLevel.Warning && l.Text.Contains("PreCopy"));
 
         d.Faults.Arm(new FaultRule(FaultPoint.Transition, Errno: Errno.EIO));
         Assert.Throws<MigrationTransitionException>(() => driver.RequestState(MigrationState.Stop));
-        Assert.Contains(f.C.Lines, l => l.Id.Id == 1003 && l.Text.Contains("EIO") && l.Text.Contains("now StopCopy"));
+        Assert.Contains(f.C.Lines, l => l.Id.Name == nameof(CoreLog.TransitionFailed) && l.Text.Contains("EIO") && l.Text.Contains("now StopCopy"));
 
         driver.Reset();
-        Assert.Contains(f.C.Lines, l => l.Id.Id == 1005 && l.Text.Contains("StopCopy"));
+        Assert.Contains(f.C.Lines, l => l.Id.Name == nameof(CoreLog.DeviceReset) && l.Text.Contains("StopCopy"));
     }
 }

@@ -192,7 +192,9 @@ public class StateImageTests
         f.Session.Migration(a.Address).WhatResetLoses = null; // no last-resort reset (FailureRecoveryTests cover it): the device stays in Error
         var outcome = Assert.Single(DeviceSetSaver.Save(new[] { f.Save(a.Address, "a.vfiostate") }, new SaveOptions(), false, false));
         Assert.Equal(MigrationState.Error, outcome.StateNow);
-        Assert.Contains("Reset-VfioDevice", outcome.Error!.Message);
+        // The message says so in the core's terms; the module words the remedy as Reset-VfioDevice (ErrorCatalogueTests).
+        Assert.Contains("only a reset (VFIO_DEVICE_RESET) leaves Error", outcome.Error!.Message);
+        Assert.Equal(ErrorRemedy.ResetDevice, outcome.Error.Remedy);
         Assert.Empty(f.Files);
     }
 

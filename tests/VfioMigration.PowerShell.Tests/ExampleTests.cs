@@ -25,6 +25,7 @@ public sealed class ExampleTests : IDisposable
         Assert.Contains("reset (VFIO_DEVICE_RESET) as a last resort", text);
         Assert.Contains("DeviceInErrorState", text);
         Assert.Contains("it was not reset, because it holds state restored earlier", text);
+        Assert.Contains("Recommendation: Reset-VfioDevice returns the device to Running.", text);
         Assert.Equal("Running", _ps.Ok("(Get-VfioDevice -Simulated 0000:3b:00.3).State").Single().ToString());
     }
 
@@ -33,6 +34,7 @@ public sealed class ExampleTests : IDisposable
     {
         var text = RunExample("multi-device-quiesce.ps1");
         Assert.Contains("PeerQuiesceUnsupported", text);
+        Assert.Contains("Recommendation: Use -SkipQuiesceCheck", text);
         Assert.Contains("WARNING: 0000:5e:00.1 (in Running) cannot quiesce", text);
         Assert.All(_ps.Ok("Get-VfioDevice -Simulated -MigrationCapable").Select(o => ((VfioDevice)o.BaseObject).State.ToString()), s => Assert.Equal("Running", s));
     }

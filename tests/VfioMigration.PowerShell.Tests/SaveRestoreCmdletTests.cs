@@ -43,7 +43,7 @@ public sealed class SaveRestoreCmdletTests : IDisposable
         var e = _ps.OneError($"Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path '{P("a.vfiostate")}'");
         Assert.Equal("ImageExists,VfioMigration.PowerShell.Commands.SaveVfioDeviceStateCommand", e.FullyQualifiedErrorId);
         Assert.Equal(ErrorCategory.ResourceExists, e.CategoryInfo.Category);
-        Assert.Contains("-Force", e.Exception.Message);
+        Assert.Contains("-Force", e.ErrorDetails.RecommendedAction);
         Assert.Contains("is in Running", e.Exception.Message);
         Assert.Equal("keep me", File.ReadAllText(P("a.vfiostate")));
         _ps.Ok($"Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path '{P("a.vfiostate")}' -Force");

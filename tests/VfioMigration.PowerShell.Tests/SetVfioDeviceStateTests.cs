@@ -82,7 +82,7 @@ public sealed class SetVfioDeviceStateTests : IDisposable
         Assert.Equal(ErrorCategory.DeviceError, e.CategoryInfo.Category);
         Assert.Contains("EIO", e.Exception.Message);
         Assert.Contains("it was not reset, because it holds state restored earlier in this session", e.Exception.Message);
-        Assert.Contains("Reset-VfioDevice", e.Exception.Message);
+        Assert.Contains("only a reset (VFIO_DEVICE_RESET) leaves Error", e.Exception.Message);
         Assert.Contains("Reset-VfioDevice", e.ErrorDetails.RecommendedAction);
         Assert.Equal("Error", StateOf("0000:3b:00.3"));
         var d = (VfioDevice)_ps.Ok("Reset-VfioDevice -Simulated 0000:3b:00.3 -Force -PassThru").Single().BaseObject;
@@ -127,7 +127,7 @@ public sealed class SetVfioDeviceStateTests : IDisposable
         Assert.All(refused.Streams.Error, r => Assert.Equal("PeerQuiesceUnsupported,VfioMigration.PowerShell.Commands.SetVfioDeviceStateCommand", r.FullyQualifiedErrorId));
         var e = refused.Streams.Error[0];
         Assert.Contains("0000:5e:00.1", e.Exception.Message);
-        Assert.Contains("-SkipQuiesceCheck", e.Exception.Message);
+        Assert.Contains("-SkipQuiesceCheck", e.ErrorDetails.RecommendedAction);
         Assert.Equal("Running", StateOf("0000:3b:00.2"));
         var (_, ps) = _ps.Run("Set-VfioDeviceState -Simulated 0000:3b:00.2, 0000:5e:00.1 -State Stop -Together -SkipQuiesceCheck");
         Assert.Empty(ps.Streams.Error);

@@ -146,7 +146,14 @@ function Stop-TestSshServer {
         Stop-Process -Id $Server.Process.Id -ErrorAction SilentlyContinue
         $null = $Server.Process.WaitForExit(10000)
     }
-    Remove-Item -LiteralPath $Server.Directory -Recurse -Force -ErrorAction SilentlyContinue
+    # The session processes of connections just closed (sshd children, the remote pwsh whose HOME is in this
+    # folder) can still be writing into it as they exit, so one Remove-Item may leave a file behind: retry a while.
+    $deadline = [DateTime]::UtcNow.AddSeconds(15)
+    do {
+        Remove-Item -LiteralPath $Server.Directory -Recurse -Force -ErrorAction SilentlyContinue
+        if (-not (Test-Path -LiteralPath $Server.Directory)) { break }
+        Start-Sleep -Milliseconds 200
+    } while ([DateTime]::UtcNow -lt $deadline)
     # Left in place while any other sshd runs: a concurrent test run's server needs it for every new connection.
     if ($Server.CreatedPrivsep) {
         # The session processes of connections just closed take a moment to exit.

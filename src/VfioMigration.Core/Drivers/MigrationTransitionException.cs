@@ -10,8 +10,9 @@ public sealed class MigrationTransitionException : VfioMigrationException
 {
     public MigrationTransitionException(string device, MigrationState? from, MigrationState requested, string reason,
         MigrationState? stateNow, IReadOnlyList<MigrationState> reachable, IReadOnlyList<MigrationArc> arcsDone,
-        string errorId, int? errno = null)
-        : base(Compose(device, from, requested, reason, stateNow, Without(reachable, requested)), errorId, device)
+        VfioError error, int? errno = null)
+        : base(Compose(device, from, requested, reason, stateNow, Without(reachable, requested)), error, device, null,
+            NeedsReset(from, requested, stateNow) ? ErrorRemedy.ResetDevice : null)
     {
         reachable = Without(reachable, requested);
         From = from;
@@ -42,17 +43,24 @@ public sealed class MigrationTransitionException : VfioMigrationException
     private static IReadOnlyList<MigrationState> Without(IReadOnlyList<MigrationState> reachable, MigrationState requested) =>
         reachable.Contains(requested) ? reachable.Where(s => s != requested).ToArray() : reachable;
 
+    /// <summary>Error, and a resume the driver would not leave, end only with VFIO_DEVICE_RESET.</summary>
+    private static bool NeedsReset(MigrationState? from, MigrationState requested, MigrationState? now) =>
+        now == MigrationState.Error || AbandonedResume(from, requested, now);
+
+    private static bool AbandonedResume(MigrationState? from, MigrationState requested, MigrationState? now) =>
+        now == MigrationState.Resuming && from == MigrationState.Resuming && requested != MigrationState.Resuming;
+
     private static string Compose(string device, MigrationState? from, MigrationState requested, string reason,
         MigrationState? now, IReadOnlyList<MigrationState> reachable)
     {
         string start = from is { } f ? $"from {f} " : "";
         string where = now is { } n ? $"The device is now in {n}" : "The device's state could not be read back";
         string next = now == MigrationState.Error
-            ? "; only Reset-VfioDevice (VFIO_DEVICE_RESET) leaves Error."
-            : now == MigrationState.Resuming && from == MigrationState.Resuming && requested != MigrationState.Resuming
+            ? "; only a reset (VFIO_DEVICE_RESET) leaves Error."
+            : AbandonedResume(from, requested, now)
                 // The uAPI: a driver refuses to leave RESUMING with a stream it cannot load (mtty: EINVAL, state
                 // unchanged); the way out of an abandoned resume is VFIO_DEVICE_RESET, never RESUMING -> STOP again.
-                ? "; the state data written to it is missing or incomplete, so the driver did not load it. Reset-VfioDevice (VFIO_DEVICE_RESET) aborts the resume and returns it to Running."
+                ? "; the state data written to it is missing or incomplete, so the driver did not load it. A reset (VFIO_DEVICE_RESET) aborts the resume and returns it to Running."
                 : reachable.Count > 0 ? $"; from there it can reach: {string.Join(", ", reachable)}." : ".";
         return $"{device}: cannot change state {start}to {requested}: {reason} {where}{next}";
     }

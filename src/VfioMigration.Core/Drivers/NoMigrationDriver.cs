@@ -19,7 +19,7 @@ public sealed class NoMigrationDriver : IDeviceMigration
         "the device does not support migration: VFIO_DEVICE_FEATURE MIGRATION answers ENOTTY (no v2 support) and no region carries the v1 migration type (3/1). Bind it to a migration-capable variant driver, if one exists for it";
 
     public MigrationState GetState() =>
-        throw new VfioMigrationException($"{Address}: has no migration state to read: {Explanation}.", "MigrationNotSupported", Address);
+        throw new VfioMigrationException($"{Address}: has no migration state to read: {Explanation}.", VfioErrors.MigrationNotSupported, Address);
     public uint? ReadRawState() => null;
     public TransitionPlan Plan(MigrationState current, MigrationState target) => TransitionPlan.Refuse(current, target, Explanation + ".");
     public TransitionResult RequestState(MigrationState target, CancellationToken cancellationToken = default) => throw NotSupported(target);
@@ -35,7 +35,7 @@ public sealed class NoMigrationDriver : IDeviceMigration
     }
 
     private VfioMigrationException NotSupported(MigrationState requested) =>
-        new($"{Address}: cannot change state to {requested}: {Explanation}.", "MigrationNotSupported", Address);
+        new($"{Address}: cannot change state to {requested}: {Explanation}.", VfioErrors.MigrationNotSupported, Address);
 
     public void Dispose() { }
 }

@@ -92,7 +92,7 @@ public sealed class V1MigrationDriver : IDeviceMigration
         {
             CoreLog.TransitionRefused(_logger, Address, from, target, plan.RefusalReason!);
             throw new MigrationTransitionException(Address, from, target, plan.RefusalReason!, from, Reachable(from), Array.Empty<MigrationArc>(),
-                from == MigrationState.Error ? "DeviceInErrorState" : "TransitionRefused");
+                from == MigrationState.Error ? VfioErrors.DeviceInErrorState : VfioErrors.TransitionRefused);
         }
         if (plan.Arcs.Count == 0)
         {
@@ -110,7 +110,7 @@ public sealed class V1MigrationDriver : IDeviceMigration
             (now, string recovery) = FailureRecovery.AfterFailure(this, now, Reset);
             throw new MigrationTransitionException(Address, from, target, why + "." + recovery, now,
                 now is { } n ? Reachable(n) : Array.Empty<MigrationState>(), Array.Empty<MigrationArc>(),
-                now == MigrationState.Error ? "DeviceInErrorState" : "TransitionFailed", -rc);
+                now == MigrationState.Error ? VfioErrors.DeviceInErrorState : VfioErrors.TransitionFailed, -rc);
         }
         bool wasSaving = TransitionPlanner.IsSavingGroup(from), nowSaving = TransitionPlanner.IsSavingGroup(target);
         if (nowSaving && !wasSaving) StartSaveCursor();

@@ -100,8 +100,8 @@ public sealed class V2MigrationDriver : IDeviceMigration
         CoreLog.AbandonedSessionEnded(_logger, Address, found, rc < 0 ? $"tried: {action}, which failed with {Errno.Name(-rc)}" : action, now?.ToString() ?? "an unreadable state");
         if (rc < 0 || now is not { } n || IsSessionState(n))
             throw new MigrationTransitionException(Address, found, to,
-                $"the device was found in {found} with no migration data fd of this process (another process left the session), and ending that session failed ({(rc < 0 ? Errno.Name(-rc) : $"the device is still in {now?.ToString() ?? "an unreadable state"}")}); {(found == MigrationState.Resuming ? "a resume can only be aborted by a reset" : "Reset-VfioDevice returns it to Running")}.",
-                now, now is { } s ? TransitionPlanner.ReachableFrom(s, Capabilities) : Array.Empty<MigrationState>(), Array.Empty<MigrationArc>(), "AbandonedSession", rc < 0 ? -rc : Errno.EINVAL);
+                $"the device was found in {found} with no migration data fd of this process (another process left the session), and ending that session failed ({(rc < 0 ? Errno.Name(-rc) : $"the device is still in {now?.ToString() ?? "an unreadable state"}")}); {(found == MigrationState.Resuming ? "a resume can only be aborted by a reset" : "a reset returns it to Running")}.",
+                now, now is { } s ? TransitionPlanner.ReachableFrom(s, Capabilities) : Array.Empty<MigrationState>(), Array.Empty<MigrationArc>(), VfioErrors.AbandonedSession, rc < 0 ? -rc : Errno.EINVAL);
         return n;
     }
 
@@ -117,7 +117,7 @@ public sealed class V2MigrationDriver : IDeviceMigration
             CoreLog.TransitionRefused(_logger, Address, from, target, plan.RefusalReason!);
             throw new MigrationTransitionException(Address, from, target, plan.RefusalReason!, from,
                 TransitionPlanner.ReachableFrom(from, Capabilities), Array.Empty<MigrationArc>(),
-                from == MigrationState.Error ? "DeviceInErrorState" : "TransitionRefused");
+                from == MigrationState.Error ? VfioErrors.DeviceInErrorState : VfioErrors.TransitionRefused);
         }
         CoreLog.TransitionPlanned(_logger, Address, from, target, plan.ToString());
         var done = new List<MigrationArc>(plan.Arcs.Count);
@@ -164,12 +164,12 @@ public sealed class V2MigrationDriver : IDeviceMigration
         (now, string recovery) = FailureRecovery.AfterFailure(this, now, Reset);
         throw new MigrationTransitionException(Address, from, target, $"arc {arc} failed: {why}.{recovery}", now,
             now is { } s ? TransitionPlanner.ReachableFrom(s, Capabilities).Where(t => !(s == arc.From && Plan(s, t).Arcs[0] == arc)).ToArray() : Array.Empty<MigrationState>(), done.ToArray(),
-            now == MigrationState.Error ? "DeviceInErrorState" : "TransitionFailed", errno);
+            now == MigrationState.Error ? VfioErrors.DeviceInErrorState : VfioErrors.TransitionFailed, errno);
     }
 
     public SaveReadResult ReadSaveData(Span<byte> buffer)
     {
-        var session = _session ?? throw new VfioMigrationException($"{Address}: no save session of this process is open (enter PreCopy or StopCopy first; the device is in {this.TryGetState()?.ToString() ?? "an unreadable state"}).", "NoDataSession", Address);
+        var session = _session ?? throw new VfioMigrationException($"{Address}: no save session of this process is open (enter PreCopy or StopCopy first; the device is in {this.TryGetState()?.ToString() ?? "an unreadable state"}).", VfioErrors.NoDataSession, Address);
         int rc = session.Read(buffer);
         if (rc == -Errno.ENOMSG) return new SaveReadResult(0, false);
         if (rc < 0) throw new VfioCallException(Address, "read migration data fd", -rc);
@@ -195,7 +195,7 @@ public sealed class V2MigrationDriver : IDeviceMigration
 
     public void WriteResumeData(ReadOnlySpan<byte> data)
     {
-        var session = _session ?? throw new VfioMigrationException($"{Address}: no resume session of this process is open (enter Resuming first; the device is in {this.TryGetState()?.ToString() ?? "an unreadable state"}).", "NoDataSession", Address);
+        var session = _session ?? throw new VfioMigrationException($"{Address}: no resume session of this process is open (enter Resuming first; the device is in {this.TryGetState()?.ToString() ?? "an unreadable state"}).", VfioErrors.NoDataSession, Address);
         while (!data.IsEmpty)
         {
             int rc = session.Write(data);

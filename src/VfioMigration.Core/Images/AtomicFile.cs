@@ -53,10 +53,10 @@ public sealed class AtomicFile : IDisposable
         var dir = System.IO.Path.GetDirectoryName(full);
         var name = System.IO.Path.GetFileName(full);
         if (dir is null || name.Length == 0)
-            throw new VfioMigrationException($"{full} is a directory; name a file.", "ImagePathIsDirectory");
+            throw new VfioMigrationException($"{full} is a directory; name a file.", VfioErrors.ImagePathIsDirectory);
         int rc = PosixFile.Stat(dir, followLinks: true, out var d);
         if (rc == PosixFile.ENOENT || rc == 0 && d.Type != PosixFile.FileType.Directory)
-            throw new VfioMigrationException($"{full}: the directory {dir} does not exist.", "ImageDirectoryNotFound");
+            throw new VfioMigrationException($"{full}: the directory {dir} does not exist.", VfioErrors.ImageDirectoryNotFound);
         if (rc != 0) throw FileSystemError.From(rc, full, $"looking at the directory {dir}", writing: true);
         CheckTarget(full, overwrite);
         var targetLock = ImageTargetLock.Acquire(full);
@@ -90,7 +90,7 @@ public sealed class AtomicFile : IDisposable
             if (rc == 0) ImageFile.Refuse(full, target.Type);
         }
         else ImageFile.Refuse(full, st.Type);
-        if (!overwrite) throw new VfioMigrationException($"{full} already exists; use -Force to replace it.", "ImageExists");
+        if (!overwrite) throw new VfioMigrationException($"{full} already exists.", VfioErrors.ImageExists);
     }
 
     /// <summary>Temporary files named as ours for this target, regular and owned by us: leftovers, since we hold the lock.</summary>
@@ -143,7 +143,7 @@ public sealed class AtomicFile : IDisposable
                 if (rc == 0) _ = PosixFile.Remove(TempPath);
             }
             if (rc == PosixFile.EEXIST)
-                throw new VfioMigrationException($"{Path} was created by someone else while this save ran; it was left as it is (use -Force to replace it).", "ImageExists");
+                throw new VfioMigrationException($"{Path} was created by someone else while this save ran; it was left as it is.", VfioErrors.ImageExists);
             return rc;
         }, "renaming the image into place");
         _committed = true;

@@ -14,10 +14,10 @@ public static class FileSystemError
         string what = $"{path}: {doing} failed: {Marshal.GetPInvokeErrorMessage(errno)} ({Name(errno)}).";
         return errno switch
         {
-            PosixFile.ENOSPC or PosixFile.EDQUOT => new VfioMigrationException($"{what} The file system is full; free space or save elsewhere.", "DiskFull", null, inner),
-            PosixFile.EACCES or PosixFile.EPERM => new VfioMigrationException($"{what} Permission denied.", "PermissionDenied", null, inner),
-            PosixFile.ENOENT when !writing => new VfioMigrationException($"{path} does not exist.", "ImageNotFound", null, inner),
-            _ => new VfioMigrationException(what, writing ? "ImageWriteFailed" : "ImageReadFailed", null, inner),
+            PosixFile.ENOSPC or PosixFile.EDQUOT => new VfioMigrationException($"{what} The file system is full; free space or save elsewhere.", VfioErrors.DiskFull, null, inner),
+            PosixFile.EACCES or PosixFile.EPERM => new VfioMigrationException($"{what} Permission denied.", VfioErrors.PermissionDenied, null, inner),
+            PosixFile.ENOENT when !writing => new VfioMigrationException($"{path} does not exist.", VfioErrors.ImageNotFound, null, inner),
+            _ => new VfioMigrationException(what, writing ? VfioErrors.ImageWriteFailed : VfioErrors.ImageReadFailed, null, inner),
         };
     }
 
@@ -27,7 +27,7 @@ public static class FileSystemError
         VfioMigrationException v => v,
         UnauthorizedAccessException => From(PosixFile.EACCES, path, doing, writing, e),
         IOException io when io.HResult is > 0 and < 4096 => From(io.HResult, path, doing, writing, e),
-        _ => new VfioMigrationException($"{path}: {doing} failed: {e.Message}", writing ? "ImageWriteFailed" : "ImageReadFailed", null, e),
+        _ => new VfioMigrationException($"{path}: {doing} failed: {e.Message}", writing ? VfioErrors.ImageWriteFailed : VfioErrors.ImageReadFailed, null, e),
     };
 
     public static string Name(int errno) => errno switch

@@ -17,13 +17,13 @@ public static class ImageFile
     public static string FullPath(string path)
     {
         if (string.IsNullOrWhiteSpace(path))
-            throw new VfioMigrationException($"'{path}' is not a file name: an image path must not be empty or blank.", "ImagePathInvalid");
+            throw new VfioMigrationException($"'{path}' is not a file name: an image path must not be empty or blank.", VfioErrors.ImagePathInvalid);
         if (path.Contains('\0'))
-            throw new VfioMigrationException($"'{path.Replace("\0", "\\0", StringComparison.Ordinal)}' is not a file name: it contains a NUL character.", "ImagePathInvalid");
+            throw new VfioMigrationException($"'{path.Replace("\0", "\\0", StringComparison.Ordinal)}' is not a file name: it contains a NUL character.", VfioErrors.ImagePathInvalid);
         var full = Path.GetFullPath(path);
         var name = Path.GetFileName(full);
         if (name.Length > 0 && string.IsNullOrWhiteSpace(name))
-            throw new VfioMigrationException($"'{path}' is not a file name: its name is blank.", "ImagePathInvalid");
+            throw new VfioMigrationException($"'{path}' is not a file name: its name is blank.", VfioErrors.ImagePathInvalid);
         return full;
     }
 
@@ -39,9 +39,9 @@ public static class ImageFile
     internal static void Refuse(string full, PosixFile.FileType type)
     {
         if (type == PosixFile.FileType.Directory)
-            throw new VfioMigrationException($"{full} is a directory, not an image file; name a file in it.", "ImagePathIsDirectory");
+            throw new VfioMigrationException($"{full} is a directory, not an image file; name a file in it.", VfioErrors.ImagePathIsDirectory);
         if (type != PosixFile.FileType.Regular)
-            throw new VfioMigrationException($"{full} is {PosixFile.Describe(type)}, not a regular file; images are regular files only.", "ImageNotRegularFile");
+            throw new VfioMigrationException($"{full} is {PosixFile.Describe(type)}, not a regular file; images are regular files only.", VfioErrors.ImageNotRegularFile);
     }
 
     /// <summary>Opens an image for reading: checked, opened without blocking, checked again on the descriptor.</summary>

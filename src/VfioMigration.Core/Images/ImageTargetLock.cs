@@ -30,7 +30,7 @@ internal sealed class ImageTargetLock : IDisposable
             {
                 PosixFile.CloseQuietly(fd);
                 if (rc == PosixFile.EWOULDBLOCK)
-                    throw new VfioMigrationException($"{target}: another save to this file is in progress (it holds {lockPath}); wait for it or save elsewhere.", "ImageBusy");
+                    throw new VfioMigrationException($"{target}: another save to this file is in progress (it holds {lockPath}); wait for it or save elsewhere.", VfioErrors.ImageBusy);
                 throw FileSystemError.From(rc, target, $"locking {lockPath}", writing: true);
             }
             // The previous holder may have removed the file between our open and our flock: then ours is stale.
@@ -39,7 +39,7 @@ internal sealed class ImageTargetLock : IDisposable
                 return new ImageTargetLock(lockPath, fd);
             PosixFile.CloseQuietly(fd);
         }
-        throw new VfioMigrationException($"{target}: could not take {lockPath}: it keeps being replaced.", "ImageBusy");
+        throw new VfioMigrationException($"{target}: could not take {lockPath}: it keeps being replaced.", VfioErrors.ImageBusy);
     }
 
     /// <summary>Removes the lock file, then lets go of the lock (in that order, see <see cref="Acquire"/>). Never throws.</summary>

@@ -39,7 +39,7 @@ public sealed class StateImageReader
         if (!prefix[..8].SequenceEqual(StateImageFormat.Magic)) throw new StateImageException(path, "magic", "not a device state image (bad magic).");
         ushort version = BinaryPrimitives.ReadUInt16LittleEndian(prefix[8..]);
         if (version != StateImageFormat.Version)
-            throw new StateImageException(path, "formatVersion", $"image format version {version} is not supported (this module reads version {StateImageFormat.Version}).", "ImageVersionUnsupported");
+            throw new StateImageException(path, "formatVersion", $"image format version {version} is not supported (this module reads version {StateImageFormat.Version}).", VfioErrors.ImageVersionUnsupported);
         uint headerLength = BinaryPrimitives.ReadUInt32LittleEndian(prefix[12..]);
         if (headerLength == 0 || headerLength > StateImageFormat.MaxHeaderSize)
             throw new StateImageException(path, "headerLength", $"header length {headerLength} is out of range.");
@@ -91,10 +91,10 @@ public sealed class StateImageReader
         ulong recordedChunks = BinaryPrimitives.ReadUInt64LittleEndian(trailer[16..]);
         var computed = _hash.GetHashAndReset();
         Span<byte> stored = stackalloc byte[16];
-        if (!TryFill(_stream, stored)) throw new StateImageException(Path, "checksum", "truncated inside the checksum.", "ImageTruncated");
+        if (!TryFill(_stream, stored)) throw new StateImageException(Path, "checksum", "truncated inside the checksum.", VfioErrors.ImageTruncated);
         if (_stream.ReadByte() != -1) throw new StateImageException(Path, "length", "bytes follow the end of the image (it was extended or concatenated).");
         if (!stored.SequenceEqual(computed))
-            throw new StateImageException(Path, "checksum", $"checksum mismatch: the image was modified or damaged (recorded {Convert.ToHexString(stored).ToLowerInvariant()}, computed {Convert.ToHexString(computed).ToLowerInvariant()}).", "ImageChecksumMismatch");
+            throw new StateImageException(Path, "checksum", $"checksum mismatch: the image was modified or damaged (recorded {Convert.ToHexString(stored).ToLowerInvariant()}, computed {Convert.ToHexString(computed).ToLowerInvariant()}).", VfioErrors.ImageChecksumMismatch);
         if (recordedBytes != (ulong)bytes || recordedChunks != (ulong)chunks)
             throw new StateImageException(Path, "length", $"the trailer records {recordedBytes} bytes in {recordedChunks} chunks, the image holds {bytes} in {chunks}.");
         try { Summary = JsonSerializer.Deserialize<StateImageSummary>(summary, StateImageJson.Options); }
@@ -108,7 +108,7 @@ public sealed class StateImageReader
 
     private void Fill(Span<byte> buffer, string what)
     {
-        if (!TryFill(_stream, buffer)) throw new StateImageException(Path, "length", $"truncated in the {what}: the image ends early.", "ImageTruncated");
+        if (!TryFill(_stream, buffer)) throw new StateImageException(Path, "length", $"truncated in the {what}: the image ends early.", VfioErrors.ImageTruncated);
         _hash.Append(buffer);
     }
 

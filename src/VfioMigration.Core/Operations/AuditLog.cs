@@ -62,14 +62,14 @@ public sealed class AuditLog
     private int OpenChecked()
     {
         if (Path.Contains('\0'))
-            throw new VfioMigrationException($"The audit log path {EnvironmentVariable}='{Path.Replace("\0", "\\0", StringComparison.Ordinal)}' contains a NUL character.", "AuditLogUnavailable");
+            throw new VfioMigrationException($"The audit log path {EnvironmentVariable}='{Path.Replace("\0", "\\0", StringComparison.Ordinal)}' contains a NUL character.", VfioErrors.AuditLogUnavailable);
         int fd = PosixFile.Open(Path, PosixFile.OWrOnly | PosixFile.OAppend | PosixFile.OCreat | PosixFile.ONoFollow | PosixFile.ONonBlock | PosixFile.ONoCtty, 0x180 /* 0600 */);
         if (fd < 0)
         {
             int errno = -fd;
             string why = errno == PosixFile.ELOOP ? "it is a symbolic link, which the audit log never follows" : $"{System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)} ({FileSystemError.Name(errno)})";
             throw new VfioMigrationException($"The audit log {Path} ({EnvironmentVariable}) cannot be written: {why}. Nothing was changed; fix or unset {EnvironmentVariable}.",
-                errno == PosixFile.ELOOP ? "AuditLogUnsafe" : "AuditLogUnavailable");
+                errno == PosixFile.ELOOP ? VfioErrors.AuditLogUnsafe : VfioErrors.AuditLogUnavailable);
         }
         int rc = PosixFile.Fstat(fd, out var st);
         string? problem = rc != 0 ? $"it cannot be examined ({FileSystemError.Name(rc)})"
@@ -80,7 +80,7 @@ public sealed class AuditLog
         if (problem is null) return fd;
         PosixFile.CloseQuietly(fd);
         throw new VfioMigrationException($"The audit log {Path} ({EnvironmentVariable}) is refused: {problem}. Nothing was changed.",
-            st.Type != PosixFile.FileType.Regular && rc == 0 ? "AuditLogUnavailable" : "AuditLogUnsafe");
+            st.Type != PosixFile.FileType.Regular && rc == 0 ? VfioErrors.AuditLogUnavailable : VfioErrors.AuditLogUnsafe);
     }
 
     private sealed record AuditRecord(string Time, string User, string Operation, string Device, string? From, string To, string[] Arcs, string Result);

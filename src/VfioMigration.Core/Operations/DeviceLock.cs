@@ -37,7 +37,7 @@ public static class DeviceLock
                     Release(taken);
                     throw new VfioMigrationException(
                         $"{device.Address}: the device is busy: a {gate.Operation} of it is in progress in this process; try again when it has finished.",
-                        "DeviceBusy", device.Address);
+                        VfioErrors.DeviceBusy, device.Address);
                 }
                 gate.Owner = me;
                 if (gate.Depth++ == 0) gate.Operation = operation;

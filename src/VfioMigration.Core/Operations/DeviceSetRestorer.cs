@@ -42,7 +42,7 @@ public static class DeviceSetRestorer
         }
         catch (OperationCanceledException e)
         {
-            var cancelled = new VfioMigrationException("Restore cancelled while verifying the images.", "RestoreCancelled", null, e);
+            var cancelled = new VfioMigrationException("Restore cancelled while verifying the images.", VfioErrors.RestoreCancelled, null, e);
             return targets.Select(t => Untouched(t, cancelled)).ToArray();
         }
 
@@ -68,7 +68,7 @@ public static class DeviceSetRestorer
                     progress?.Report(new SaveProgress(device.Address, "restore", done, total, 0));
                 }, cancellationToken);
                 if (reader.Checksum != images[i].Checksum)
-                    throw new StateImageException(images[i].Path, "checksum", "the image changed while it was being restored.", "ImageChecksumMismatch");
+                    throw new StateImageException(images[i].Path, "checksum", "the image changed while it was being restored.", VfioErrors.ImageChecksumMismatch);
             }
             // Leaving Resuming is where each device validates what it was given.
             bool direct = targets.Count == 1 && finalState == MigrationState.Running;
@@ -87,8 +87,8 @@ public static class DeviceSetRestorer
             var cause = e switch
             {
                 VfioMigrationException v => v,
-                OperationCanceledException => new VfioMigrationException("Restore cancelled.", "RestoreCancelled", current?.Address, e),
-                _ => new VfioMigrationException($"reading the image failed: {e.Message}", "ImageReadFailed", current?.Address, e),
+                OperationCanceledException => new VfioMigrationException("Restore cancelled.", VfioErrors.RestoreCancelled, current?.Address, e),
+                _ => new VfioMigrationException($"reading the image failed: {e.Message}", VfioErrors.ImageReadFailed, current?.Address, e),
             };
             foreach (var d in touched)
             {
@@ -99,8 +99,8 @@ public static class DeviceSetRestorer
                 var now = t.Device.TryGetState();
                 string where = now is { } s ? $"The device was reset and is in {s}." : "The device's state could not be read after the reset.";
                 var error = t.Device == current || current is null
-                    ? new VfioMigrationException($"{Prefix(cause, t.Device.Address)} {where}", cause.ErrorId, t.Device.Address, cause)
-                    : new VfioMigrationException($"{t.Device.Address}: not restored: restoring {current.Address} failed. {where}", "RestoreAborted", t.Device.Address, cause);
+                    ? new VfioMigrationException($"{Prefix(cause, t.Device.Address)} {where}", cause.Error, t.Device.Address, cause, cause.Remedy)
+                    : new VfioMigrationException($"{t.Device.Address}: not restored: restoring {current.Address} failed. {where}", VfioErrors.RestoreAborted, t.Device.Address, cause);
                 return new DeviceOutcome(t.Device.Address, null, error, now);
             }).ToArray();
         }
@@ -112,22 +112,22 @@ public static class DeviceSetRestorer
     {
         var duplicate = targets.GroupBy(t => t.Device.Address, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
-            throw new VfioMigrationException($"{duplicate.Key} is the target of more than one image.", "RestoreTargetConflict", duplicate.Key);
+            throw new VfioMigrationException($"{duplicate.Key} is the target of more than one image.", VfioErrors.RestoreTargetConflict, duplicate.Key);
         for (int i = 0; i < targets.Count; i++)
         {
             var t = targets[i];
             var reader = StateImageInspector.Verify(t.Path, out long fileBytes, ct);
             images[i] = StateImageInspector.Describe(reader, ImageFile.FullPath(t.Path), fileBytes, null);
             if (t.Device.Protocol == MigrationProtocol.None)
-                throw new VfioMigrationException($"{t.Device.Address}: cannot restore: {NoMigrationDriver.Explanation}.", "MigrationNotSupported", t.Device.Address);
+                throw new VfioMigrationException($"{t.Device.Address}: cannot restore: {NoMigrationDriver.Explanation}.", VfioErrors.MigrationNotSupported, t.Device.Address);
             var header = reader.Header.Device;
             if (ImageIdentityCheck.Mismatch(header, ImageDevice.From(t.Description)) is { } m && !overrides.HasFlag(RestoreOverrides.Identity))
                 throw new StateImageException(images[i].Path, m.Field,
-                    $"the image does not fit {t.Device.Address}: {m.Field} is '{m.Image}' in the image and '{m.Device}' on the device (-SkipIdentityCheck restores anyway, unless the protocol differs).", "ImageDeviceMismatch");
+                    $"the image does not fit {t.Device.Address}: {m.Field} is '{m.Image}' in the image and '{m.Device}' on the device.", VfioErrors.ImageDeviceMismatch, ErrorRemedy.OverrideIdentityCheck);
             // Even -Force cannot bridge protocols: a v1 stream means nothing to a v2 device.
             if (header.Protocol != t.Description.Protocol)
                 throw new StateImageException(images[i].Path, "protocol",
-                    $"the image does not fit {t.Device.Address}: protocol is '{header.Protocol}' in the image and '{t.Description.Protocol}' on the device.", "ImageDeviceMismatch");
+                    $"the image does not fit {t.Device.Address}: protocol is '{header.Protocol}' in the image and '{t.Description.Protocol}' on the device.", VfioErrors.ImageDeviceMismatch);
         }
         foreach (var set in images.Select((im, i) => (Image: im, Target: targets[i])).Where(x => x.Image.SetId is not null).GroupBy(x => x.Image.SetId))
         {
@@ -137,16 +137,16 @@ public static class DeviceSetRestorer
             foreach (var (im, _) in set)
             {
                 if (!(im.SetMembers ?? Array.Empty<string>()).SequenceEqual(members, StringComparer.OrdinalIgnoreCase))
-                    throw new StateImageException(im.Path, "set.members", $"the image is in set {set.Key} with {first.Path}, but their member lists differ ({string.Join(", ", im.SetMembers ?? Array.Empty<string>())} / {string.Join(", ", members)}).", "ImageSetMismatch");
+                    throw new StateImageException(im.Path, "set.members", $"the image is in set {set.Key} with {first.Path}, but their member lists differ ({string.Join(", ", im.SetMembers ?? Array.Empty<string>())} / {string.Join(", ", members)}).", VfioErrors.ImageSetMismatch);
             }
             var twice = set.GroupBy(x => x.Image.SetIndex).FirstOrDefault(g => g.Count() > 1);
             if (twice is not null)
-                throw new StateImageException(twice.Last().Image.Path, "set.index", $"two images given are member {twice.Key} of set {set.Key} ({twice.First().Image.Path}, {twice.Last().Image.Path}).", "ImageSetMismatch");
+                throw new StateImageException(twice.Last().Image.Path, "set.index", $"two images given are member {twice.Key} of set {set.Key} ({twice.First().Image.Path}, {twice.Last().Image.Path}).", VfioErrors.ImageSetMismatch);
             if (overrides.HasFlag(RestoreOverrides.SetMembership)) continue;
             var present = set.Select(x => x.Image.SetIndex ?? -1).ToHashSet();
             var missing = members.Where((m, index) => !present.Contains(index)).ToArray();
             if (missing.Length > 0)
-                throw new VfioMigrationException($"The images of set {set.Key} belong together, but the image(s) of {string.Join(", ", missing)} are missing; restore the whole set (or use -SkipSetCheck).", "ImageSetIncomplete", null);
+                throw new VfioMigrationException($"The images of set {set.Key} belong together, but the image(s) of {string.Join(", ", missing)} are missing; restore the whole set.", VfioErrors.ImageSetIncomplete, null);
             // Each device gets the image its place in the set says: onto the saved devices themselves, member by
             // address; onto other devices, the images in set order (the order the devices were saved in).
             var given = set.ToArray();
@@ -156,9 +156,9 @@ public static class DeviceSetRestorer
                 int index = im.SetIndex ?? -1;
                 int own = Array.FindIndex(members, m => string.Equals(m, target.Device.Address, StringComparison.OrdinalIgnoreCase));
                 if (own >= 0 && own != index)
-                    throw new StateImageException(im.Path, "set.index", $"the image is member {index} of set {set.Key} (saved from {members[index]}), but it was given for {target.Device.Address}, which is member {own}; give the images in the order of the devices (or use -SkipSetCheck).", "ImageSetOrder");
+                    throw new StateImageException(im.Path, "set.index", $"the image is member {index} of set {set.Key} (saved from {members[index]}), but it was given for {target.Device.Address}, which is member {own}; give the images in the order of the devices.", VfioErrors.ImageSetOrder);
                 if (own < 0 && index != k)
-                    throw new StateImageException(im.Path, "set.index", $"the image is member {index} of set {set.Key} (saved from {members[index]}), but it was given in place {k} for {target.Device.Address}; give the images in set order, {string.Join(", ", members)}, one per device in that order (or use -SkipSetCheck).", "ImageSetOrder");
+                    throw new StateImageException(im.Path, "set.index", $"the image is member {index} of set {set.Key} (saved from {members[index]}), but it was given in place {k} for {target.Device.Address}; give the images in set order, {string.Join(", ", members)}, one per device in that order.", VfioErrors.ImageSetOrder);
             }
         }
     }
@@ -183,8 +183,8 @@ public static class DeviceSetRestorer
         var now = t.Device.TryGetState();
         string where = now is { } s ? $" {t.Device.Address} was not touched and is in {s}." : $" {t.Device.Address} was not touched; its state could not be read.";
         VfioMigrationException error = e is StateImageException si
-            ? new StateImageException(si.Path, si.Field, si.Message[(si.Message.StartsWith(si.Path + ": ", StringComparison.Ordinal) ? si.Path.Length + 2 : 0)..] + where, si.ErrorId)
-            : new VfioMigrationException(e.Message + where, e.ErrorId, e.Device ?? t.Device.Address, e);
+            ? new StateImageException(si.Path, si.Field, si.Message[(si.Message.StartsWith(si.Path + ": ", StringComparison.Ordinal) ? si.Path.Length + 2 : 0)..] + where, si.Error, si.Remedy)
+            : new VfioMigrationException(e.Message + where, e.Error, e.Device ?? t.Device.Address, e, e.Remedy);
         return new DeviceOutcome(t.Device.Address, null, error, now);
     }
 
@@ -193,7 +193,7 @@ public static class DeviceSetRestorer
         bool concerns = e is StateImageException si
             ? si.Path == FullOrSelf(t.Path)
             : e.Device is null || string.Equals(e.Device, t.Device.Address, StringComparison.OrdinalIgnoreCase);
-        return concerns ? e : new VfioMigrationException($"{t.Device.Address}: {what}: {e.Message}", "RestoreAborted", t.Device.Address, e);
+        return concerns ? e : new VfioMigrationException($"{t.Device.Address}: {what}: {e.Message}", VfioErrors.RestoreAborted, t.Device.Address, e);
     }
 
 }

@@ -26,13 +26,13 @@ public static class DeviceSetSaver
         }
         var duplicate = targets.GroupBy(t => Path.GetFullPath(t.Path)).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
-            return FailAll(targets, new VfioMigrationException($"Two devices would be saved to the same file {duplicate.Key}.", "ImagePathConflict", null));
+            return FailAll(targets, new VfioMigrationException($"Two devices would be saved to the same file {duplicate.Key}.", VfioErrors.ImagePathConflict, null));
         foreach (var t in targets)
         {
             if (t.Device.Protocol == MigrationProtocol.None)
-                return FailAll(targets, new VfioMigrationException($"{t.Device.Address}: cannot save: {NoMigrationDriver.Explanation}.", "MigrationNotSupported", t.Device.Address));
+                return FailAll(targets, new VfioMigrationException($"{t.Device.Address}: cannot save: {NoMigrationDriver.Explanation}.", VfioErrors.MigrationNotSupported, t.Device.Address));
             if (options.Live && !t.Device.Capabilities.HasFlag(MigrationCapabilities.PreCopy))
-                return FailAll(targets, new VfioMigrationException($"{t.Device.Address}: a live save needs pre-copy, which this device does not offer ({t.Device.Capabilities}); save without -Live.", "PreCopyNotSupported", t.Device.Address));
+                return FailAll(targets, new VfioMigrationException($"{t.Device.Address}: a live save needs pre-copy, which this device does not offer ({t.Device.Capabilities}); save it stopped instead.", VfioErrors.PreCopyNotSupported, t.Device.Address));
         }
         IDisposable held;
         try { held = DeviceLock.Acquire(targets.Select(t => t.Device), "save"); }
@@ -180,7 +180,7 @@ public static class DeviceSetSaver
 
     private static VfioMigrationException NotMoved(SaveTarget t, MigrationState final, VfioMigrationException e, MigrationState? now) =>
         new($"{t.Device.Address}: the image was saved to {t.Path} and is valid, but the device could not then be moved to {final}: {Sentence(MigrationTransitionException.WithoutState(e))} {Where(t.Device.Address, now)}",
-            "SavedButNotMoved", t.Device.Address, e);
+            VfioErrors.SavedButNotMoved, t.Device.Address, e, RemedyAt(now, ErrorRemedy.None));
 
     /// <summary>After a failed save: every device back to where it started (Running, usually), and say where each is.</summary>
     private static IReadOnlyList<DeviceOutcome> Recover(IReadOnlyList<SaveTarget> targets, Dictionary<IDeviceMigration, MigrationState> starts,
@@ -200,8 +200,9 @@ public static class DeviceSetSaver
         {
             var now = t.Device.TryGetState();
             var error = t.Device == failed || failed is null && targets.Count == 1
-                ? new VfioMigrationException($"{Sentence(MigrationTransitionException.WithoutState(cause))} No image was written. {Where(t.Device.Address, now)}", cause.ErrorId, t.Device.Address, cause)
-                : new VfioMigrationException($"{t.Device.Address}: not saved: {(failed is null ? Sentence(MigrationTransitionException.WithoutState(cause)) : $"saving {failed.Address} failed.")} No image was written. {Where(t.Device.Address, now)}", "SaveAborted", t.Device.Address, cause);
+                ? new VfioMigrationException($"{Sentence(MigrationTransitionException.WithoutState(cause))} No image was written. {Where(t.Device.Address, now)}", cause.Error, t.Device.Address, cause, RemedyAt(now, cause.Remedy))
+                : new VfioMigrationException($"{t.Device.Address}: not saved: {(failed is null ? Sentence(MigrationTransitionException.WithoutState(cause)) : $"saving {failed.Address} failed.")} No image was written. {Where(t.Device.Address, now)}", VfioErrors.SaveAborted, t.Device.Address, cause,
+                    RemedyAt(now, failed is null ? cause.Remedy : ErrorRemedy.None));
             return new DeviceOutcome(t.Device.Address, null, error, now);
         }).ToArray();
     }
@@ -211,14 +212,17 @@ public static class DeviceSetSaver
     private static string Where(string address, MigrationState? now) => now switch
     {
         null => $"The state of {address} could not be read.",
-        MigrationState.Error => $"{address} is in Error; Reset-VfioDevice returns it to Running.",
+        MigrationState.Error => $"{address} is in Error; only a reset (VFIO_DEVICE_RESET) leaves Error.",
         _ => $"{address} is in {now}.",
     };
+
+    /// <summary>A device left in Error needs a reset whatever else went wrong; otherwise the cause's remedy applies.</summary>
+    private static ErrorRemedy RemedyAt(MigrationState? now, ErrorRemedy otherwise) => now == MigrationState.Error ? ErrorRemedy.ResetDevice : otherwise;
 
     private static VfioMigrationException Wrap(Exception e, IDeviceMigration? device, string path) => e switch
     {
         VfioMigrationException v => v,
-        OperationCanceledException => new VfioMigrationException($"{device?.Address ?? "save"}: cancelled.", "SaveCancelled", device?.Address, e),
+        OperationCanceledException => new VfioMigrationException($"{device?.Address ?? "save"}: cancelled.", VfioErrors.SaveCancelled, device?.Address, e),
         _ => FileSystemError.From(e, Path.GetFullPath(path), "writing the image", writing: true),
     };
 
@@ -230,8 +234,8 @@ public static class DeviceSetSaver
             var now = t.Device.TryGetState();
             bool concerns = e.Device is null || string.Equals(e.Device, t.Device.Address, StringComparison.OrdinalIgnoreCase);
             var error = concerns
-                ? new VfioMigrationException($"{Sentence(MigrationTransitionException.WithoutState(e))} No image was written. {Where(t.Device.Address, now)}", e.ErrorId, t.Device.Address, e)
-                : new VfioMigrationException($"{t.Device.Address}: not saved: {Sentence(MigrationTransitionException.WithoutState(e))} No image was written. {Where(t.Device.Address, now)}", "SaveAborted", t.Device.Address, e);
+                ? new VfioMigrationException($"{Sentence(MigrationTransitionException.WithoutState(e))} No image was written. {Where(t.Device.Address, now)}", e.Error, t.Device.Address, e, RemedyAt(now, e.Remedy))
+                : new VfioMigrationException($"{t.Device.Address}: not saved: {Sentence(MigrationTransitionException.WithoutState(e))} No image was written. {Where(t.Device.Address, now)}", VfioErrors.SaveAborted, t.Device.Address, e, RemedyAt(now, e.Remedy));
             return new DeviceOutcome(t.Device.Address, null, error, now);
         }).ToArray();
 }

@@ -62,8 +62,8 @@ public sealed class DeviceSetTransition
                 {
                     string why = $"{device.Address} (in {current}) cannot quiesce peer-to-peer DMA (no P2P or NDMA capability; it has {device.Capabilities}), so stopping it together with its peers could lose their writes to it";
                     if (!force)
-                        throw new VfioMigrationException($"Refusing to move {devices.Count} devices together to {target}: {why}. Stop it on its own, or use -SkipQuiesceCheck to accept the risk.", "PeerQuiesceUnsupported", device.Address);
-                    warnings.Add(why + "; going ahead because of -SkipQuiesceCheck.");
+                        throw new VfioMigrationException($"Refusing to move {devices.Count} devices together to {target}: {why}. Stop it on its own.", VfioErrors.PeerQuiesceUnsupported, device.Address);
+                    warnings.Add(why + "; going ahead because the quiesce check is skipped.");
                     continue;
                 }
                 steps.Add(new DeviceSetStep(device, current, q, 1));
@@ -110,11 +110,11 @@ public sealed class DeviceSetTransition
                     try { back.Device.RequestState(back.From, cancellationToken); }
                     catch (VfioMigrationException undo) { outcomes[back.Device] = new DeviceSetOutcome(back.Device, null, undo); continue; }
                     outcomes[back.Device] = new DeviceSetOutcome(back.Device, null, new VfioMigrationException(
-                        $"{back.Device.Address}: not changed: {step.Device.Address} failed to quiesce, so the set was returned to {back.From}.", "PeerQuiesceFailed", back.Device.Address));
+                        $"{back.Device.Address}: not changed: {step.Device.Address} failed to quiesce, so the set was returned to {back.From}.", VfioErrors.PeerQuiesceFailed, back.Device.Address));
                 }
                 foreach (var other in Steps.Where(s => s.Phase == 2 && !outcomes.ContainsKey(s.Device)))
                     outcomes[other.Device] = new DeviceSetOutcome(other.Device, null, new VfioMigrationException(
-                        $"{other.Device.Address}: not changed: {step.Device.Address} failed to quiesce.", "PeerQuiesceFailed", other.Device.Address));
+                        $"{other.Device.Address}: not changed: {step.Device.Address} failed to quiesce.", VfioErrors.PeerQuiesceFailed, other.Device.Address));
                 return outcomes.Values.ToArray();
             }
         }

@@ -42,7 +42,7 @@ public static class DeviceStateSaver
         IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
     {
         if (!device.Capabilities.HasFlag(MigrationCapabilities.PreCopy))
-            throw new VfioMigrationException($"{device.Address}: a live save needs pre-copy, which this device does not offer ({device.Capabilities}); save it stopped instead.", "PreCopyNotSupported", device.Address);
+            throw new VfioMigrationException($"{device.Address}: a live save needs pre-copy, which this device does not offer ({device.Capabilities}); save it stopped instead.", VfioErrors.PreCopyNotSupported, device.Address);
         var start = device.GetState();
         device.RequestState(start is MigrationState.RunningP2P or MigrationState.PreCopyP2P ? MigrationState.PreCopyP2P : MigrationState.PreCopy, cancellationToken);
         int rounds = 0, idle = 0;
@@ -129,7 +129,7 @@ public static class DeviceStateSaver
             if (r.Bytes == 0)
             {
                 if (!untilEnd) break; // pre-copy: nothing right now ends the round
-                if (++idle > 1000) throw new VfioMigrationException($"{device.Address}: the stop-copy stream stalled without reaching its end.", "SaveStreamStalled", device.Address);
+                if (++idle > 1000) throw new VfioMigrationException($"{device.Address}: the stop-copy stream stalled without reaching its end.", VfioErrors.SaveStreamStalled, device.Address);
                 continue;
             }
             idle = 0;

@@ -43,14 +43,14 @@ public static class MigrationReadinessCheck
         else
         {
             try { driver = session.Migration(id.Address); }
-            catch (VfioMigrationException e) when (e.ErrorId == "DeviceBusy")
+            catch (VfioMigrationException e) when (e.Error == VfioErrors.DeviceBusy)
             {
                 blockers.Add(new("GroupInUse", BlockerSeverity.Blocker, $"IOMMU group {id.IommuGroup} is held by another process (a VM, or another VFIO user such as a second PowerShell session).",
                     "Check from the process that holds the device (the VMM), or stop that VM first; the module never takes a group by force."));
             }
             catch (VfioMigrationException e)
             {
-                blockers.Add(new(e.ErrorId, BlockerSeverity.Blocker, e.Message, e.ErrorId == "PermissionDenied" ? "Run as root, or give your user access to /dev/vfio/*." : "See the cause."));
+                blockers.Add(new(e.ErrorId, BlockerSeverity.Blocker, e.Message, e.Error == VfioErrors.PermissionDenied ? "Run as root, or give your user access to /dev/vfio/*." : "See the cause."));
             }
         }
         if (id.Kind == VfioDeviceKind.Ccw)

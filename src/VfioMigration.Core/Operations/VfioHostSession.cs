@@ -39,7 +39,7 @@ public sealed class VfioHostSession : IDisposable
     /// <summary>A device by address, candidates included: opening one not bound to VFIO then fails with the reason.</summary>
     public DeviceIdentity Identity(string address) =>
         Enumerate(includeCandidates: true).FirstOrDefault(d => string.Equals(d.Address, address, StringComparison.OrdinalIgnoreCase))
-        ?? throw new VfioMigrationException($"No {(Backend.IsSimulated ? "simulated " : "")}VFIO device at '{address}'.", "DeviceNotFound", address);
+        ?? throw new VfioMigrationException($"No {(Backend.IsSimulated ? "simulated " : "")}VFIO device at '{address}'.", VfioErrors.DeviceNotFound, address);
 
     /// <summary>The device's migration driver, opening the device on first use.</summary>
     public IDeviceMigration Migration(string address)
@@ -134,7 +134,7 @@ public sealed class VfioHostSession : IDisposable
         try
         {
             if (!id.IsVfioBound)
-                throw new VfioMigrationException(id.Problem ?? $"bound to {id.Driver ?? "no driver"}, not to a VFIO driver", "DeviceNotBound", id.Address);
+                throw new VfioMigrationException(id.Problem ?? $"bound to {id.Driver ?? "no driver"}, not to a VFIO driver", VfioErrors.DeviceNotBound, id.Address);
             driver = Migration(id.Address);
             if (driver.Protocol != MigrationProtocol.None)
             {
@@ -244,7 +244,7 @@ public sealed class VfioHostSession : IDisposable
             string cause = e is Transport.VfioCallException { Errno: Protocol.Errno.EINVAL or Protocol.Errno.ENOTTY }
                 ? " The device has no reset method the kernel can use (no FLR, PM reset or bus reset; VFIO_DEVICE_INFO does not set VFIO_DEVICE_FLAGS_RESET)."
                 : "";
-            throw new VfioMigrationException(e.Message + cause + now, e.ErrorId, driver.Address, e);
+            throw new VfioMigrationException(e.Message + cause + now, e.Error, driver.Address, e, e.Remedy);
         }
     }
 
@@ -258,7 +258,7 @@ public sealed class VfioHostSession : IDisposable
     private static VfioMigrationException Untouched(VfioMigrationException audit, IDeviceMigration device)
     {
         string where = device.TryGetState() is { } s ? $"{device.Address} was not touched and is in {s}." : $"{device.Address} was not touched.";
-        return new VfioMigrationException($"{audit.Message} {where}", audit.ErrorId, device.Address, audit);
+        return new VfioMigrationException($"{audit.Message} {where}", audit.Error, device.Address, audit, audit.Remedy);
     }
 
     /// <summary>One audit record; a failure to write it is a warning on the log, never a change of the outcome.</summary>

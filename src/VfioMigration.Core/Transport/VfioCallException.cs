@@ -4,7 +4,7 @@ namespace VfioMigration.Transport;
 public sealed class VfioCallException : VfioMigrationException
 {
     public VfioCallException(string device, string operation, int errno)
-        : base($"{device}: {operation} failed: {Protocol.Errno.Name(errno)}.", ErrnoErrorId(errno), device)
+        : base($"{device}: {operation} failed: {Protocol.Errno.Name(errno)}.", ErrorOf(errno), device)
     {
         Operation = operation;
         Errno = errno;
@@ -13,11 +13,11 @@ public sealed class VfioCallException : VfioMigrationException
     public string Operation { get; }
     public int Errno { get; }
 
-    private static string ErrnoErrorId(int errno) => errno switch
+    private static VfioError ErrorOf(int errno) => errno switch
     {
-        Protocol.Errno.EBUSY => "DeviceBusy",
-        Protocol.Errno.EACCES or Protocol.Errno.EPERM => "PermissionDenied",
-        Protocol.Errno.ENODEV => "DeviceGone",
-        _ => "VfioCallFailed",
+        Protocol.Errno.EBUSY => VfioErrors.DeviceBusy,
+        Protocol.Errno.EACCES or Protocol.Errno.EPERM => VfioErrors.PermissionDenied,
+        Protocol.Errno.ENODEV => VfioErrors.DeviceGone,
+        _ => VfioErrors.VfioCallFailed,
     };
 }

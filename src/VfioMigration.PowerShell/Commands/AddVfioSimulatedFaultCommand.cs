@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Management.Automation;
 using VfioMigration.Backends.Simulated;
+using VfioMigration.PowerShell.Errors;
 using VfioMigration.Protocol;
 
 namespace VfioMigration.PowerShell.Commands;
@@ -53,9 +54,8 @@ public sealed class AddVfioSimulatedFaultCommand : DeviceTargetCmdlet
         int errno = ParseErrno(Errno);
         if (errno <= 0)
         {
-            ThrowTerminatingError(new ErrorRecord(new VfioMigrationException(
-                $"'{Errno}' is not an errno; use a name such as EIO, EINVAL, ENODEV, ETIMEDOUT, or a positive number.", "InvalidFault"),
-                "InvalidFault", ErrorCategory.InvalidArgument, Errno));
+            ThrowTerminatingError(ErrorRecords.For(new VfioMigrationException(
+                $"'{Errno}' is not an errno; use a name such as EIO, EINVAL, ENODEV, ETIMEDOUT, or a positive number.", VfioErrors.InvalidFault), Errno));
         }
         bool streamOrCcw = TruncateSaveStreamAt is not null || CorruptSaveStreamAt is not null || HangNextChannelProgram;
         foreach (var (_, devices) in Targets())
@@ -64,7 +64,7 @@ public sealed class AddVfioSimulatedFaultCommand : DeviceTargetCmdlet
                 var device = Module.SimulatedHost[id.Address];
                 if (HangNextChannelProgram && device.Model is not SimulatedCcwModel)
                 {
-                    WriteVfioError(new VfioMigrationException($"{id.Address} is not a ccw device; -HangNextChannelProgram applies to ccw subchannels.", "InvalidFault", id.Address), id.Address);
+                    WriteVfioError(new VfioMigrationException($"{id.Address} is not a ccw device; -HangNextChannelProgram applies to ccw subchannels.", VfioErrors.InvalidFault, id.Address), id.Address);
                     continue;
                 }
                 var rule = new FaultRule(Point, Nth, errno) { ArcFrom = ArcFrom, ArcTo = ArcTo, EnterError = EnterError };

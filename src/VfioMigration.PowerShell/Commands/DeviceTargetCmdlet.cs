@@ -73,7 +73,7 @@ public abstract class DeviceTargetCmdlet : VfioCmdlet
             if (!group.Key && mixed && Session.RealHost.Unavailable(Module.RealDiscovery) is { } why)
             {
                 foreach (var t in group)
-                    WriteVfioError(new VfioMigrationException($"{t.Pattern}: real devices are not available: {why}. Give -Simulated (or IsSimulated True) for a simulated device.", "VfioNotAvailable", t.Pattern), t.Pattern);
+                    WriteVfioError(new VfioMigrationException($"{t.Pattern}: real devices are not available: {why}. Give -Simulated (or IsSimulated True) for a simulated device.", VfioErrors.VfioNotAvailable, t.Pattern), t.Pattern);
                 continue;
             }
             var session = SessionFor(group.Key);

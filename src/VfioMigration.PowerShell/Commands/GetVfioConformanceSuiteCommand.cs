@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using VfioMigration.PowerShell.Errors;
 
 namespace VfioMigration.PowerShell.Commands;
 
@@ -18,8 +19,7 @@ public sealed class GetVfioConformanceSuiteCommand : PSCmdlet
         string folder = Path.GetDirectoryName(typeof(GetVfioConformanceSuiteCommand).Assembly.Location) ?? "";
         var file = new FileInfo(Path.Combine(folder, FileName));
         if (!file.Exists)
-            ThrowTerminatingError(new ErrorRecord(new VfioMigrationException($"The conformance suite {file.FullName} is missing from the module folder; rebuild or reinstall the module.", "ConformanceSuiteMissing"),
-                "ConformanceSuiteMissing", ErrorCategory.ObjectNotFound, file.FullName));
+            ThrowTerminatingError(ErrorRecords.For(new VfioMigrationException($"The conformance suite {file.FullName} is missing from the module folder; rebuild or reinstall the module.", VfioErrors.ConformanceSuiteMissing), file.FullName));
         WriteObject(file);
     }
 }

@@ -93,7 +93,7 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
         };
         if (Kind == VfioDeviceKind.Mdev)
         {
-            WriteVfioError(new VfioMigrationException("The simulator offers PCI and ccw devices; use -Kind Pci or -Kind Ccw.", "InvalidSimulatedDevice", Address), Address);
+            WriteVfioError(new VfioMigrationException("The simulator offers PCI and ccw devices; use -Kind Pci or -Kind Ccw.", VfioErrors.InvalidSimulatedDevice, Address), Address);
             return;
         }
         if (!ShouldProcess(Address, $"Add simulated {options.Kind} device ({Protocol}, {caps}, {MemorySize} bytes of device memory{(Defect.Length > 0 ? ", defects " + string.Join(", ", Defect) : "")})")) return;

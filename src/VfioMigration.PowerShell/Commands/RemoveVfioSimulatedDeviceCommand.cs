@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using VfioMigration.PowerShell.Errors;
 
 namespace VfioMigration.PowerShell.Commands;
 
@@ -15,8 +16,7 @@ public sealed class RemoveVfioSimulatedDeviceCommand : DeviceTargetCmdlet
         {
             if (!session.Backend.IsSimulated)
             {
-                ThrowTerminatingError(new ErrorRecord(new VfioMigrationException("Remove-VfioSimulatedDevice removes simulated devices only.", "InvalidOperation"),
-                    "NotSimulated", ErrorCategory.InvalidOperation, null));
+                ThrowTerminatingError(ErrorRecords.For(new VfioMigrationException("Remove-VfioSimulatedDevice removes simulated devices only.", VfioErrors.NotSimulated), null));
             }
             foreach (var device in devices)
             {

@@ -80,7 +80,7 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceTargetCmdlet
     {
         if (_paths.Count == 0)
         {
-            WriteVfioError(new VfioMigrationException("No image given: name the images with -Path or -LiteralPath, or pipe them in from Get-VfioStateImage.", "ImagePathInvalid"), null);
+            WriteVfioError(new VfioMigrationException("No image given: name the images with -Path or -LiteralPath, or pipe them in from Get-VfioStateImage.", VfioErrors.ImagePathInvalid), null);
             return;
         }
         // A path that names nothing is its own error; restoring the rest would split what belongs together.
@@ -94,7 +94,7 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceTargetCmdlet
             if (images.Length != devices.Count)
             {
                 WriteVfioError(new VfioMigrationException(
-                    $"{images.Length} image(s) for {devices.Count} device(s): give one image per device, in the same order.", "ImageCountMismatch"), _paths.Select(p => p.Path).ToArray());
+                    $"{images.Length} image(s) for {devices.Count} device(s): give one image per device, in the same order.", VfioErrors.ImageCountMismatch), _paths.Select(p => p.Path).ToArray());
                 continue;
             }
             var targets = new List<RestoreTarget>();

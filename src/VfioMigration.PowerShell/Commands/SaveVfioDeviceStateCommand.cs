@@ -74,7 +74,7 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
             foreach (var (device, path) in shared)
                 WriteVfioError(new VfioMigrationException(
                     $"{device.Address}: not saved (still {StateText(session, device.Address)}): {path} is the image file of {string.Join(" and ", pairs.Where(p => p.Path == path).Select(p => p.Device.Address))}; give each device its own file.",
-                    "ImagePathConflict", device.Address), device.Address);
+                    VfioErrors.ImagePathConflict, device.Address), device.Address);
             if (shared.Length > 0) continue;
             var targets = new List<SaveTarget>();
             foreach (var (device, path) in pairs)
@@ -93,7 +93,7 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
                 {
                     var missing = pairs.Select(p => p.Device.Address).Except(targets.Select(t => t.Device.Address)).ToArray();
                     RefuseSet(session, targets.Select(t => t.Device.Address),
-                        $"{string.Join(", ", missing)} {(missing.Length == 1 ? "is" : "are")} not part of the save", "SetDeclined");
+                        $"{string.Join(", ", missing)} {(missing.Length == 1 ? "is" : "are")} not part of the save", VfioErrors.SetDeclined);
                     continue;
                 }
                 SaveSet(session, targets);
@@ -158,7 +158,7 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
         if (resolved.Length == devices.Length) return devices.Zip(resolved).ToArray();
         foreach (var d in devices)
             WriteVfioError(new VfioMigrationException(
-                $"{d.Address}: not saved: {devices.Length} device(s) but {resolved.Length} path(s); give one file per device, in the same order, or one existing directory.", "ImageCountMismatch", d.Address), d.Address);
+                $"{d.Address}: not saved: {devices.Length} device(s) but {resolved.Length} path(s); give one file per device, in the same order, or one existing directory.", VfioErrors.ImageCountMismatch, d.Address), d.Address);
         return null;
     }
 

@@ -51,7 +51,7 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
             if (Together)
             {
                 // A set changes all of its devices or none: a member that cannot take part holds up the set.
-                if (firstUnable is not null) RefuseSet(session, able, $"{firstUnable.Device} cannot take part ({firstUnable.ErrorId})", "SetRefused");
+                if (firstUnable is not null) RefuseSet(session, able, $"{firstUnable.Device} cannot take part ({firstUnable.ErrorId})", VfioErrors.SetRefused);
                 else ChangeTogether(session, able, isSet: true);
             }
             else
@@ -73,7 +73,7 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
         {
             var m = session.Migration(address);
             if (m.Protocol == MigrationProtocol.None)
-                return new VfioMigrationException($"{address}: cannot change state to {State}: {NoMigrationDriver.Explanation}.", "MigrationNotSupported", address);
+                return new VfioMigrationException($"{address}: cannot change state to {State}: {NoMigrationDriver.Explanation}.", VfioErrors.MigrationNotSupported, address);
             return null;
         }
         catch (VfioMigrationException e) { return e; }
@@ -100,7 +100,7 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
             // A set that cannot be planned is refused as a whole: every device of it learns why and stays as it is.
             foreach (var a in addresses)
                 WriteVfioError(a.Equals(e.Device, StringComparison.OrdinalIgnoreCase) || addresses.Count == 1 ? e
-                    : new VfioMigrationException($"{a}: not changed (still {StateText(session, a)}): {e.Message}", e.ErrorId, a, e), Target(session, a));
+                    : new VfioMigrationException($"{a}: not changed (still {StateText(session, a)}): {e.Message}", e.Error, a, e, e.Remedy), Target(session, a));
             return;
         }
         DrainLog();
@@ -110,8 +110,8 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
             var p = refused.Device.Plan(refused.From, refused.Target);
             var address = refused.Device.Address;
             WriteVfioError(new VfioMigrationException(
-                $"{address}: cannot change state from {refused.From} to {refused.Target}: {p.RefusalReason} The device is still in {refused.From}.", "TransitionRefused", address), Target(session, address));
-            RefuseSet(session, addresses.Where(a => a != address), $"{address} cannot go from {refused.From} to {refused.Target}", "SetRefused");
+                $"{address}: cannot change state from {refused.From} to {refused.Target}: {p.RefusalReason} The device is still in {refused.From}.", VfioErrors.TransitionRefused, address), Target(session, address));
+            RefuseSet(session, addresses.Where(a => a != address), $"{address} cannot go from {refused.From} to {refused.Target}", VfioErrors.SetRefused);
             return;
         }
         var accepted = addresses.Where(a => ShouldProcess(a, $"Set migration state {Describe(plan, a)}")).ToList();
@@ -120,7 +120,7 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
         {
             if (isSet)
             {
-                RefuseSet(session, accepted, $"{string.Join(", ", addresses.Except(accepted))} was declined", "SetDeclined");
+                RefuseSet(session, accepted, $"{string.Join(", ", addresses.Except(accepted))} was declined", VfioErrors.SetDeclined);
                 return;
             }
             try { plan = session.PlanStates(accepted, State, SkipQuiesceCheck); }

@@ -51,7 +51,7 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
             if (PeerAddress is not null && devices.Count > 1)
             {
                 WriteVfioError(new VfioMigrationException($"-PeerAddress pairs with one device, but {devices.Count} were given ({string.Join(", ", devices.Select(d => d.Address))}).",
-                    "PeerWithSeveralDevices", PeerAddress), PeerAddress);
+                    VfioErrors.PeerWithSeveralDevices, PeerAddress), PeerAddress);
                 continue;
             }
             DeviceIdentity? peer = null;
@@ -62,7 +62,7 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
                 if (devices.Any(d => string.Equals(d.Address, peer.Address, StringComparison.OrdinalIgnoreCase)))
                 {
                     WriteVfioError(new VfioMigrationException($"-PeerAddress {peer.Address} is the device under test; name a second device, or leave -PeerAddress out to restore into the device itself.",
-                        "PeerIsDevice", peer.Address), peer.Address);
+                        VfioErrors.PeerIsDevice, peer.Address), peer.Address);
                     continue;
                 }
             }
@@ -105,7 +105,7 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
             WriteInformation(new HostInformationMessage { Message = summary }, new[] { "PSHOST", "VfioConformanceSummary" });
             if (suite.FinalProblem is { } problem)
                 WriteVfioError(new VfioMigrationException($"{device.Address}: {problem}. Reset-VfioDevice{(session.Backend.IsSimulated ? " -Simulated" : "")} and check the device's driver.",
-                    "DeviceLeftInState", device.Address), device.Address);
+                    VfioErrors.DeviceLeftInState, device.Address), device.Address);
         }
         catch (OperationCanceledException)
         {
@@ -125,11 +125,11 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
         {
             return session.Backend.Open(address);
         }
-        catch (VfioMigrationException e) when (e.ErrorId is "DeviceBusy" or "DeviceInUse")
+        catch (VfioMigrationException e) when (e.Error == VfioErrors.DeviceBusy || e.Error == VfioErrors.DeviceInUse)
         {
             WriteVfioError(new VfioMigrationException(
                 $"{address} is open in another process (its group is held, e.g. by a running VM); the conformance suite needs the device to itself and never forces it.",
-                "DeviceInUse", address, e), address);
+                VfioErrors.DeviceInUse, address, e), address);
             return null;
         }
         catch (VfioMigrationException e)

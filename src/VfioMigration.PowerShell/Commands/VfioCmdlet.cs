@@ -2,7 +2,9 @@ using System.Management.Automation;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using VfioMigration.Drivers;
+using VfioMigration.Logging;
 using VfioMigration.Operations;
+using VfioMigration.PowerShell.Errors;
 using VfioMigration.PowerShell.Session;
 
 namespace VfioMigration.PowerShell.Commands;
@@ -93,7 +95,7 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         while (Module.Log.TryDequeue(out var entry))
         {
             // A refused or failed transition reaches the user as an error record; its log line is detail.
-            if (entry.EventId is 1003 or 1004) { WriteVerbose(entry.Message); continue; }
+            if (entry.EventName is nameof(CoreLog.TransitionFailed) or nameof(CoreLog.TransitionRefused)) { WriteVerbose(entry.Message); continue; }
             switch (entry.Level)
             {
                 case LogLevel.Information: WriteVerbose(entry.Message); break;
@@ -113,17 +115,17 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
     protected void WriteVfioError(VfioMigrationException e, object? target)
     {
         // The process exits right after a SIGTERM'd operation, before error records are rendered: say it directly.
-        if (_terminated) Host.UI.WriteErrorLine(e.Message);
+        if (_terminated) Host.UI.WriteErrorLine(ErrorRecords.Text(e));
         try
         {
-            WriteError(ErrorFor(e, target));
+            WriteError(ErrorRecords.For(e, target));
         }
         catch (PipelineStoppedException) when (_interrupted)
         {
             // Ctrl+C: the pipeline takes no more records, but the user must still learn where each device is.
             // (-ErrorAction Stop also ends WriteError with an exception; that error reaches the caller's catch,
             // so nothing may be written here for it.)
-            Host.UI.WriteErrorLine(e.Message);
+            Host.UI.WriteErrorLine(ErrorRecords.Text(e));
             throw;
         }
     }
@@ -132,17 +134,16 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
     protected void RequireWith(bool given, string parameter, bool other, string otherParameter)
     {
         if (given && !other)
-            ThrowTerminatingError(new ErrorRecord(new VfioMigrationException(
-                $"-{parameter} applies only together with -{otherParameter}; add -{otherParameter} or leave -{parameter} out.", "InvalidParameterCombination"),
-                "InvalidParameterCombination", ErrorCategory.InvalidArgument, parameter));
+            ThrowTerminatingError(ErrorRecords.For(new VfioMigrationException(
+                $"-{parameter} applies only together with -{otherParameter}; add -{otherParameter} or leave -{parameter} out.", VfioErrors.InvalidParameterCombination), parameter));
     }
 
     /// <summary>Tells every device of a -Together set that was not acted on why, and the state it is still in.</summary>
-    protected void RefuseSet(VfioHostSession session, IEnumerable<string> addresses, string why, string errorId)
+    protected void RefuseSet(VfioHostSession session, IEnumerable<string> addresses, string why, VfioError error)
     {
         foreach (var a in addresses)
             WriteVfioError(new VfioMigrationException(
-                $"{a}: not changed (still {StateText(session, a)}): {why}; a -Together set changes all of its devices or none.", errorId, a), a);
+                $"{a}: not changed (still {StateText(session, a)}): {why}; a -Together set changes all of its devices or none.", error, a), a);
     }
 
     /// <summary>The state a device is in now, for messages; never throws.</summary>
@@ -175,7 +176,7 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         {
             WriteVfioError(new VfioMigrationException(
                 $"{query} This session cannot ask (it is non-interactive); add -Force to go ahead without asking.",
-                "ConfirmationRequired", device, e), device);
+                VfioErrors.ConfirmationRequired, device, e), device);
             return false;
         }
     }
@@ -197,13 +198,12 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
     {
         if (string.IsNullOrWhiteSpace(path))
         {
-            WriteVfioError(new VfioMigrationException($"'{path}' is not a file name: an image path must not be empty or blank.", "ImagePathInvalid"), path);
+            WriteVfioError(new VfioMigrationException($"'{path}' is not a file name: an image path must not be empty or blank.", VfioErrors.ImagePathInvalid), path);
             return null;
         }
         string resolved = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
         if (provider.Name != "FileSystem")
-            ThrowTerminatingError(new ErrorRecord(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files, so use a file-system path.", "NotAFileSystemPath"),
-                "NotAFileSystemPath", ErrorCategory.InvalidArgument, path));
+            ThrowTerminatingError(ErrorRecords.For(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files, so use a file-system path.", VfioErrors.NotAFileSystemPath), path));
         return resolved;
     }
 
@@ -216,7 +216,7 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
     {
         if (string.IsNullOrWhiteSpace(path))
         {
-            WriteVfioError(new VfioMigrationException($"'{path}' is not a file name: an image path must not be empty or blank.", "ImagePathInvalid"), path);
+            WriteVfioError(new VfioMigrationException($"'{path}' is not a file name: an image path must not be empty or blank.", VfioErrors.ImagePathInvalid), path);
             return Array.Empty<string>();
         }
         try
@@ -230,20 +230,19 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
             }
             else resolved = SessionState.Path.GetResolvedProviderPathFromPSPath(path, out provider);
             if (provider.Name != "FileSystem")
-                ThrowTerminatingError(new ErrorRecord(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files.", "NotAFileSystemPath"),
-                    "NotAFileSystemPath", ErrorCategory.InvalidArgument, path));
+                ThrowTerminatingError(ErrorRecords.For(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files.", VfioErrors.NotAFileSystemPath), path));
             if (resolved.Count == 0)
-                WriteVfioError(new VfioMigrationException($"No image file matches '{path}'.", "ImageNotFound"), path);
+                WriteVfioError(new VfioMigrationException($"No image file matches '{path}'.", VfioErrors.ImageNotFound), path);
             return resolved;
         }
         catch (ItemNotFoundException)
         {
-            WriteVfioError(new VfioMigrationException($"No image file matches '{path}'.", "ImageNotFound"), path);
+            WriteVfioError(new VfioMigrationException($"No image file matches '{path}'.", VfioErrors.ImageNotFound), path);
             return Array.Empty<string>();
         }
         catch (Exception e) when (e is SessionStateException or ArgumentException or NotSupportedException)
         {
-            WriteVfioError(new VfioMigrationException($"'{path}' is not a usable path: {e.Message}", "ImagePathInvalid", null, e), path);
+            WriteVfioError(new VfioMigrationException($"'{path}' is not a usable path: {e.Message}", VfioErrors.ImagePathInvalid, null, e), path);
             return Array.Empty<string>();
         }
     }
@@ -261,55 +260,6 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         }
         catch (Exception e) when (e is SessionStateException or ArgumentException or NotSupportedException) { return false; }
     }
-
-    public static ErrorRecord ErrorFor(VfioMigrationException e, object? target)
-    {
-        var record = new ErrorRecord(e, e.ErrorId, CategoryOf(e.ErrorId), target ?? e.Device);
-        if (e.ErrorId == "PermissionDenied" && DeviceCaused(e))
-            record.ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = "Run as root, or give your user access to /dev/vfio/* (udev rule or group)." };
-        else if (e.ErrorId == "DeviceInErrorState")
-            record.ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = "Reset-VfioDevice returns the device to Running." };
-        return record;
-    }
-
-    /// <summary>Whether an error started at a device (its first raiser named one) rather than at a file.</summary>
-    private static bool DeviceCaused(VfioMigrationException e)
-    {
-        while (e.InnerException is VfioMigrationException inner && inner.ErrorId == e.ErrorId) e = inner;
-        return e.Device is not null;
-    }
-
-    public static ErrorCategory CategoryOf(string errorId) => errorId switch
-    {
-        "TransitionRefused" or "MigrationNotSupported" or "PeerQuiesceUnsupported" or "PreCopyNotSupported" => ErrorCategory.InvalidOperation,
-        "TransitionFailed" or "DeviceInErrorState" or "VfioCallFailed" or "DeviceGone" or "DeviceLeftInState" => ErrorCategory.DeviceError,
-        "PeerQuiesceFailed" => ErrorCategory.OperationStopped,
-        "DeviceNotFound" or "PeerNotFound" => ErrorCategory.ObjectNotFound,
-        "DeviceBusy" or "DeviceInUse" => ErrorCategory.ResourceBusy,
-        "PermissionDenied" => ErrorCategory.PermissionDenied,
-        "DeviceExists" => ErrorCategory.ResourceExists,
-        "InvalidSimulatedDevice" or "PeerNotPci" or "InvalidFault" or "InvalidDeviceName" or "InvalidParameterCombination" or "PeerWithSeveralDevices" or "PeerIsDevice" => ErrorCategory.InvalidArgument,
-        "SetDeclined" or "SetRefused" => ErrorCategory.OperationStopped,
-        "VfioNotAvailable" or "VfioApiVersion" => ErrorCategory.NotInstalled,
-        "DeviceNotBound" or "VfioGroupNotViable" => ErrorCategory.ResourceUnavailable,
-        "SaveStreamStalled" => ErrorCategory.OperationTimeout,
-        "SavedButNotMoved" => ErrorCategory.InvalidResult,
-        "ConfirmationRequired" => ErrorCategory.OperationStopped,
-        "ImageInvalid" or "ImageChecksumMismatch" or "ImageTruncated" or "ImageVersionUnsupported" => ErrorCategory.InvalidData,
-        "ImageDeviceMismatch" or "ImageSetIncomplete" or "ImagePathConflict" or "RestoreTargetConflict" or "ImageCountMismatch" => ErrorCategory.InvalidArgument,
-        "ImageExists" => ErrorCategory.ResourceExists,
-        "ImageNotFound" or "ImageDirectoryNotFound" => ErrorCategory.ObjectNotFound,
-        "DiskFull" or "ImageWriteFailed" => ErrorCategory.WriteError,
-        "ImageReadFailed" => ErrorCategory.ReadError,
-        "SaveCancelled" or "RestoreCancelled" or "SaveAborted" or "RestoreAborted" => ErrorCategory.OperationStopped,
-        "ImagePathIsDirectory" or "NotAFileSystemPath" or "ImageNotRegularFile" or "ImagePathInvalid" => ErrorCategory.InvalidArgument,
-        "ImageSetOrder" => ErrorCategory.InvalidArgument,
-        "ImageSetMismatch" => ErrorCategory.InvalidData,
-        "ImageBusy" => ErrorCategory.ResourceBusy,
-        "AuditLogUnavailable" => ErrorCategory.WriteError,
-        "AuditLogUnsafe" => ErrorCategory.SecurityError,
-        _ => ErrorCategory.NotSpecified,
-    };
 
     /// <summary>Resolves name patterns against a session's devices; a literal name that matches nothing is an error.</summary>
     protected IReadOnlyList<DeviceIdentity> Resolve(VfioHostSession session, IEnumerable<string> patterns, bool includeCandidates = false)
@@ -338,11 +288,11 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         catch (WildcardPatternException e)
         {
             WriteVfioError(new VfioMigrationException(
-                $"'{pattern}' is neither a device name nor a valid wildcard pattern ({e.Message.TrimEnd('.')}); {list}.", "InvalidDeviceName", pattern, e), pattern);
+                $"'{pattern}' is neither a device name nor a valid wildcard pattern ({e.Message.TrimEnd('.')}); {list}.", VfioErrors.InvalidDeviceName, pattern, e), pattern);
             return Array.Empty<DeviceIdentity>();
         }
         if (matches.Length == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
-            WriteVfioError(new VfioMigrationException($"No {where}VFIO device at '{pattern}'. {list}.", "DeviceNotFound", pattern), pattern);
+            WriteVfioError(new VfioMigrationException($"No {where}VFIO device at '{pattern}'. {list}.", VfioErrors.DeviceNotFound, pattern), pattern);
         return matches;
     }
 

@@ -9,13 +9,13 @@ namespace VfioMigration.PowerShell.Logging;
 /// </summary>
 public sealed class PipelineLog : ILoggerFactory
 {
-    private readonly ConcurrentQueue<(LogLevel Level, int EventId, string Message)> _queue = new();
+    private readonly ConcurrentQueue<(LogLevel Level, string? EventName, string Message)> _queue = new();
 
     public ILogger CreateLogger(string categoryName) => new QueueLogger(this);
     public void AddProvider(ILoggerProvider provider) => throw new NotSupportedException("The pipeline log has no providers.");
     public void Dispose() { }
 
-    public bool TryDequeue(out (LogLevel Level, int EventId, string Message) entry) => _queue.TryDequeue(out entry);
+    public bool TryDequeue(out (LogLevel Level, string? EventName, string Message) entry) => _queue.TryDequeue(out entry);
 
     private sealed class QueueLogger : ILogger
     {
@@ -26,7 +26,7 @@ public sealed class PipelineLog : ILoggerFactory
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             // Bound the queue: a runaway producer must not grow memory while nothing drains it.
-            if (_log._queue.Count < 10_000) _log._queue.Enqueue((logLevel, eventId.Id, formatter(state, exception)));
+            if (_log._queue.Count < 10_000) _log._queue.Enqueue((logLevel, eventId.Name, formatter(state, exception)));
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using VfioMigration.Backends.Linux;
+using VfioMigration.PowerShell.Errors;
 
 namespace VfioMigration.PowerShell.Session;
 
@@ -16,10 +17,7 @@ public static class RealHost
 
     public static ErrorRecord NotAvailableError(string why)
     {
-        var e = new VfioMigrationException($"Real devices are not available: {why}. Use -Simulated to work with the built-in simulated host.", "VfioNotAvailable");
-        return new ErrorRecord(e, e.ErrorId, ErrorCategory.NotInstalled, null)
-        {
-            ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = "Load the vfio modules (modprobe vfio-pci), or add -Simulated, e.g. Get-VfioDevice -Simulated." },
-        };
+        var e = new VfioMigrationException($"Real devices are not available: {why}. Use -Simulated to work with the built-in simulated host.", VfioErrors.VfioNotAvailable);
+        return ErrorRecords.For(e, null, "Load the vfio modules (modprobe vfio-pci), or add -Simulated, e.g. Get-VfioDevice -Simulated.");
     }
 }

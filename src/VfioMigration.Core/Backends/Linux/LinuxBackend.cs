@@ -35,9 +35,9 @@ public sealed class LinuxBackend : IDeviceBackend
     public IVfioDeviceTransport Open(string address)
     {
         var id = Discovery.Enumerate(includeUnbound: true).FirstOrDefault(d => string.Equals(d.Address, address, StringComparison.OrdinalIgnoreCase))
-            ?? throw new VfioMigrationException($"No device at '{address}' in sysfs.", "DeviceNotFound", address);
+            ?? throw new VfioMigrationException($"No device at '{address}' in sysfs.", VfioErrors.DeviceNotFound, address);
         if (!id.IsVfioBound)
-            throw new VfioMigrationException($"{address} is bound to {id.Driver ?? "no driver"}, not to a VFIO driver: bind it to vfio-pci or a vfio variant driver first (this module never rebinds drivers).", "DeviceNotBound", address);
+            throw new VfioMigrationException($"{address} is bound to {id.Driver ?? "no driver"}, not to a VFIO driver: bind it to vfio-pci or a vfio variant driver first (this module never rebinds drivers).", VfioErrors.DeviceNotBound, address);
         // The group interface works on every kernel that has it; the cdev is for kernels built without it.
         if (id.GroupNode is { } node)
         {
@@ -60,7 +60,7 @@ public sealed class LinuxBackend : IDeviceBackend
         }
         if (id.DeviceNode is not null)
             return LinuxVfioTransport.OpenCdev(id.Address, id.DeviceNode, Discovery.IommuNode);
-        throw new VfioMigrationException($"{address}: no VFIO group node for IOMMU group {id.IommuGroup} and no device cdev{(id.Problem is null ? "" : $" ({id.Problem})")}.", "DeviceNotBound", address);
+        throw new VfioMigrationException($"{address}: no VFIO group node for IOMMU group {id.IommuGroup} and no device cdev{(id.Problem is null ? "" : $" ({id.Problem})")}.", VfioErrors.DeviceNotBound, address);
     }
 
     private void ReleaseGroup(VfioGroup group)

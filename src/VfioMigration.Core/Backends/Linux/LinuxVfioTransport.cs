@@ -79,12 +79,12 @@ public sealed class LinuxVfioTransport : IVfioDeviceTransport
     public static VfioMigrationException OpenError(int errno, string address, string node) => errno switch
     {
         // Another file owns the group (a VM, another tool, another PowerShell session); the kernel does not say which.
-        Errno.EBUSY => new VfioMigrationException($"{address}: {node} is in use by another process (a VM or another VFIO user has it open; 'fuser {node}' names it); the module never forces it.", "DeviceBusy", address),
-        Errno.EACCES or Errno.EPERM => new VfioMigrationException($"{address}: no access to {node} ({Errno.Name(errno)}).", "PermissionDenied", address),
-        Errno.ENOENT when node.EndsWith("/iommu", StringComparison.Ordinal) => new VfioMigrationException($"{address}: {node} does not exist: this kernel has no iommufd (CONFIG_IOMMUFD), which a device cdev needs.", "VfioNotAvailable", address),
-        Errno.ENOENT when node.EndsWith("/vfio/vfio", StringComparison.Ordinal) => new VfioMigrationException($"{address}: {node} does not exist: the vfio modules are not loaded (modprobe vfio-pci).", "VfioNotAvailable", address),
-        Errno.ENOENT => new VfioMigrationException($"{address}: {node} does not exist: the device is not bound to a VFIO driver.", "DeviceNotBound", address),
-        _ => new VfioMigrationException($"{address}: cannot open {node}: {Errno.Name(errno)}.", "VfioCallFailed", address),
+        Errno.EBUSY => new VfioMigrationException($"{address}: {node} is in use by another process (a VM or another VFIO user has it open; 'fuser {node}' names it); the module never forces it.", VfioErrors.DeviceBusy, address),
+        Errno.EACCES or Errno.EPERM => new VfioMigrationException($"{address}: no access to {node} ({Errno.Name(errno)}).", VfioErrors.PermissionDenied, address),
+        Errno.ENOENT when node.EndsWith("/iommu", StringComparison.Ordinal) => new VfioMigrationException($"{address}: {node} does not exist: this kernel has no iommufd (CONFIG_IOMMUFD), which a device cdev needs.", VfioErrors.VfioNotAvailable, address),
+        Errno.ENOENT when node.EndsWith("/vfio/vfio", StringComparison.Ordinal) => new VfioMigrationException($"{address}: {node} does not exist: the vfio modules are not loaded (modprobe vfio-pci).", VfioErrors.VfioNotAvailable, address),
+        Errno.ENOENT => new VfioMigrationException($"{address}: {node} does not exist: the device is not bound to a VFIO driver.", VfioErrors.DeviceNotBound, address),
+        _ => new VfioMigrationException($"{address}: cannot open {node}: {Errno.Name(errno)}.", VfioErrors.VfioCallFailed, address),
     };
 
     private static int Call(int rc, string address, string what) => rc >= 0 ? rc : throw new VfioCallException(address, what, -rc);

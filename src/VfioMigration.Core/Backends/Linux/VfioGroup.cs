@@ -51,13 +51,13 @@ public sealed class VfioGroup : IDisposable
         {
             container = Checked(FileDescriptorIo.Open(containerNode, LibC.O_RDWR), address, containerNode);
             int version = FileDescriptorIo.IoctlValue(container, VfioUapi.VFIO_GET_API_VERSION, 0);
-            if (version != 0) throw new VfioMigrationException($"{address}: VFIO API version {version} is not the one this module speaks (0).", "VfioApiVersion", address);
+            if (version != 0) throw new VfioMigrationException($"{address}: VFIO API version {version} is not the one this module speaks (0).", VfioErrors.VfioApiVersion, address);
             group = Checked(FileDescriptorIo.Open(groupNode, LibC.O_RDWR), address, groupNode);
             Span<byte> status = stackalloc byte[8];
             BinaryPrimitives.WriteUInt32LittleEndian(status, 8);
             Call(FileDescriptorIo.Ioctl(group, VfioUapi.VFIO_GROUP_GET_STATUS, status), address, "VFIO_GROUP_GET_STATUS");
             if ((BinaryPrimitives.ReadUInt32LittleEndian(status[4..]) & GroupViable) == 0)
-                throw new VfioMigrationException($"{address}: IOMMU group {groupNode} is not viable: every device in the group must be bound to a VFIO driver (or none).", "VfioGroupNotViable", address);
+                throw new VfioMigrationException($"{address}: IOMMU group {groupNode} is not viable: every device in the group must be bound to a VFIO driver (or none).", VfioErrors.VfioGroupNotViable, address);
             Span<byte> containerFd = stackalloc byte[4];
             BinaryPrimitives.WriteInt32LittleEndian(containerFd, container);
             Call(FileDescriptorIo.Ioctl(group, VfioUapi.VFIO_GROUP_SET_CONTAINER, containerFd), address, "VFIO_GROUP_SET_CONTAINER");
@@ -65,7 +65,7 @@ public sealed class VfioGroup : IDisposable
                 : FileDescriptorIo.IoctlValue(container, VfioUapi.VFIO_CHECK_EXTENSION, (nint)IommuType1v2) > 0 ? IommuType1v2 : IommuType1;
             int rc = FileDescriptorIo.IoctlValue(container, VfioUapi.VFIO_SET_IOMMU, (nint)type);
             if (rc == -Errno.EPERM && !noIommu)
-                throw new VfioMigrationException($"{address}: VFIO_SET_IOMMU was refused (EPERM): the host has no interrupt remapping (enable it in firmware or with intremap=on), or vfio_iommu_type1 needs allow_unsafe_interrupts.", "PermissionDenied", address);
+                throw new VfioMigrationException($"{address}: VFIO_SET_IOMMU was refused (EPERM): the host has no interrupt remapping (enable it in firmware or with intremap=on), or vfio_iommu_type1 needs allow_unsafe_interrupts.", VfioErrors.PermissionDenied, address);
             Call(rc, address, $"VFIO_SET_IOMMU({type})");
             return new VfioGroup(groupNode, container, group);
         }

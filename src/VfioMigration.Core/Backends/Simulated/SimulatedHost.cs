@@ -28,7 +28,7 @@ public sealed partial class SimulatedHost
     }
 
     public SimulatedDevice this[string address] =>
-        Find(address) ?? throw new VfioMigrationException($"No simulated device at '{address}'.", "DeviceNotFound", address);
+        Find(address) ?? throw new VfioMigrationException($"No simulated device at '{address}'.", VfioErrors.DeviceNotFound, address);
 
     /// <summary>Adds a device; the options are checked first and a bad one is refused with the reason.</summary>
     public SimulatedDevice Add(SimulatedDeviceOptions options, string? peerAddress = null)
@@ -37,16 +37,16 @@ public sealed partial class SimulatedHost
         {
             Validate(options);
             if (_devices.ContainsKey(options.Address))
-                throw new VfioMigrationException($"A simulated device already exists at '{options.Address}'.", "DeviceExists", options.Address);
+                throw new VfioMigrationException($"A simulated device already exists at '{options.Address}'.", VfioErrors.DeviceExists, options.Address);
             SimulatedDevice? peer = null;
             if (peerAddress is not null)
             {
                 if (string.Equals(peerAddress, options.Address, StringComparison.OrdinalIgnoreCase))
-                    throw new VfioMigrationException($"A device cannot be its own peer ('{peerAddress}'); give another existing PCI device.", "InvalidSimulatedDevice", options.Address);
+                    throw new VfioMigrationException($"A device cannot be its own peer ('{peerAddress}'); give another existing PCI device.", VfioErrors.InvalidSimulatedDevice, options.Address);
                 if (!_devices.TryGetValue(peerAddress, out peer))
-                    throw new VfioMigrationException($"Peer '{peerAddress}' does not exist; add it first.", "PeerNotFound", options.Address);
+                    throw new VfioMigrationException($"Peer '{peerAddress}' does not exist; add it first.", VfioErrors.PeerNotFound, options.Address);
                 if (peer.Options.Kind != SimulatedDeviceKind.Pci || options.Kind != SimulatedDeviceKind.Pci)
-                    throw new VfioMigrationException("Only PCI devices can be linked peer-to-peer.", "PeerNotPci", options.Address);
+                    throw new VfioMigrationException("Only PCI devices can be linked peer-to-peer.", VfioErrors.PeerNotPci, options.Address);
             }
             var device = new SimulatedDevice(options, Guest, () => Interlocked.Increment(ref _nextFd));
             _devices.Add(options.Address, device);
@@ -61,7 +61,7 @@ public sealed partial class SimulatedHost
         {
             var device = this[address];
             if (device.IsOpen)
-                throw new VfioMigrationException($"'{address}' is open; close it before removing it.", "DeviceInUse", address);
+                throw new VfioMigrationException($"'{address}' is open; close it before removing it.", VfioErrors.DeviceInUse, address);
             foreach (var other in _devices.Values)
                 if (other.Model.Peer == device.Model) other.Model.Peer = null;
             _devices.Remove(address);
@@ -103,7 +103,7 @@ public sealed partial class SimulatedHost
         else if (o.IommuGroup < 0)
             why = "IOMMU group numbers are not negative.";
         why ??= DefectiveTransport.Problem(o);
-        if (why is not null) throw new VfioMigrationException(why, "InvalidSimulatedDevice", o.Address);
+        if (why is not null) throw new VfioMigrationException(why, VfioErrors.InvalidSimulatedDevice, o.Address);
     }
 
     /// <summary>
