@@ -204,6 +204,9 @@ Describe 'Rehearsing failures' {
         $err[0].FullyQualifiedErrorId | Should -BeLike 'DeviceInErrorState,*'
         $err[0].ErrorDetails.RecommendedAction | Should -Match 'Reset-VfioDevice'
         (Get-VfioDevice -Simulated 0000:3b:00.3).State | Should -Be 'Error'
+        $fix = ((Test-VfioMigration -Simulated 0000:3b:00.3).Blockers | Where-Object Code -eq DeviceInError).Fix
+        $fix | Should -Match 'Reset-VfioDevice'
+        $fix | Should -Match 'VFIO_DEVICE_RESET'
         (Reset-VfioDevice -Simulated 0000:3b:00.3 -Force -PassThru).State | Should -Be 'Running'
     }
 

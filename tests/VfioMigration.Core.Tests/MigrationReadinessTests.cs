@@ -67,7 +67,7 @@ public class MigrationReadinessTests
         host["0000:3b:00.3"].Faults.Arm(new FaultRule(FaultPoint.Transition) { EnterError = true });
         s.Migration("0000:3b:00.3").WhatResetLoses = null; // no last-resort reset (FailureRecoveryTests cover it): the device stays in Error
         Assert.ThrowsAny<VfioMigrationException>(() => s.Migration("0000:3b:00.3").RequestState(Protocol.MigrationState.Stop));
-        Assert.Contains(Check(s, "0000:3b:00.3").Blockers, b => b.Code == "DeviceInError" && b.Fix.Contains("Reset-VfioDevice"));
+        Assert.Contains(Check(s, "0000:3b:00.3").Blockers, b => b.Code == "DeviceInError" && b.Remedy == ErrorRemedy.ResetDevice && b.Fix.Contains("VFIO_DEVICE_RESET"));
         using var held = host["0000:3b:00.2"].Open(); // another process holds it
         var other = new VfioHostSession(new SimulatedBackend(host));
         Assert.Contains(Check(other, "0000:3b:00.2").Blockers, b => b.Code == "GroupInUse");

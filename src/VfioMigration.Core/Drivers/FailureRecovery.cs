@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using VfioMigration.Logging;
 using VfioMigration.Protocol;
 
 namespace VfioMigration.Drivers;
@@ -10,10 +12,43 @@ namespace VfioMigration.Drivers;
 /// state is left there (reported with the states it can reach). A device in Error cannot take the recover SET at
 /// all (vfio.h: only VFIO_DEVICE_RESET leaves ERROR; v1 likewise), and one whose state cannot be read back is in
 /// no known state; for those the driver resets as a last resort, but only when <see cref="IDeviceMigration.WhatResetLoses"/>
-/// says a reset loses nothing the user still needs.
+/// says a reset loses nothing the user still needs. Both drivers build their refusals and failures here, so what
+/// an error says about where the device is now is decided in one place.
 /// </summary>
 public static class FailureRecovery
 {
+    /// <summary>
+    /// A refused request (nothing was sent to the device): logged, and the error says the device is still in
+    /// <paramref name="from"/> and where it can go from there. DeviceInErrorState when it is in Error.
+    /// </summary>
+    public static MigrationTransitionException Refused(IDeviceMigration device, ILogger logger, MigrationState from, MigrationState target,
+        string reason, IReadOnlyList<MigrationState> reachable)
+    {
+        CoreLog.TransitionRefused(logger, device.Address, from, target, reason);
+        return new MigrationTransitionException(device.Address, from, target, reason, from, reachable, Array.Empty<MigrationArc>(),
+            from == MigrationState.Error ? VfioErrors.DeviceInErrorState : VfioErrors.TransitionRefused);
+    }
+
+    /// <summary>
+    /// A failed step of a state change (<paramref name="arc"/>, after the arcs <paramref name="done"/>): reads the
+    /// state back, lets the driver react to it (<paramref name="readBack"/>, e.g. close a data fd the device no
+    /// longer serves), logs, runs the last resort (<see cref="AfterFailure"/>), and returns the error, which says
+    /// <paramref name="reason"/>, what recovery did, where the device is now and where it can go
+    /// (<paramref name="reachable"/> from that state). DeviceInErrorState when it is in Error, else TransitionFailed.
+    /// </summary>
+    public static MigrationTransitionException Failed(IDeviceMigration device, ILogger logger, MigrationState from, MigrationState target,
+        MigrationArc arc, string why, string reason, IReadOnlyList<MigrationArc> done, int errno,
+        Func<MigrationState, IReadOnlyList<MigrationState>> reachable, Action<MigrationState?>? readBack = null)
+    {
+        var now = device.TryGetState();
+        readBack?.Invoke(now);
+        CoreLog.TransitionFailed(logger, device.Address, from, target, arc.ToString(), why, string.Join(", ", done), now?.ToString() ?? "unknown");
+        (now, string recovery) = AfterFailure(device, now, device.Reset);
+        return new MigrationTransitionException(device.Address, from, target, reason + "." + recovery, now,
+            now is { } n ? reachable(n) : Array.Empty<MigrationState>(), done.ToArray(),
+            now == MigrationState.Error ? VfioErrors.DeviceInErrorState : VfioErrors.TransitionFailed, errno);
+    }
+
     /// <summary>
     /// Runs the last resort for a failed state change. <paramref name="now"/> is the state read back after the
     /// failure (null: unreadable). Returns the state the device is in afterwards (null: unreadable) and a sentence

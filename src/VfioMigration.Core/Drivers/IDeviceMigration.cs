@@ -41,6 +41,12 @@ public interface IDeviceMigration : IDisposable
     void Reset();
 
     /// <summary>
+    /// Whether the device can log its own DMA (v2 features 6-8, DMA_LOGGING_START/STOP/REPORT), asked with a
+    /// VFIO_DEVICE_FEATURE PROBE that changes nothing; false for v1 and unmigratable devices and when the probe fails.
+    /// </summary>
+    bool ProbeDmaLogging();
+
+    /// <summary>
     /// Asked when a failed state change left the device in Error or unreadable (<see cref="FailureRecovery"/>):
     /// returns what a reset would lose that the user still needs (a phrase for the error), or null when it loses
     /// nothing, and the driver then resets the device as a last resort. Left null (a driver used on its own), the

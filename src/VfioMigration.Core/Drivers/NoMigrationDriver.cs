@@ -26,6 +26,7 @@ public sealed class NoMigrationDriver : IDeviceMigration
     public SaveReadResult ReadSaveData(Span<byte> buffer) => throw NotSupported(MigrationState.StopCopy);
     public PrecopyInfo? GetPrecopyInfo() => null;
     public ulong? GetStopCopySize() => null;
+    public bool ProbeDmaLogging() => false;
     public void WriteResumeData(ReadOnlySpan<byte> data) => throw NotSupported(MigrationState.Resuming);
 
     public void Reset()

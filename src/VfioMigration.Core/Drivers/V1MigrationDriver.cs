@@ -88,12 +88,7 @@ public sealed class V1MigrationDriver : IDeviceMigration
         uint raw = ReadRawState()!.Value;
         var from = StateOf(raw);
         var plan = Plan(from, target);
-        if (plan.IsRefused)
-        {
-            CoreLog.TransitionRefused(_logger, Address, from, target, plan.RefusalReason!);
-            throw new MigrationTransitionException(Address, from, target, plan.RefusalReason!, from, Reachable(from), Array.Empty<MigrationArc>(),
-                from == MigrationState.Error ? VfioErrors.DeviceInErrorState : VfioErrors.TransitionRefused);
-        }
+        if (plan.IsRefused) throw FailureRecovery.Refused(this, _logger, from, target, plan.RefusalReason!, Reachable(from));
         if (plan.Arcs.Count == 0)
         {
             CoreLog.TransitionCompleted(_logger, Address, from, target, "", "no change");
@@ -104,13 +99,8 @@ public sealed class V1MigrationDriver : IDeviceMigration
         int rc = _calls.TryWriteU32(_base + L.DeviceStateOffset, written);
         if (rc < 0)
         {
-            var now = this.TryGetState();
             string why = $"writing device_state 0x{written:X} failed with {Errno.Name(-rc)}";
-            CoreLog.TransitionFailed(_logger, Address, from, target, plan.Arcs[0].ToString(), why, "", now?.ToString() ?? "unknown");
-            (now, string recovery) = FailureRecovery.AfterFailure(this, now, Reset);
-            throw new MigrationTransitionException(Address, from, target, why + "." + recovery, now,
-                now is { } n ? Reachable(n) : Array.Empty<MigrationState>(), Array.Empty<MigrationArc>(),
-                now == MigrationState.Error ? VfioErrors.DeviceInErrorState : VfioErrors.TransitionFailed, -rc);
+            throw FailureRecovery.Failed(this, _logger, from, target, plan.Arcs[0], why, why, Array.Empty<MigrationArc>(), -rc, Reachable);
         }
         bool wasSaving = TransitionPlanner.IsSavingGroup(from), nowSaving = TransitionPlanner.IsSavingGroup(target);
         if (nowSaving && !wasSaving) StartSaveCursor();
@@ -188,6 +178,9 @@ public sealed class V1MigrationDriver : IDeviceMigration
     public PrecopyInfo? GetPrecopyInfo() => new PrecopyInfo(0, _lastPending);
 
     public ulong? GetStopCopySize() => null;
+
+    /// <summary>v1 has no DMA logging features.</summary>
+    public bool ProbeDmaLogging() => false;
 
     public void WriteResumeData(ReadOnlySpan<byte> data)
     {

@@ -112,13 +112,7 @@ public sealed class V2MigrationDriver : IDeviceMigration
         // In a session state without our data fd: only if ending the found session failed before; try again.
         if (_session is null && IsSessionState(from)) from = EndFoundSession(from);
         var plan = Plan(from, target);
-        if (plan.IsRefused)
-        {
-            CoreLog.TransitionRefused(_logger, Address, from, target, plan.RefusalReason!);
-            throw new MigrationTransitionException(Address, from, target, plan.RefusalReason!, from,
-                TransitionPlanner.ReachableFrom(from, Capabilities), Array.Empty<MigrationArc>(),
-                from == MigrationState.Error ? VfioErrors.DeviceInErrorState : VfioErrors.TransitionRefused);
-        }
+        if (plan.IsRefused) throw FailureRecovery.Refused(this, _logger, from, target, plan.RefusalReason!, TransitionPlanner.ReachableFrom(from, Capabilities));
         CoreLog.TransitionPlanned(_logger, Address, from, target, plan.ToString());
         var done = new List<MigrationArc>(plan.Arcs.Count);
         bool opened = false;
@@ -156,16 +150,12 @@ public sealed class V2MigrationDriver : IDeviceMigration
     }
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
-    private void Fail(MigrationState from, MigrationState target, MigrationArc arc, List<MigrationArc> done, string why, int errno)
-    {
-        var now = this.TryGetState();
-        if (now is { } n && !TransitionPlanner.IsSavingGroup(n) && n != MigrationState.Resuming) CloseSession();
-        CoreLog.TransitionFailed(_logger, Address, from, target, arc.ToString(), why, ArcText(done), now?.ToString() ?? "unknown");
-        (now, string recovery) = FailureRecovery.AfterFailure(this, now, Reset);
-        throw new MigrationTransitionException(Address, from, target, $"arc {arc} failed: {why}.{recovery}", now,
-            now is { } s ? TransitionPlanner.ReachableFrom(s, Capabilities).Where(t => !(s == arc.From && Plan(s, t).Arcs[0] == arc)).ToArray() : Array.Empty<MigrationState>(), done.ToArray(),
-            now == MigrationState.Error ? VfioErrors.DeviceInErrorState : VfioErrors.TransitionFailed, errno);
-    }
+    private void Fail(MigrationState from, MigrationState target, MigrationArc arc, List<MigrationArc> done, string why, int errno) =>
+        throw FailureRecovery.Failed(this, _logger, from, target, arc, why, $"arc {arc} failed: {why}", done, errno,
+            // The arc that just failed is not offered again as a way on.
+            s => TransitionPlanner.ReachableFrom(s, Capabilities).Where(t => !(s == arc.From && Plan(s, t).Arcs[0] == arc)).ToArray(),
+            // A data fd stays ours only while the device is still in a session state.
+            now => { if (now is { } n && !TransitionPlanner.IsSavingGroup(n) && n != MigrationState.Resuming) CloseSession(); });
 
     public SaveReadResult ReadSaveData(Span<byte> buffer)
     {
@@ -191,6 +181,13 @@ public sealed class V2MigrationDriver : IDeviceMigration
         if (rc is -Errno.ENOTTY or -Errno.EINVAL) return null;
         _calls.Check(rc, "VFIO_DEVICE_FEATURE GET MIG_DATA_SIZE");
         return DeviceFeatureBuffer.ReadU64Payload(b);
+    }
+
+    public bool ProbeDmaLogging()
+    {
+        var probe = DeviceFeatureBuffer.Create(VfioUapi.FeatureDmaLoggingStart, VfioUapi.FeatureProbe | VfioUapi.FeatureSet, 0);
+        try { return _calls.Transport.Feature(probe) == 0; }
+        catch (VfioMigrationException) { return false; }
     }
 
     public void WriteResumeData(ReadOnlySpan<byte> data)

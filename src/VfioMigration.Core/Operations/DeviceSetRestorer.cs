@@ -6,10 +6,10 @@ namespace VfioMigration.Operations;
 
 /// <summary>
 /// Restores images onto devices, all or nothing. Every image is verified whole first (checksum, format version,
-/// identity against its target, set completeness) before any device is touched. Then the devices enter
-/// Resuming (a set quiesced first), the data streams in with the checksum computed again on the way, and the
-/// devices leave Resuming (where they validate the data) for Stop, or for Running with a set woken in order.
-/// After any failure every touched device is reset, which returns it to Running.
+/// identity against its target, set completeness) before any device is touched. Then each device is restored by
+/// the single-device restore (<see cref="DeviceStateRestorer.Run"/>: Resuming, a set quiesced first; the data, its
+/// checksum computed again on the way; out of Resuming for Stop, or for Running with a set woken in order). After
+/// any failure every touched device is reset, which returns it to Running.
 /// </summary>
 public static class DeviceSetRestorer
 {
@@ -46,41 +46,12 @@ public static class DeviceSetRestorer
             return targets.Select(t => Untouched(t, cancelled)).ToArray();
         }
 
-        var touched = new List<IDeviceMigration>();
         IDeviceMigration? current = null;
+        // Each device's restore is the single-device restore; the set runs its members in step.
+        var restores = targets.Select((t, i) => new DeviceRestore(t.Device, (sink, ct) => Feed(images[i], sink, ct), images[i].DataBytes)).ToArray();
         try
         {
-            var plan = DeviceSetTransition.Plan(targets.Select(t => (t.Device, t.Device.GetState())).ToArray(), MigrationState.Resuming, force: true);
-            touched.AddRange(targets.Select(t => t.Device));
-            foreach (var o in plan.Execute(cancellationToken))
-                if (o.Error is { } e) { current = o.Device; throw e; }
-            for (int i = 0; i < targets.Count; i++)
-            {
-                current = targets[i].Device;
-                var device = current;
-                using var file = ImageFile.OpenRead(images[i].Path);
-                var reader = StateImageReader.Open(file, images[i].Path);
-                long done = 0, total = images[i].DataBytes;
-                reader.ReadData(chunk =>
-                {
-                    device.WriteResumeData(chunk);
-                    done += chunk.Length;
-                    progress?.Report(new SaveProgress(device.Address, "restore", done, total, 0));
-                }, cancellationToken);
-                if (reader.Checksum != images[i].Checksum)
-                    throw new StateImageException(images[i].Path, "checksum", "the image changed while it was being restored.", VfioErrors.ImageChecksumMismatch);
-            }
-            // Leaving Resuming is where each device validates what it was given.
-            bool direct = targets.Count == 1 && finalState == MigrationState.Running;
-            foreach (var t in targets)
-            {
-                current = t.Device;
-                t.Device.RequestState(direct ? MigrationState.Running : MigrationState.Stop, cancellationToken);
-            }
-            current = null;
-            if (!direct && finalState == MigrationState.Running)
-                foreach (var o in DeviceSetTransition.Plan(targets.Select(t => (t.Device, t.Device.GetState())).ToArray(), MigrationState.Running, force: true).Execute(cancellationToken))
-                    if (o.Error is { } e) { current = o.Device; throw e; }
+            DeviceStateRestorer.Run(restores, finalState, progress, cancellationToken, entering: i => current = i < 0 ? null : targets[i].Device);
         }
         catch (Exception e) when (e is VfioMigrationException or OperationCanceledException or IOException)
         {
@@ -90,7 +61,7 @@ public static class DeviceSetRestorer
                 OperationCanceledException => new VfioMigrationException("Restore cancelled.", VfioErrors.RestoreCancelled, current?.Address, e),
                 _ => new VfioMigrationException($"reading the image failed: {e.Message}", VfioErrors.ImageReadFailed, current?.Address, e),
             };
-            foreach (var d in touched)
+            foreach (var d in restores.Where(r => r.Touched).Select(r => r.Device))
             {
                 try { d.Reset(); } catch (VfioMigrationException) { /* reported below through the state read back */ }
             }
@@ -105,6 +76,16 @@ public static class DeviceSetRestorer
             }).ToArray();
         }
         return targets.Select((t, i) => new DeviceOutcome(t.Device.Address, images[i], null, t.Device.TryGetState())).ToArray();
+    }
+
+    /// <summary>An image's data into a device, with the checksum computed again on the way.</summary>
+    private static void Feed(VfioStateImage image, DataSink sink, CancellationToken cancellationToken)
+    {
+        using var file = ImageFile.OpenRead(image.Path);
+        var reader = StateImageReader.Open(file, image.Path);
+        reader.ReadData(chunk => sink(chunk), cancellationToken);
+        if (reader.Checksum != image.Checksum)
+            throw new StateImageException(image.Path, "checksum", "the image changed while it was being restored.", VfioErrors.ImageChecksumMismatch);
     }
 
     /// <summary>Everything that can be known without touching a device.</summary>

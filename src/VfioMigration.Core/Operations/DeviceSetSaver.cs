@@ -6,10 +6,10 @@ using VfioMigration.Protocol;
 namespace VfioMigration.Operations;
 
 /// <summary>
-/// Saves one device or a set of devices to image files, all or nothing. For a set, the order gives one point in
-/// time: optional pre-copy rounds per device, then every device quiesced peer-to-peer, then every device stopped
-/// (StopCopy), and only then the stop-copy data of each read. Data streams into temporary files that are fsynced and renamed only when every device has been
-/// saved. On any failure or cancellation no file is left behind, an existing file is untouched, every device is
+/// Saves one device or a set of devices to image files, all or nothing. Each device is saved by the single-device
+/// save (<see cref="DeviceStateSaver.Run"/>, which for a set gives one point in time: every device quiesced, then
+/// every device stopped, and only then the stop-copy data of each read); what this type adds is the files. Data
+/// streams into temporary files that are fsynced and renamed only when every device has been saved. On any failure or cancellation no file is left behind, an existing file is untouched, every device is
 /// returned to where it started when the protocol allows, and each outcome says the state the device is in now.
 /// </summary>
 public static class DeviceSetSaver
@@ -59,10 +59,8 @@ public static class DeviceSetSaver
 
         var setId = Guid.NewGuid();
         var members = targets.Select(t => t.Device.Address).ToArray();
-        var buffer = new byte[options.ChunkSize];
         var writers = new StateImageWriter[targets.Count];
         var headers = new StateImageHeader[targets.Count];
-        var pre = new (int Rounds, long Bytes)[targets.Count];
         var results = new VfioStateImage[targets.Count];
         var warnings = targets.Select(_ => new List<string>()).ToArray();
         var clock = Stopwatch.StartNew();
@@ -73,41 +71,18 @@ public static class DeviceSetSaver
         {
             for (int i = 0; i < targets.Count; i++)
                 writers[i] = new StateImageWriter(files[i].Stream, headers[i] = Header(targets[i], options, targets.Count > 1 ? new ImageSet(setId, i, members) : null));
-            if (options.Live)
-                for (int i = 0; i < targets.Count; i++)
+            // Each device's save is the single-device save; the set runs its members in step (one point in time).
+            var saves = targets.Select((t, i) => new DeviceSave(t.Device, writers[i].WriteChunk)).ToArray();
+            DeviceStateSaver.Run(saves, options, progress, cancellationToken,
+                entering: i => { current = targets[i].Device; currentFile = i; },
+                drained: i =>
                 {
-                    current = targets[i].Device;
-                    currentFile = i;
-                    var w = writers[i];
-                    pre[i] = DeviceStateSaver.PreCopy(current, chunk => w.WriteChunk(chunk), buffer, options, progress, cancellationToken);
-                }
-            if (targets.Count > 1)
-                foreach (var t in targets)
-                {
-                    current = t.Device;
-                    var state = t.Device.GetState();
-                    var quiesced = state switch { MigrationState.Running => MigrationState.RunningP2P, MigrationState.PreCopy => MigrationState.PreCopyP2P, _ => state };
-                    if (quiesced != state && DeviceSetTransition.CanQuiesce(t.Device)) t.Device.RequestState(quiesced, cancellationToken);
-                }
-            // One point in time: every device is stopped (in StopCopy, its data fd open) before any device's
-            // stop-copy data is read, as QEMU stops all devices before saving any.
-            var clocks = new Stopwatch[targets.Count];
-            for (int i = 0; i < targets.Count; i++)
-            {
-                current = targets[i].Device;
-                clocks[i] = DeviceStateSaver.EnterStopCopy(current, cancellationToken);
-            }
-            for (int i = 0; i < targets.Count; i++)
-            {
-                current = targets[i].Device;
-                currentFile = i;
-                var w = writers[i];
-                var (bytes, downtime, check) = DeviceStateSaver.DrainStopCopy(current, clocks[i], chunk => w.WriteChunk(chunk), buffer, pre[i].Rounds, pre[i].Bytes, progress, cancellationToken);
-                if (check is { Disagrees: true }) warnings[i].Add(check.Warning);
-                var summary = new StateImageSummary { PreCopyRounds = pre[i].Rounds, PreCopyBytes = pre[i].Bytes, DowntimeMilliseconds = downtime.TotalMilliseconds, DurationMilliseconds = clock.Elapsed.TotalMilliseconds };
-                string checksum = w.Finish(summary);
-                results[i] = StateImageInspector.Describe(files[i].Path, files[i].Length, headers[i], w.DataBytes, checksum, summary, null);
-            }
+                    var s = saves[i];
+                    if (s.SizeCheck is { Disagrees: true } check) warnings[i].Add(check.Warning);
+                    var summary = new StateImageSummary { PreCopyRounds = s.PreCopyRounds, PreCopyBytes = s.PreCopyBytes, DowntimeMilliseconds = s.Downtime.TotalMilliseconds, DurationMilliseconds = clock.Elapsed.TotalMilliseconds };
+                    string checksum = writers[i].Finish(summary);
+                    results[i] = StateImageInspector.Describe(files[i].Path, files[i].Length, headers[i], writers[i].DataBytes, checksum, summary, null);
+                });
             current = null;
             // Every image durable first, then all renamed: a set appears whole or, if a rename fails, not at all.
             for (int i = 0; i < targets.Count; i++) { currentFile = i; files[i].Prepare(); }

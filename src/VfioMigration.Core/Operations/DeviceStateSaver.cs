@@ -6,9 +6,12 @@ using VfioMigration.Protocol.Uapi;
 namespace VfioMigration.Operations;
 
 /// <summary>
-/// Streams one device's migration data into a sink with bounded memory: optionally pre-copy rounds while the
-/// device runs (until the device reports convergence or the round limit is hit), then stop-copy to the end of the
-/// stream, then the requested final state. The phases are also offered one by one, for multi-device saves.
+/// The save: streams devices' migration data into sinks with bounded memory. <see cref="Run"/> is the one save
+/// sequence: <see cref="Save(IDeviceMigration, DataSink, SaveOptions, IProgress{SaveProgress}?, CancellationToken)"/>
+/// runs it for one device into a sink, and <see cref="DeviceSetSaver"/> (every save the module runs, of one device
+/// or a set) runs it for its members in step, adding only the image files and all-or-nothing. The sequence:
+/// optional pre-copy rounds while the device runs (until it reports convergence or the round limit is hit), the
+/// set's peer quiesce, stop-copy, the stream read to its end.
 /// </summary>
 public static class DeviceStateSaver
 {
@@ -25,26 +28,67 @@ public static class DeviceStateSaver
         return report;
     }
 
+    /// <summary>Saves one device into a sink, then moves it to <see cref="SaveOptions.FinalState"/>; throws on failure, leaving the device where the failure left it.</summary>
     public static SaveReport Save(IDeviceMigration device, DataSink sink, SaveOptions options,
         IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         using var held = DeviceLock.Acquire(new[] { device }, "save");
         var total = Stopwatch.StartNew();
-        var buffer = new byte[options.ChunkSize];
-        var pre = options.Live ? PreCopy(device, sink, buffer, options, progress, cancellationToken) : default;
-        var (bytes, downtime, _) = StopCopy(device, sink, buffer, pre.Rounds, pre.Bytes, progress, cancellationToken);
+        var save = new DeviceSave(device, sink);
+        Run(new[] { save }, options, progress, cancellationToken);
         device.RequestState(options.FinalState, cancellationToken);
-        return new SaveReport(device.Address, bytes, pre.Bytes, pre.Rounds, downtime, total.Elapsed);
+        return new SaveReport(device.Address, save.Bytes, save.PreCopyBytes, save.PreCopyRounds, save.Downtime, total.Elapsed);
+    }
+
+    /// <summary>
+    /// The save sequence, for one device or for a set in step: pre-copy rounds per member (when
+    /// <see cref="SaveOptions.Live"/>); for a set, every member quiesced (<see cref="QuiesceRules"/>); every member
+    /// in StopCopy before any member's stop-copy data is read (one point in time, as QEMU stops all devices before
+    /// saving any); then each member's stream read to its end, and <paramref name="drained"/> told. Leaves the
+    /// devices in StopCopy. <paramref name="entering"/> is told the index of the member each step works on, so a
+    /// caller knows which device a failure concerns. Throws on the first failure; the caller recovers.
+    /// </summary>
+    public static void Run(IReadOnlyList<DeviceSave> members, SaveOptions options, IProgress<SaveProgress>? progress, CancellationToken cancellationToken,
+        Action<int>? entering = null, Action<int>? drained = null)
+    {
+        var buffer = new byte[options.ChunkSize];
+        if (options.Live)
+            for (int i = 0; i < members.Count; i++)
+            {
+                entering?.Invoke(i);
+                var m = members[i];
+                (m.PreCopyRounds, m.PreCopyBytes) = PreCopy(m.Device, m.Sink, buffer, options, progress, cancellationToken);
+            }
+        if (QuiesceRules.QuiesceBefore(members.Count, MigrationState.StopCopy))
+            for (int i = 0; i < members.Count; i++)
+            {
+                entering?.Invoke(i);
+                var device = members[i].Device;
+                // A member that cannot quiesce was refused or accepted (forced) before the save began.
+                if (QuiesceRules.QuiescedForm(device.GetState()) is { } quiesced && QuiesceRules.CanQuiesce(device))
+                    device.RequestState(quiesced, cancellationToken);
+            }
+        for (int i = 0; i < members.Count; i++)
+        {
+            entering?.Invoke(i);
+            members[i].StoppedAt = EnterStopCopy(members[i].Device, cancellationToken);
+        }
+        for (int i = 0; i < members.Count; i++)
+        {
+            entering?.Invoke(i);
+            var m = members[i];
+            (m.Bytes, m.Downtime, m.SizeCheck) = DrainStopCopy(m.Device, m.StoppedAt!, m.Sink, buffer, m.PreCopyRounds, m.PreCopyBytes, progress, cancellationToken);
+            drained?.Invoke(i);
+        }
     }
 
     /// <summary>Enters pre-copy (PreCopyP2P if the device is already quiesced) and runs the rounds.</summary>
-    public static (int Rounds, long Bytes) PreCopy(IDeviceMigration device, DataSink sink, byte[] buffer, SaveOptions options,
+    private static (int Rounds, long Bytes) PreCopy(IDeviceMigration device, DataSink sink, byte[] buffer, SaveOptions options,
         IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
     {
         if (!device.Capabilities.HasFlag(MigrationCapabilities.PreCopy))
             throw new VfioMigrationException($"{device.Address}: a live save needs pre-copy, which this device does not offer ({device.Capabilities}); save it stopped instead.", VfioErrors.PreCopyNotSupported, device.Address);
-        var start = device.GetState();
-        device.RequestState(start is MigrationState.RunningP2P or MigrationState.PreCopyP2P ? MigrationState.PreCopyP2P : MigrationState.PreCopy, cancellationToken);
+        device.RequestState(QuiesceRules.PreCopyFrom(device.GetState()), cancellationToken);
         int rounds = 0, idle = 0;
         long bytes = 0;
         var info = device.GetPrecopyInfo();
@@ -82,19 +126,8 @@ public static class DeviceStateSaver
         return (rounds, bytes);
     }
 
-    /// <summary>
-    /// Enters stop-copy and reads the stream to its end; returns all bytes saved, the downtime, and the stop-copy
-    /// bytes against the device's own estimate of them (MIG_DATA_SIZE read in STOP_COPY; null where it has none).
-    /// </summary>
-    public static (long Bytes, TimeSpan Downtime, StreamSizeCheck? Check) StopCopy(IDeviceMigration device, DataSink sink, byte[] buffer, int rounds, long bytesSoFar,
-        IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
-    {
-        var stopwatch = EnterStopCopy(device, cancellationToken);
-        return DrainStopCopy(device, stopwatch, sink, buffer, rounds, bytesSoFar, progress, cancellationToken);
-    }
-
     /// <summary>Enters stop-copy (the device stops; its data fd stays open to be read); returns the downtime clock.</summary>
-    public static Stopwatch EnterStopCopy(IDeviceMigration device, CancellationToken cancellationToken)
+    private static Stopwatch EnterStopCopy(IDeviceMigration device, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
         device.RequestState(MigrationState.StopCopy, cancellationToken);
@@ -105,7 +138,7 @@ public static class DeviceStateSaver
     /// Reads a device already in stop-copy to the end of its stream; returns all bytes saved, the downtime, and the
     /// stop-copy bytes against the device's own estimate (null where it has none).
     /// </summary>
-    public static (long Bytes, TimeSpan Downtime, StreamSizeCheck? Check) DrainStopCopy(IDeviceMigration device, Stopwatch stopwatch, DataSink sink, byte[] buffer, int rounds, long bytesSoFar,
+    private static (long Bytes, TimeSpan Downtime, StreamSizeCheck? Check) DrainStopCopy(IDeviceMigration device, Stopwatch stopwatch, DataSink sink, byte[] buffer, int rounds, long bytesSoFar,
         IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
     {
         ulong? estimate = null;

@@ -1,6 +1,5 @@
 using VfioMigration.Drivers;
 using VfioMigration.Protocol;
-using VfioMigration.Protocol.Uapi;
 
 namespace VfioMigration.Operations;
 
@@ -19,14 +18,15 @@ public static class MigrationReadinessCheck
             results.Add(session.Peek(id.Address, () => CheckOne(session, id)));
         if (together && devices.Count > 1)
         {
-            // A set moves together: every member must quiesce peer-to-peer DMA before any stops.
+            // A set moves together: every member must quiesce peer-to-peer DMA before any stops (QuiesceRules).
             for (int i = 0; i < results.Count; i++)
             {
                 var r = results[i];
-                if (r.Protocol == MigrationProtocol.None || (r.Capabilities & (MigrationCapabilities.P2P | MigrationCapabilities.Ndma)) != 0) continue;
+                if (r.Protocol == MigrationProtocol.None || QuiesceRules.CanQuiesce(r.Capabilities)) continue;
                 var extra = new MigrationBlocker("NoP2PQuiesce", BlockerSeverity.Blocker,
                     $"{r.Name} cannot quiesce peer-to-peer DMA (no P2P, no NDMA) while {results.Count - 1} other device(s) move with it: writes into an already stopped peer would be lost.",
-                    "Give the VM no peer-to-peer mappings between these devices and accept the risk with -SkipQuiesceCheck, or use a driver with P2P support (QEMU refuses such a set otherwise).");
+                    "Give the VM no peer-to-peer mappings between these devices and accept the risk, or use a driver with P2P support (QEMU refuses such a set otherwise).",
+                    ErrorRemedy.OverrideQuiesceCheck);
                 results[i] = Summarize(devices[i], null, r.Blockers.Append(extra).ToList(), r);
             }
         }
@@ -68,7 +68,8 @@ public static class MigrationReadinessCheck
             try
             {
                 if (d.GetState() == MigrationState.Error)
-                    blockers.Add(new("DeviceInError", BlockerSeverity.Blocker, "The device is in the Error migration state.", "Reset-VfioDevice returns it to Running."));
+                    blockers.Add(new("DeviceInError", BlockerSeverity.Blocker, "The device is in the Error migration state.",
+                        "Only a reset (VFIO_DEVICE_RESET) leaves Error.", ErrorRemedy.ResetDevice));
             }
             catch (VfioMigrationException e) { blockers.Add(new("StateUnreadable", BlockerSeverity.Blocker, e.Message, "See the cause.")); }
             if (d.Protocol == MigrationProtocol.V1)
@@ -77,21 +78,11 @@ public static class MigrationReadinessCheck
             if (!d.Capabilities.HasFlag(MigrationCapabilities.PreCopy))
                 blockers.Add(new("NoPreCopy", BlockerSeverity.LiveBlocker, "The device has no PRE_COPY: its whole state moves while it is stopped.",
                     "Migrate with the device stopped (longer downtime), or use a driver version with PRE_COPY."));
-            if (d.Protocol == MigrationProtocol.V2 && !HasDmaLogging(session, id.Address))
+            if (d.Protocol == MigrationProtocol.V2 && !d.ProbeDmaLogging())
                 blockers.Add(new("NoDirtyTracking", BlockerSeverity.Warning, "The device has no DMA logging (features 6-8), so it cannot report which guest pages it dirtied.",
                     "A live migration then needs IOMMU dirty tracking (iommufd with hardware support), or the VMM treats all guest memory as dirty and the downtime grows."));
         }
         return Summarize(id, driver, blockers);
-    }
-
-    private static bool HasDmaLogging(VfioHostSession session, string address)
-    {
-        try
-        {
-            var probe = DeviceFeatureBuffer.Create(VfioUapi.FeatureDmaLoggingStart, VfioUapi.FeatureProbe | VfioUapi.FeatureSet, 0);
-            return session.Transport(address).Feature(probe) == 0;
-        }
-        catch (VfioMigrationException) { return false; }
     }
 
     private static VfioMigrationReadiness Summarize(DeviceIdentity id, IDeviceMigration? driver, List<MigrationBlocker> blockers, VfioMigrationReadiness? previous = null) => new()

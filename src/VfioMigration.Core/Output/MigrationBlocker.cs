@@ -8,8 +8,12 @@ public enum BlockerSeverity
     Warning,
 }
 
-/// <summary>One reason a device cannot (or cannot easily) migrate: a stable code, the cause, and the fix.</summary>
-public sealed record MigrationBlocker(string Code, BlockerSeverity Severity, string Cause, string Fix)
+/// <summary>
+/// One reason a device cannot (or cannot easily) migrate: a stable code, the cause, and the fix. The core words the
+/// fix in the kernel's terms; where a cmdlet or switch is the way out, <paramref name="Remedy"/> says which, and the
+/// module adds its wording to <see cref="Fix"/> before the result reaches the user.
+/// </summary>
+public sealed record MigrationBlocker(string Code, BlockerSeverity Severity, string Cause, string Fix, ErrorRemedy Remedy = ErrorRemedy.None)
 {
     public override string ToString() => $"{Code}: {Cause} Fix: {Fix}";
 }

@@ -78,7 +78,7 @@ public abstract class DeviceTargetCmdlet : VfioCmdlet
             }
             var session = SessionFor(group.Key);
             var all = session.Enumerate(IncludeCandidates);
-            var names = group.Select(t => (t.Pattern, (IReadOnlyList<DeviceIdentity>)Resolve(session, all, t.Pattern))).ToArray();
+            var names = group.Select(t => (t.Pattern, (IReadOnlyList<DeviceIdentity>)this.Resolve(session, all, t.Pattern))).ToArray();
             yield return (session, names);
         }
     }

@@ -43,13 +43,13 @@ public sealed class GetVfioDeviceCommand : VfioCmdlet
     protected override void ProcessRecord()
     {
         var session = SessionFor(Simulated, evenWithoutVfio: All);
-        var ids = Address is null ? session.Enumerate(All) : Resolve(session, Address, All);
+        var ids = Address is null ? session.Enumerate(All) : this.Resolve(session, Address, All);
         foreach (var id in ids)
         {
             if (Cancellation.IsCancellationRequested) break;
             if (Kind is { } k && id.Kind != k) continue;
             var device = session.Describe(id);
-            DrainLog();
+            this.DrainLog();
             if (MigrationCapable && device.Protocol == MigrationProtocol.None) continue;
             WriteObject(device);
         }

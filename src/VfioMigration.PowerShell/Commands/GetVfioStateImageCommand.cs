@@ -28,8 +28,8 @@ public sealed class GetVfioStateImageCommand : VfioCmdlet
     protected override void ProcessRecord()
     {
         var files = ParameterSetName == ByLiteralPath
-            ? LiteralPath.SelectMany(p => FilesToRead(p, literal: true))
-            : Path.SelectMany(p => FilesToRead(p, literal: !_pathFromCommandLine && ExistsLiterally(p)));
+            ? LiteralPath.SelectMany(p => this.FilesToRead(p, literal: true))
+            : Path.SelectMany(p => this.FilesToRead(p, literal: !_pathFromCommandLine && this.ExistsLiterally(p)));
         foreach (var file in files)
         {
             if (Cancellation.IsCancellationRequested) return;

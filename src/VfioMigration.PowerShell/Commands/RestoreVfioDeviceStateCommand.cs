@@ -11,7 +11,7 @@ namespace VfioMigration.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsData.Restore, "VfioDeviceState", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByAddress)]
 [OutputType(typeof(VfioDevice))]
-public sealed class RestoreVfioDeviceStateCommand : DeviceTargetCmdlet
+public sealed class RestoreVfioDeviceStateCommand : DeviceSetCmdlet
 {
     /// <summary>Image files, one per target device and in the same order. Wildcards are allowed. Binds an image's Path from the pipeline (Get-VfioStateImage).</summary>
     [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
@@ -32,9 +32,6 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceTargetCmdlet
     [Parameter]
     public SwitchParameter Start { get; set; }
 
-    [Parameter]
-    public SwitchParameter PassThru { get; set; }
-
     /// <summary>Restore over a device that holds state restored earlier in this session without asking.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
@@ -46,10 +43,6 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceTargetCmdlet
     /// <summary>Restore part of a saved set, or a set's images onto its devices in another order than saved.</summary>
     [Parameter]
     public SwitchParameter SkipSetCheck { get; set; }
-
-    /// <summary>The devices are one set: restored together and, with -Start, woken together. Images saved as one set are always restored as one.</summary>
-    [Parameter]
-    public SwitchParameter Together { get; set; }
 
     protected override void BeginProcessing()
     {
@@ -65,7 +58,7 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceTargetCmdlet
 
     private void Collect(bool fromPipeline)
     {
-        foreach (var p in Path) _paths.Add((p, fromPipeline && ExistsLiterally(p)));
+        foreach (var p in Path) _paths.Add((p, fromPipeline && this.ExistsLiterally(p)));
         foreach (var p in LiteralPath) _paths.Add((p, true));
         if (fromPipeline)
         {
@@ -84,7 +77,7 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceTargetCmdlet
             return;
         }
         // A path that names nothing is its own error; restoring the rest would split what belongs together.
-        var resolved = _paths.Select(p => FilesToRead(p.Path, p.Literal)).ToArray();
+        var resolved = _paths.Select(p => this.FilesToRead(p.Path, p.Literal)).ToArray();
         if (resolved.Any(r => r.Count == 0)) return;
         var images = resolved.SelectMany(r => r).ToArray();
         var overrides = (SkipIdentityCheck ? RestoreOverrides.Identity : 0) | (SkipSetCheck ? RestoreOverrides.SetMembership : 0);
@@ -107,7 +100,7 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceTargetCmdlet
                 if (!ShouldProcess(address, $"Restore migration state from {images[i]}{(Start ? " and start the device" : " (device is left stopped)")}{replaces}")) continue;
                 try
                 {
-                    if (holds && !ConfirmLoss(Force, address, $"{address} holds state restored earlier that no save has captured; restoring {images[i]} replaces it.",
+                    if (holds && !this.ConfirmLoss(Force, address, $"{address} holds state restored earlier that no save has captured; restoring {images[i]} replaces it.",
                             "Replace restored device state", ref yesToAll, ref noToAll))
                         continue;
                     targets.Add(new RestoreTarget(session.Migration(address), session.Describe(devices[i]), images[i]));
@@ -155,23 +148,8 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceTargetCmdlet
 
     private void RestoreSet(VfioHostSession session, IReadOnlyList<RestoreTarget> targets, RestoreOverrides overrides)
     {
-        if (targets.Count == 0) return;
-        var progress = new TransferProgress(this, "Restoring", targets.Select(t => t.Device.Address).ToArray());
-        IReadOnlyList<DeviceOutcome> outcomes;
-        try
-        {
-            outcomes = session.Restore(targets, Start ? MigrationState.Running : MigrationState.Stop, overrides, progress, Cancellation);
-        }
-        finally
-        {
-            progress.Complete();
-        }
-        DrainLogQuietly();
-        RethrowIfStoppedDownstream();
-        foreach (var o in outcomes)
-        {
-            if (o.Error is { } e) WriteVfioError(e, o.Address);
-            else if (PassThru) WriteObject(session.Describe(o.Address));
-        }
+        Transfer("Restoring", targets.Select(t => t.Device.Address).ToArray(),
+            progress => session.Restore(targets, Start ? MigrationState.Running : MigrationState.Stop, overrides, progress, Cancellation),
+            o => session.Describe(o.Address));
     }
 }

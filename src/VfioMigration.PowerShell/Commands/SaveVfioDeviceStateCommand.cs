@@ -11,7 +11,7 @@ namespace VfioMigration.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsData.Save, "VfioDeviceState", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByAddress)]
 [OutputType(typeof(VfioStateImage))]
-public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
+public sealed class SaveVfioDeviceStateCommand : QuiescingSetCmdlet
 {
     /// <summary>
     /// One file per device, in order; or one directory, where each image is named after its device. A file about to
@@ -38,27 +38,15 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
     [Parameter]
     public SwitchParameter KeepRunning { get; set; }
 
-    [Parameter]
-    public SwitchParameter PassThru { get; set; }
-
     /// <summary>Replace existing image files (it asks nothing either way).</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
-    /// <summary>The devices are one set (one VM's devices): one consistent cut, images linked by a set id.</summary>
-    [Parameter]
-    public SwitchParameter Together { get; set; }
-
-    /// <summary>With -Together: save the set although a device cannot quiesce peer-to-peer DMA (a warning says which).</summary>
-    [Parameter]
-    public SwitchParameter SkipQuiesceCheck { get; set; }
-
     protected override void BeginProcessing()
     {
         base.BeginProcessing();
-        RequireWith(SkipQuiesceCheck, "SkipQuiesceCheck", Together, "Together");
-        RequireWith(MyInvocation.BoundParameters.ContainsKey(nameof(MaxDowntimeMs)), "MaxDowntimeMs", Live, "Live");
-        RequireWith(MyInvocation.BoundParameters.ContainsKey(nameof(MaxPreCopyRounds)), "MaxPreCopyRounds", Live, "Live");
+        this.RequireWith(MyInvocation.BoundParameters.ContainsKey(nameof(MaxDowntimeMs)), "MaxDowntimeMs", Live, "Live");
+        this.RequireWith(MyInvocation.BoundParameters.ContainsKey(nameof(MaxPreCopyRounds)), "MaxPreCopyRounds", Live, "Live");
     }
 
     protected override void EndProcessing() => RunTerminable(EndProcessingCore);
@@ -113,31 +101,16 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
 
     private void SaveSet(VfioHostSession session, IReadOnlyList<SaveTarget> targets)
     {
-        if (targets.Count == 0) return;
-        var progress = new TransferProgress(this, "Saving", targets.Select(t => t.Device.Address).ToArray());
-        IReadOnlyList<DeviceOutcome> outcomes;
-        try
+        var options = new SaveOptions
         {
-            var options = new SaveOptions
-            {
-                Live = Live,
-                MaxPreCopyRounds = MaxPreCopyRounds,
-                FinalState = KeepRunning ? MigrationState.Running : MigrationState.Stop,
-                MaxDowntime = MaxDowntimeMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null,
-            };
-            outcomes = session.Save(targets, options, overwrite: Force, forceQuiesce: SkipQuiesceCheck, progress, Cancellation);
-        }
-        finally
-        {
-            progress.Complete();
-        }
-        DrainLogQuietly();
-        RethrowIfStoppedDownstream();
-        foreach (var o in outcomes)
-        {
-            if (o.Error is { } e) WriteVfioError(e, o.Address);
-            else if (PassThru && o.Image is not null) WriteObject(o.Image);
-        }
+            Live = Live,
+            MaxPreCopyRounds = MaxPreCopyRounds,
+            FinalState = KeepRunning ? MigrationState.Running : MigrationState.Stop,
+            MaxDowntime = MaxDowntimeMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null,
+        };
+        Transfer("Saving", targets.Select(t => t.Device.Address).ToArray(),
+            progress => session.Save(targets, options, overwrite: Force, forceQuiesce: SkipQuiesceCheck, progress, Cancellation),
+            o => o.Image);
     }
 
     /// <summary>
@@ -147,7 +120,7 @@ public sealed class SaveVfioDeviceStateCommand : DeviceTargetCmdlet
     /// </summary>
     private IReadOnlyList<(DeviceIdentity Device, string Path)>? ImagePaths(IReadOnlyList<(string Name, IReadOnlyList<DeviceIdentity> Devices)> names)
     {
-        var files = Path.Select(FileToWrite).ToArray();
+        var files = Path.Select(p => this.FileToWrite(p)).ToArray();
         if (files.Any(f => f is null)) return null;
         var resolved = files.Select(f => f!).ToArray();
         var devices = names.SelectMany(n => n.Devices).DistinctBy(d => d.Address).ToArray();

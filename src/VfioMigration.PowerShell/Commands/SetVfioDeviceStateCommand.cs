@@ -12,29 +12,12 @@ namespace VfioMigration.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Set, "VfioDeviceState", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByAddress)]
 [OutputType(typeof(VfioDevice))]
-public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
+public sealed class SetVfioDeviceStateCommand : QuiescingSetCmdlet
 {
     [Parameter(Mandatory = true, Position = 1)]
     [ValidateSet(nameof(MigrationState.Running), nameof(MigrationState.Stop), nameof(MigrationState.StopCopy), nameof(MigrationState.Resuming),
         nameof(MigrationState.RunningP2P), nameof(MigrationState.PreCopy), nameof(MigrationState.PreCopyP2P))]
     public MigrationState State { get; set; }
-
-    [Parameter]
-    public SwitchParameter PassThru { get; set; }
-
-    /// <summary>The devices are one set (one VM's devices): all quiesce before any stops, all wake together.</summary>
-    [Parameter]
-    public SwitchParameter Together { get; set; }
-
-    /// <summary>With -Together: go ahead although a device cannot quiesce peer-to-peer DMA (a warning says which).</summary>
-    [Parameter]
-    public SwitchParameter SkipQuiesceCheck { get; set; }
-
-    protected override void BeginProcessing()
-    {
-        base.BeginProcessing();
-        RequireWith(SkipQuiesceCheck, "SkipQuiesceCheck", Together, "Together");
-    }
 
     protected override void EndProcessing()
     {
@@ -47,7 +30,7 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
                 if (CannotTakePart(session, device.Address) is { } why) { WriteVfioError(why, device.Address); firstUnable ??= why; }
                 else able.Add(device.Address);
             }
-            DrainLog();
+            this.DrainLog();
             if (Together)
             {
                 // A set changes all of its devices or none: a member that cannot take part holds up the set.
@@ -81,7 +64,7 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
 
     private void WarnIfStoppedOneByOne(int count, MigrationState target)
     {
-        if (count > 1 && DeviceSetTransition.StopsDevice(target))
+        if (count > 1 && QuiesceRules.StopsDevice(target))
             WriteWarning($"Stopping {count} devices one at a time. If they belong to one VM and can DMA into each other, use -Together, so that all quiesce before any stops.");
     }
 
@@ -96,14 +79,14 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
         }
         catch (VfioMigrationException e)
         {
-            DrainLog();
+            this.DrainLog();
             // A set that cannot be planned is refused as a whole: every device of it learns why and stays as it is.
             foreach (var a in addresses)
                 WriteVfioError(a.Equals(e.Device, StringComparison.OrdinalIgnoreCase) || addresses.Count == 1 ? e
                     : new VfioMigrationException($"{a}: not changed (still {StateText(session, a)}): {e.Message}", e.Error, a, e, e.Remedy), Target(session, a));
             return;
         }
-        DrainLog();
+        this.DrainLog();
         if (isSet && plan.Steps.FirstOrDefault(st => st.Device.Plan(st.From, st.Target).IsRefused) is { } refused)
         {
             // Checked before any device moves, so no member changes alone.
@@ -128,22 +111,22 @@ public sealed class SetVfioDeviceStateCommand : DeviceTargetCmdlet
         }
         foreach (var w in plan.Warnings) WriteWarning(w);
         if (plan.Steps.Count > accepted.Count)
-            WriteVerbose(DeviceSetTransition.StopsDevice(State)
+            WriteVerbose(QuiesceRules.StopsDevice(State)
                 ? $"Quiescing {plan.Steps.Count(st => st.Phase == 1)} device(s) before any stops: {string.Join(", ", plan.Steps.Where(st => st.Phase == 1))}"
                 : $"Waking {plan.Steps.Count(st => st.Phase == 1)} device(s) peer-quiesced before any runs: {string.Join(", ", plan.Steps.Where(st => st.Phase == 1))}");
         var outcomes = session.Execute(plan, Cancellation, step =>
         {
-            DrainLog();
+            this.DrainLog();
             Cancellation.ThrowIfCancellationRequested();
             WriteVerbose($"{step.Device.Address}: requesting {step.Target} (now {step.From})");
         });
-        DrainLog();
+        this.DrainLog();
         foreach (var o in outcomes)
         {
             if (o.Error is { } e) WriteVfioError(e, Target(session, o.Device.Address));
             else if (PassThru) WriteObject(session.Describe(o.Device.Address));
         }
-        DrainLog();
+        this.DrainLog();
     }
 
     private static object Target(VfioHostSession session, string address)

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using VfioMigration.Operations;
+using VfioMigration.PowerShell.Errors;
 
 namespace VfioMigration.PowerShell.Commands;
 
@@ -27,13 +28,22 @@ public sealed class TestVfioMigrationCommand : DeviceTargetCmdlet
     [Parameter]
     public SwitchParameter Together { get; set; }
 
+    /// <summary>Each blocker's fix gains the module's wording of its remedy (the cmdlet or switch), as errors do.</summary>
+    private static VfioMigrationReadiness Worded(VfioMigrationReadiness r)
+    {
+        for (int i = 0; i < r.Blockers.Length; i++)
+            if (ErrorRecords.Wording(r.Blockers[i].Remedy) is { } action)
+                r.Blockers[i] = r.Blockers[i] with { Fix = $"{r.Blockers[i].Fix} {action}" };
+        return r;
+    }
+
     protected override void EndProcessing()
     {
         foreach (var (session, devices) in Targets())
         {
             if (devices.Count == 0) continue;
-            foreach (var r in MigrationReadinessCheck.Check(session, devices, Together)) WriteObject(r);
-            DrainLog();
+            foreach (var r in MigrationReadinessCheck.Check(session, devices, Together)) WriteObject(Worded(r));
+            this.DrainLog();
         }
     }
 }

@@ -57,7 +57,7 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
             DeviceIdentity? peer = null;
             if (PeerAddress is not null)
             {
-                peer = Resolve(session, new[] { PeerAddress }).FirstOrDefault();
+                peer = this.Resolve(session, new[] { PeerAddress }).FirstOrDefault();
                 if (peer is null) continue;
                 if (devices.Any(d => string.Equals(d.Address, peer.Address, StringComparison.OrdinalIgnoreCase)))
                 {
@@ -95,8 +95,8 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
                 host is null || peer is null ? null : new SimulatedConformanceObserver(host[peer.Address]),
                 Module.Log)
             { Areas = Area };
-            var results = suite.Run(r => { WriteObject(r); DrainLog(); }, Cancellation);
-            DrainLog();
+            var results = suite.Run(r => { WriteObject(r); this.DrainLog(); }, Cancellation);
+            this.DrainLog();
             int passed = results.Count(r => r.Outcome == ConformanceOutcome.Passed);
             int failed = results.Count(r => r.Outcome == ConformanceOutcome.Failed);
             int na = results.Count(r => r.Outcome == ConformanceOutcome.NotApplicable);

@@ -44,7 +44,11 @@ public static class ErrorRecords
     };
 
     /// <summary>What the user can do, in the module's words; null when there is nothing to add to the message.</summary>
-    public static string? RecommendedAction(VfioMigrationException e) => e.Remedy switch
+    public static string? RecommendedAction(VfioMigrationException e) =>
+        Wording(e.Remedy) ?? (e.Error == VfioErrors.PermissionDenied && DeviceCaused(e) ? "Run as root, or give your user access to /dev/vfio/* (udev rule or group)." : null);
+
+    /// <summary>A remedy in the module's words (the cmdlet or switch that applies it); null for <see cref="ErrorRemedy.None"/>.</summary>
+    public static string? Wording(ErrorRemedy remedy) => remedy switch
     {
         ErrorRemedy.ResetDevice => "Reset-VfioDevice returns the device to Running.",
         ErrorRemedy.ReplaceFile => "Use -Force to replace it.",
@@ -52,7 +56,6 @@ public static class ErrorRecords
         ErrorRemedy.OverrideSetCheck => "-SkipSetCheck restores the images as given, without the set check.",
         ErrorRemedy.OverrideQuiesceCheck => "Use -SkipQuiesceCheck to go ahead with the set and accept the risk.",
         ErrorRemedy.SaveStopped => "Save without -Live.",
-        _ when e.Error == VfioErrors.PermissionDenied && DeviceCaused(e) => "Run as root, or give your user access to /dev/vfio/* (udev rule or group).",
         _ => null,
     };
 

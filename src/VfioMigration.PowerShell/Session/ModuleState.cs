@@ -38,9 +38,12 @@ public sealed class ModuleState : IDisposable
 
     /// <summary>The session over the simulated host, made on first use.</summary>
     public VfioHostSession Simulated =>
-        _simulated ??= new VfioHostSession(new SimulatedBackend(SimulatedHost.CreateDefault()), Log, AuditLog.FromEnvironment());
+        _simulated ??= new VfioHostSession(new SimulatedBackend(SimulatedHost), Log, AuditLog.FromEnvironment());
 
-    public SimulatedHost SimulatedHost => ((SimulatedBackend)Simulated.Backend).Host;
+    private SimulatedHost? _simulatedHost;
+
+    /// <summary>The simulated host itself (its devices and faults), made with the default devices on first use; kept typed so no cmdlet casts the session's backend.</summary>
+    public SimulatedHost SimulatedHost => _simulatedHost ??= SimulatedHost.CreateDefault();
 
     /// <summary>
     /// The session over this host's real VFIO devices. The sysfs and /dev roots can be moved with

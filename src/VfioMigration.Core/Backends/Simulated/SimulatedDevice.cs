@@ -37,6 +37,9 @@ public sealed class SimulatedDevice
     public SimulatedDeviceOptions Options { get; }
     public string Address => Options.Address;
     public SimulatedDeviceModel Model { get; }
+
+    /// <summary>The model as a ccw subchannel (channel programs, CRWs); null for a PCI function.</summary>
+    public SimulatedCcwModel? Ccw => Model as SimulatedCcwModel;
     public FaultInjector Faults { get; } = new();
     public bool IsOpen => _openHandle is not null;
     public object SyncRoot => _sync;

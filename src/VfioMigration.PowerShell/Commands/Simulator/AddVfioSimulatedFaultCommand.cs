@@ -62,7 +62,7 @@ public sealed class AddVfioSimulatedFaultCommand : DeviceTargetCmdlet
             foreach (var id in devices)
             {
                 var device = Module.SimulatedHost[id.Address];
-                if (HangNextChannelProgram && device.Model is not SimulatedCcwModel)
+                if (HangNextChannelProgram && device.Ccw is null)
                 {
                     WriteVfioError(new VfioMigrationException($"{id.Address} is not a ccw device; -HangNextChannelProgram applies to ccw subchannels.", VfioErrors.InvalidFault, id.Address), id.Address);
                     continue;
@@ -74,7 +74,7 @@ public sealed class AddVfioSimulatedFaultCommand : DeviceTargetCmdlet
                 {
                     if (TruncateSaveStreamAt is { } cut) device.Faults.TruncateSaveStreamAt = cut;
                     if (CorruptSaveStreamAt is { } at) device.Faults.CorruptSaveStreamAt = at;
-                    if (HangNextChannelProgram) ((SimulatedCcwModel)device.Model).NextProgramHangs = true;
+                    if (HangNextChannelProgram && device.Ccw is { } ccw) ccw.NextProgramHangs = true;
                     if (!streamOrCcw || MyInvocation.BoundParameters.ContainsKey(nameof(Point)))
                     {
                         device.Faults.Arm(rule);

@@ -106,7 +106,7 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
         {
             WriteVfioError(e, Address);
         }
-        DrainLog();
+        this.DrainLog();
     }
 
     private static ushort Hex(string s) => ushort.Parse(s.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? s[2..] : s, NumberStyles.HexNumber, CultureInfo.InvariantCulture);

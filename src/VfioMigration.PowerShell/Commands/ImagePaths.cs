@@ -1,0 +1,79 @@
+using System.Management.Automation;
+using VfioMigration.PowerShell.Errors;
+
+namespace VfioMigration.PowerShell.Commands;
+
+/// <summary>
+/// Image file paths through the PowerShell provider: a file about to be written, the files a path or pattern
+/// names for reading, and whether a path is meant literally. Only file-system paths are accepted.
+/// </summary>
+internal static class ImagePaths
+{
+    /// <summary>A file-system path for a file about to be written, or null after a (non-terminating) error; other providers are refused.</summary>
+    public static string? FileToWrite(this VfioCmdlet cmdlet, string path)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            cmdlet.WriteVfioError(new VfioMigrationException($"'{path}' is not a file name: an image path must not be empty or blank.", VfioErrors.ImagePathInvalid), path);
+            return null;
+        }
+        string resolved = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
+        if (provider.Name != "FileSystem")
+            cmdlet.ThrowTerminatingError(ErrorRecords.For(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files, so use a file-system path.", VfioErrors.NotAFileSystemPath), path));
+        return resolved;
+    }
+
+    /// <summary>
+    /// The files a path names, through the PowerShell provider: with <paramref name="literal"/> the one file it
+    /// names (whether it exists is the reader's to say), else the existing items its wildcards match. A pattern
+    /// that matches nothing is <c>ImageNotFound</c>, a blank name <c>ImagePathInvalid</c> (both non-terminating).
+    /// </summary>
+    public static IReadOnlyList<string> FilesToRead(this VfioCmdlet cmdlet, string path, bool literal = false)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            cmdlet.WriteVfioError(new VfioMigrationException($"'{path}' is not a file name: an image path must not be empty or blank.", VfioErrors.ImagePathInvalid), path);
+            return Array.Empty<string>();
+        }
+        try
+        {
+            ProviderInfo provider;
+            IReadOnlyList<string> resolved;
+            if (literal || !WildcardPattern.ContainsWildcardCharacters(path))
+            {
+                var one = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(literal ? path : WildcardPattern.Unescape(path), out provider, out _);
+                resolved = new[] { one };
+            }
+            else resolved = cmdlet.SessionState.Path.GetResolvedProviderPathFromPSPath(path, out provider);
+            if (provider.Name != "FileSystem")
+                cmdlet.ThrowTerminatingError(ErrorRecords.For(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files.", VfioErrors.NotAFileSystemPath), path));
+            if (resolved.Count == 0)
+                cmdlet.WriteVfioError(new VfioMigrationException($"No image file matches '{path}'.", VfioErrors.ImageNotFound), path);
+            return resolved;
+        }
+        catch (ItemNotFoundException)
+        {
+            cmdlet.WriteVfioError(new VfioMigrationException($"No image file matches '{path}'.", VfioErrors.ImageNotFound), path);
+            return Array.Empty<string>();
+        }
+        catch (Exception e) when (e is SessionStateException or ArgumentException or NotSupportedException)
+        {
+            cmdlet.WriteVfioError(new VfioMigrationException($"'{path}' is not a usable path: {e.Message}", VfioErrors.ImagePathInvalid, null, e), path);
+            return Array.Empty<string>();
+        }
+    }
+
+    /// <summary>
+    /// Whether a path names an existing file as it is. A path that came down the pipeline from an object (an image's
+    /// Path) is meant literally when it does, even if it has wildcard characters such as brackets.
+    /// </summary>
+    public static bool ExistsLiterally(this VfioCmdlet cmdlet, string path)
+    {
+        try
+        {
+            var full = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
+            return provider.Name == "FileSystem" && (File.Exists(full) || Directory.Exists(full));
+        }
+        catch (Exception e) when (e is SessionStateException or ArgumentException or NotSupportedException) { return false; }
+    }
+}
