@@ -3,7 +3,7 @@ using static VfioMigration.Protocol.MigrationState;
 
 namespace VfioMigration.Tests;
 
-/// <summary>All 16 combinations of bits 0–3, with and without the NDMA capability (protocol doc §1.4).</summary>
+/// <summary>All 16 combinations of bits 0–3, with and without the NDMA capability (docs/protocol.md §1.4).</summary>
 public class V1StateClassificationTests
 {
     public static TheoryData<uint, V1StateKind, MigrationState?, V1StateKind, MigrationState?> Table => new()

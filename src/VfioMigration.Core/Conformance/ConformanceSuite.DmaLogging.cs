@@ -4,7 +4,7 @@ using VfioMigration.Protocol;
 
 namespace VfioMigration.Conformance;
 
-// Device DMA logging, features 6–8 (checklist §8.5). Range arrays and report bitmaps are user pointers, as the
+// Device DMA logging, features 6–8 (docs/protocol.md §8.5). Range arrays and report bitmaps are user pointers, as the
 // kernel reads them with copy_from_user; the suite passes native memory it frees itself.
 public sealed partial class ConformanceSuite
 {
