@@ -8,7 +8,7 @@ using static VfioMigration.Protocol.MigrationState;
 
 namespace VfioMigration.Tests;
 
-/// <summary>Conformance checklist §8.8 (s390 ccw subchannels): quiescing waits for channel programs.</summary>
+/// <summary>Conformance checklist, docs/protocol.md §8.8 (s390 ccw subchannels): quiescing waits for channel programs.</summary>
 public class ConformanceCcwTests
 {
     private const long Io = 0L << 40, Cmd = 1L << 40, Schib = 2L << 40, Crw = 3L << 40;

@@ -6,7 +6,7 @@ using static VfioMigration.Protocol.MigrationState;
 
 namespace VfioMigration.Tests;
 
-/// <summary>Conformance checklist §8.3 (data sessions) against the simulated devices.</summary>
+/// <summary>Conformance checklist, docs/protocol.md §8.3 (data sessions) against the simulated devices.</summary>
 public class ConformanceDataSessionTests
 {
     [Fact]

@@ -7,7 +7,7 @@ using static VfioMigration.Protocol.MigrationState;
 
 namespace VfioMigration.Tests;
 
-/// <summary>Conformance checklist §8.4 (device behaviour in states).</summary>
+/// <summary>Conformance checklist, docs/protocol.md §8.4 (device behaviour in states).</summary>
 public class ConformanceDeviceBehaviourTests
 {
     [Theory]

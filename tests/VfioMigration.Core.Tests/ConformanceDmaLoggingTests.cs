@@ -7,7 +7,7 @@ using static VfioMigration.Protocol.VfioUapi;
 
 namespace VfioMigration.Tests;
 
-/// <summary>Conformance checklist §8.5 (device DMA logging, features 6–8). Ranges and bitmaps are user pointers.</summary>
+/// <summary>Conformance checklist, docs/protocol.md §8.5 (device DMA logging, features 6–8). Ranges and bitmaps are user pointers.</summary>
 public sealed class ConformanceDmaLoggingTests : IDisposable
 {
     private readonly List<IntPtr> _allocations = new();

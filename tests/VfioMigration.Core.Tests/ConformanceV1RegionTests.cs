@@ -9,7 +9,7 @@ using L = VfioMigration.Protocol.MigrationRegionLayout;
 
 namespace VfioMigration.Tests;
 
-/// <summary>Conformance checklist §8.6 (v1 migration region) and §8.7 (NDMA), at the byte level.</summary>
+/// <summary>Conformance checklist, docs/protocol.md §8.6 (v1 migration region) and docs/protocol.md §8.7 (NDMA), at the byte level.</summary>
 public class ConformanceV1RegionTests
 {
     private static (SimulatedHost Host, SimulatedDevice Device, IVfioDeviceTransport T, long Base) Open(bool ndma = false, bool strict = false, int steps = 1, long memory = 64 * 1024)

@@ -5,7 +5,7 @@ using static VfioMigration.Protocol.VfioUapi;
 
 namespace VfioMigration.Tests;
 
-/// <summary>Conformance checklist §8.1 (v2 feature plumbing) against the simulated devices.</summary>
+/// <summary>Conformance checklist, docs/protocol.md §8.1 (v2 feature plumbing) against the simulated devices.</summary>
 public class ConformanceV2FeatureTests
 {
     [Fact]

@@ -6,7 +6,7 @@ using static VfioMigration.Protocol.MigrationState;
 
 namespace VfioMigration.Tests;
 
-/// <summary>Conformance checklist §8.2 (v2 state machine) against the simulated devices.</summary>
+/// <summary>Conformance checklist, docs/protocol.md §8.2 (v2 state machine) against the simulated devices.</summary>
 public class ConformanceV2StateMachineTests
 {
     public static TheoryData<MigrationCapabilities> FlagSets => new(Sim.V2FlagSets);

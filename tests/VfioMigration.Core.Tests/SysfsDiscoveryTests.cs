@@ -2,7 +2,7 @@ using VfioMigration.Backends.Linux;
 
 namespace VfioMigration.Tests;
 
-/// <summary>Discovery on fake sysfs trees (checklist 70–72 and the edge cases of the real-VFIO issue).</summary>
+/// <summary>Discovery on fake sysfs trees (docs/protocol.md checklist 70–72 and the edge cases of the real-VFIO issue).</summary>
 public sealed class SysfsDiscoveryTests : IDisposable
 {
     private readonly FakeSysfs _fs = new();

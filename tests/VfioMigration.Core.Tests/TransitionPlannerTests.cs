@@ -3,8 +3,8 @@ using static VfioMigration.Protocol.MigrationState;
 
 namespace VfioMigration.Tests;
 
-/// <summary>The planner against protocol doc §3.7: the written paths exactly, and all 64 pairs of each flag set
-/// against an independent oracle built from the direct-arc table of §3.6.</summary>
+/// <summary>The planner against docs/protocol.md §3.7: the written paths exactly, and all 64 pairs of each flag set
+/// against an independent oracle built from the direct-arc table of docs/protocol.md §3.6.</summary>
 public class TransitionPlannerTests
 {
     private const MigrationCapabilities SC = MigrationCapabilities.StopCopy, P2P = MigrationCapabilities.P2P, PRE = MigrationCapabilities.PreCopy;
@@ -69,7 +69,7 @@ public class TransitionPlannerTests
         Assert.Equal(Error, TransitionPlanner.NextState(StopCopy, target, SC | P2P | PRE));
     }
 
-    /// <summary>Direct arcs of §3.6, with the flags each needs, written independently of the next-hop table.</summary>
+    /// <summary>Direct arcs of docs/protocol.md §3.6, with the flags each needs, written independently of the next-hop table.</summary>
     private static bool ArcExists(MigrationState from, MigrationState to, MigrationCapabilities f)
     {
         bool p2p = f.HasFlag(P2P), pre = f.HasFlag(PRE);
@@ -128,7 +128,7 @@ public class TransitionPlannerTests
                 var plan = TransitionPlanner.Plan(from, to, flags);
                 bool bothExist = TransitionPlanner.IsSupported(from, flags) && TransitionPlanner.IsSupported(to, flags);
                 int? shortest = bothExist ? ShortestAllowed(from, to, flags) : null;
-                if (from == StopCopy && to is PreCopy or PreCopyP2P) shortest = null; // §3.12: refused outright
+                if (from == StopCopy && to is PreCopy or PreCopyP2P) shortest = null; // docs/protocol.md §3.12: refused outright
                 if (shortest is null)
                 {
                     Assert.True(plan.IsRefused, $"{flags}: {from} -> {to} should be refused but planned {plan}");

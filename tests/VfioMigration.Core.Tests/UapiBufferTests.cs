@@ -6,7 +6,7 @@ using VfioMigration.Transport;
 
 namespace VfioMigration.Tests;
 
-/// <summary>Buffers and numbers of the uAPI as protocol doc §4 gives them.</summary>
+/// <summary>Buffers and numbers of the uAPI as docs/protocol.md §4 gives them.</summary>
 public class UapiBufferTests
 {
     [Fact]

@@ -3,7 +3,7 @@ using static VfioMigration.Protocol.MigrationState;
 
 namespace VfioMigration.Tests;
 
-/// <summary>All 16 combinations of bits 0–3, with and without the NDMA capability (protocol doc §1.4).</summary>
+/// <summary>All 16 combinations of bits 0–3, with and without the NDMA capability (docs/protocol.md §1.4).</summary>
 public class V1StateClassificationTests
 {
     // Kinds by name: V1StateKind is internal to Core, and a public theory cannot take it as a parameter.

@@ -4,11 +4,13 @@ using VfioMigration.Protocol;
 
 namespace VfioMigration.Conformance;
 
-// Device DMA logging, features 6–8 (checklist §8.5). Range arrays and report bitmaps are user pointers, as the
+// Device DMA logging, features 6–8 (docs/protocol.md §8.5). Range arrays and report bitmaps are user pointers, as the
 // kernel reads them with copy_from_user; the suite passes native memory it frees itself.
 public sealed partial class ConformanceSuite
 {
     private const string LoggingSource = "include/uapi/linux/vfio.h, VFIO_DEVICE_FEATURE_DMA_LOGGING_START/STOP/REPORT; drivers/vfio/vfio_main.c vfio_ioctl_device_feature_logging_start";
+    // vfio_main.c passes a second START to the driver; the uAPI forbids it and each driver's log_start refuses it.
+    private const string StartTwiceSource = "include/uapi/linux/vfio.h, struct vfio_device_feature_dma_logging_control (\"another start is not allowed in the meantime\"); not checked by drivers/vfio/vfio_main.c, refused by each driver's log_ops->log_start (drivers/vfio/pci/mlx5/cmd.c mlx5vf_start_page_tracker: EINVAL)";
     private const ulong LogPage = 4096;
 
     private void RunDmaLogging()
@@ -47,7 +49,7 @@ public sealed partial class ConformanceSuite
                 string obs = $"first START {Rc(first)}; second START {Rc(second)}";
                 if (first != 0) return Fail(obs, "a valid START must succeed");
                 return second < 0 ? Pass(obs) : Fail(obs, "only one START is allowed until STOP");
-            });
+            }, StartTwiceSource);
         LoggingCheck(43, "dma-logging.report-page-size", "REPORT with page_size under 4096 or not a power of two is refused", "EINVAL for 2048 and 6144",
             l =>
             {
@@ -68,8 +70,8 @@ public sealed partial class ConformanceSuite
     private static Verdict Expect(int rc, int errno, string what) =>
         rc == -errno ? Pass($"{what}: {Rc(rc)}") : Fail($"{what}: {Rc(rc)}", $"must fail with {Errno.Name(errno)}");
 
-    private void LoggingCheck(int number, string id, string name, string required, Func<LoggingCalls, Verdict> body) =>
-        Check(number, id, ConformanceArea.DmaLogging, name, required, LoggingSource, () =>
+    private void LoggingCheck(int number, string id, string name, string required, Func<LoggingCalls, Verdict> body, string source = LoggingSource) =>
+        Check(number, id, ConformanceArea.DmaLogging, name, required, source, () =>
         {
             using var l = new LoggingCalls(this);
             try { return body(l); }

@@ -4,7 +4,7 @@ using VfioMigration.Protocol;
 
 namespace VfioMigration.Conformance;
 
-// Resume (checklist §8.3 items 31–36, §8.6 item 57): a save -> restore round trip, chunking, and damaged streams
+// Resume (docs/protocol.md checklist 31–36, checklist 57): a save -> restore round trip, chunking, and damaged streams
 // that must fail. Through the protocol driver, so the same checks hold v1 and v2 devices to the same rules.
 public sealed partial class ConformanceSuite
 {

@@ -6,12 +6,12 @@ using L = VfioMigration.Protocol.MigrationRegionLayout;
 
 namespace VfioMigration.Conformance;
 
-// v1 migration region (checklist §8.6) and the RFC's NDMA bit (§8.7), through raw region reads and writes at the
+// v1 migration region (docs/protocol.md §8.6) and the RFC's NDMA bit (docs/protocol.md §8.7), through raw region reads and writes at the
 // offsets the region info reports.
 public sealed partial class ConformanceSuite
 {
     private const string V1Source = "include/uapi/linux/vfio.h (v5.8-v5.17), struct vfio_device_migration_info";
-    private const string NdmaSource = "RFC \"vfio: Define device migration protocol v2\" NDMA bit (VFIO_REGION_INFO_CAP_MIG_NDMA, id 6); protocol doc 2.1";
+    private const string NdmaSource = "RFC \"vfio: Update/Clarify migration uAPI, add NDMA state\" (Dec 2021) NDMA bit (VFIO_REGION_INFO_CAP_MIG_NDMA, id 6); docs/protocol.md §2.1";
 
     private long V1Base => (long)((V1MigrationDriver)_driver).Region.Offset;
     private bool V1Ndma => ((V1MigrationDriver)_driver).NdmaCapable;
@@ -78,7 +78,7 @@ public sealed partial class ConformanceSuite
                 return Pass(string.Join("; ", seen));
             });
         Check(51, "v1.qemu-flows", area, "The transitions QEMU's v1 code made all succeed",
-            "0x1->0x3->0x2->0x0->0x1, 0x1->0x4->0x1 (with a stream), 0x3->0x1, 0x2->0x1", "QEMU hw/vfio/migration.c (5.2-7.2) vfio_migration_set_state; protocol doc 3.13", () =>
+            "0x1->0x3->0x2->0x0->0x1, 0x1->0x4->0x1 (with a stream), 0x3->0x1, 0x2->0x1", "QEMU hw/vfio/migration.c (5.2-7.2) vfio_migration_set_state; docs/protocol.md §3.13", () =>
             {
                 var stream = SavedStream();
                 Fresh();

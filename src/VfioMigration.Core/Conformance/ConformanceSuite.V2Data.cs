@@ -5,7 +5,7 @@ using VfioMigration.Transport;
 
 namespace VfioMigration.Conformance;
 
-// v2 data sessions (checklist §8.3): which arcs return an fd, fd directions, end of stream, "no data now",
+// v2 data sessions (docs/protocol.md §8.3): which arcs return an fd, fd directions, end of stream, "no data now",
 // PRECOPY_INFO, invalidation by reset and by leaving the session, MIG_DATA_SIZE against the bytes produced.
 public sealed partial class ConformanceSuite
 {

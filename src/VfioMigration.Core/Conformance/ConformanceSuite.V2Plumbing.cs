@@ -4,7 +4,7 @@ using VfioMigration.Protocol.Uapi;
 
 namespace VfioMigration.Conformance;
 
-// v2 feature plumbing (checklist §8.1): raw VFIO_DEVICE_FEATURE buffers, validated as vfio_ioctl_device_feature
+// v2 feature plumbing (docs/protocol.md §8.1): raw VFIO_DEVICE_FEATURE buffers, validated as vfio_ioctl_device_feature
 // and vfio_check_feature do.
 public sealed partial class ConformanceSuite
 {

@@ -3,7 +3,7 @@ using VfioMigration.Protocol;
 
 namespace VfioMigration.Conformance;
 
-// v2 state machine (checklist §8.2, and §8.3 items 23–25 for which arcs return an fd).
+// v2 state machine (docs/protocol.md §8.2, and checklist 23–25 for which arcs return an fd).
 public sealed partial class ConformanceSuite
 {
     private const string StateEnum = "include/uapi/linux/vfio.h, enum vfio_device_mig_state";
@@ -47,7 +47,7 @@ public sealed partial class ConformanceSuite
                     return now == MigrationState.Running ? Pass(obs) : Fail(obs, "a refused SET changed the state");
                 });
         Check(16, "fsm.stopcopy-to-precopy-refused", area, "StopCopy -> PreCopy(P2P) is refused in userspace, never sent",
-            "refused before any SET reaches the device; state stays StopCopy", $"{NextState} (STOP_COPY -> PRE_COPY is EINVAL; kernels before the 2026 fix lock up: protocol doc 3.12)", () =>
+            "refused before any SET reaches the device; state stays StopCopy", $"{NextState} (STOP_COPY -> PRE_COPY is EINVAL; kernels before the 2026 fix lock up: docs/protocol.md §3.12)", () =>
             {
                 _driver.RequestState(MigrationState.StopCopy);
                 int before = _t.StateSets;
@@ -123,7 +123,7 @@ public sealed partial class ConformanceSuite
     /// <summary>
     /// Every (current, target) pair the flags allow, as ONE SET (as QEMU sends them): the device reaches the target,
     /// returns a data fd exactly when the final arc opens a session, and — where an observer sees arcs — walks exactly
-    /// the kernel's path. STOP_COPY to PRE_COPY(_P2P) is never sent (§3.12).
+    /// the kernel's path. STOP_COPY to PRE_COPY(_P2P) is never sent (docs/protocol.md §3.12).
     /// </summary>
     private void RunV2Paths()
     {

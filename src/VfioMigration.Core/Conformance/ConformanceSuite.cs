@@ -11,12 +11,12 @@ namespace VfioMigration.Conformance;
 
 /// <summary>
 /// Checks one device (and optionally a second compatible one, for the round trip) against the VFIO migration uAPI:
-/// the protocol doc's checklist (§8) items that a real device can be held to, plus what a VMM depends on. Plumbing
+/// the checklist (docs/protocol.md §8) items that a real device can be held to, plus what a VMM depends on. Plumbing
 /// checks send raw <c>VFIO_DEVICE_FEATURE</c> buffers through the transport; higher-level checks go through the v1
 /// and v2 drivers. Works on any <see cref="IVfioDeviceTransport"/>, real or simulated.
 /// <para>
 /// Destructive: the device is reset and moved through every state. The suite never sends STOP_COPY → PRE_COPY or
-/// PRE_COPY_P2P to a device (kernels before the 2026 fix lock up, §3.12); that check is about our own refusal.
+/// PRE_COPY_P2P to a device (kernels before the 2026 fix lock up, docs/protocol.md §3.12); that check is about our own refusal.
 /// Whatever happens, it resets the device at the end and reports the state it is left in
 /// (<see cref="FinalState"/>).
 /// </para>
@@ -79,7 +79,7 @@ public sealed partial class ConformanceSuite
     {
         _onResult = onResult;
         _cancel = cancellationToken;
-        // The first thing the suite does: read the state of the device as it was opened (checklist 10 / 49).
+        // The first thing the suite does: read the state of the device as it was opened (docs/protocol.md checklist 10 / 49).
         var (openRc, openState) = RawGetV2();
         try
         {

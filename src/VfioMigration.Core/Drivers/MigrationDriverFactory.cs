@@ -8,7 +8,7 @@ using VfioMigration.Transport;
 namespace VfioMigration.Drivers;
 
 /// <summary>
-/// Finds out which protocol an open device speaks (checklist 74): a successful GET of feature 1 means v2;
+/// Finds out which protocol an open device speaks (docs/protocol.md checklist 74): a successful GET of feature 1 means v2;
 /// ENOTTY there sends us looking for a v1 region (type 3 / subtype 1) in every region's capability chain;
 /// neither means no migration. A v2 device found in a session state with no data fd of ours is brought to a defined
 /// state by the first state read (<see cref="V2MigrationDriver.TakeOverFoundState"/>).

@@ -13,7 +13,7 @@ namespace VfioMigration.Drivers;
 /// The v1 protocol driver over the migration region: read-modify-write of device_state (reserved bits kept),
 /// the save loop pending_bytes → data_offset → data_size → data, and the resume loop data_offset → data →
 /// data_size. Each segment is framed in the byte stream it hands up as {u64 length, bytes}, so a restore replays
-/// segments in the same order and sizes (§1.7).
+/// segments in the same order and sizes (docs/protocol.md §1.7).
 /// </summary>
 internal sealed class V1MigrationDriver : IDeviceMigration
 {

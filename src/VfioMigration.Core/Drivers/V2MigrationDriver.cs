@@ -8,8 +8,8 @@ namespace VfioMigration.Drivers;
 
 /// <summary>
 /// The v2 protocol driver: MIG_DEVICE_STATE, planned in userspace and executed one arc per SET, so that a failure
-/// is pinned to the arc that failed and the kernel is never asked for a path it might mishandle (§3.12). After a
-/// failed SET the state is read back with a GET (checklist 18, 75).
+/// is pinned to the arc that failed and the kernel is never asked for a path it might mishandle (docs/protocol.md §3.12). After a
+/// failed SET the state is read back with a GET (docs/protocol.md checklist 18, 75).
 /// </summary>
 internal sealed class V2MigrationDriver : IDeviceMigration
 {

@@ -5,7 +5,7 @@ namespace VfioMigration.Operations;
 
 /// <summary>
 /// Moves a set of devices that may DMA into each other in the order <see cref="QuiesceRules"/> gives (the seed's
-/// rule, checklist 40): quiesce every member before any stops, wake through RunningP2P. This type runs that order
+/// rule, docs/protocol.md checklist 40): quiesce every member before any stops, wake through RunningP2P. This type runs that order
 /// all or nothing; the rules themselves live in <see cref="QuiesceRules"/>.
 /// </summary>
 public sealed class DeviceSetTransition

@@ -2,14 +2,14 @@ namespace VfioMigration;
 
 /// <summary>
 /// One conformance check's verdict on one device, meant to stand as evidence: which rule (checklist number in
-/// the protocol doc §8, a stable <see cref="Check"/> id, the rule's <see cref="Source"/>), what the uAPI requires,
+/// docs/protocol.md §8, a stable <see cref="Check"/> id, the rule's <see cref="Source"/>), what the uAPI requires,
 /// what the device did, and the outcome.
 /// </summary>
 public sealed record ConformanceResult
 {
     /// <summary>The device checked (PCI address, ccw bus id, mdev UUID).</summary>
     public required string Device { get; init; }
-    /// <summary>The item of the protocol doc's conformance checklist (§8) this check implements.</summary>
+    /// <summary>The item of the conformance checklist (docs/protocol.md §8) this check implements.</summary>
     public required int Number { get; init; }
     /// <summary>A stable id, unique within a run, e.g. <c>fsm.reset.StopCopy</c>.</summary>
     public required string Check { get; init; }

@@ -2,7 +2,7 @@ namespace VfioMigration.Protocol;
 
 /// <summary>
 /// <c>struct vfio_device_migration_info</c>, the v1 register block at offset 0 of the migration region
-/// (protocol doc §1.2). The only place these offsets and widths are written down.
+/// (docs/protocol.md §1.2). The only place these offsets and widths are written down.
 /// </summary>
 internal static class MigrationRegionLayout
 {

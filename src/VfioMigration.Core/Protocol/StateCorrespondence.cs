@@ -1,7 +1,7 @@
 namespace VfioMigration.Protocol;
 
 /// <summary>
-/// The v1 ↔ v2 correspondence (protocol doc §1.4, §2.3, §3.13): which v1 <c>device_state</c> bit pattern means
+/// The v1 ↔ v2 correspondence (docs/protocol.md §1.4, §2.3, §3.13): which v1 <c>device_state</c> bit pattern means
 /// which <see cref="MigrationState"/>, for devices with and without the NDMA capability.
 /// </summary>
 internal static class StateCorrespondence

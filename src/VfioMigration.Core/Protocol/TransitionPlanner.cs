@@ -1,9 +1,9 @@
 namespace VfioMigration.Protocol;
 
 /// <summary>
-/// Plans v2 transitions exactly as the kernel's <c>vfio_mig_get_next_state</c> walks them (protocol doc §3.7): one
+/// Plans v2 transitions exactly as the kernel's <c>vfio_mig_get_next_state</c> walks them (docs/protocol.md §3.7): one
 /// next-hop table for a device with every feature, reduced for the device's flags by skipping hops the device
-/// cannot enter. Userspace plans every request itself so it never depends on the kernel to reject one (§3.12).
+/// cannot enter. Userspace plans every request itself so it never depends on the kernel to reject one (docs/protocol.md §3.12).
 /// </summary>
 internal static class TransitionPlanner
 {
@@ -27,7 +27,7 @@ internal static class TransitionPlanner
 
     private const int StateCount = 8;
 
-    /// <summary>The device flags a state needs (§3.7); null for Error, which no flags satisfy.</summary>
+    /// <summary>The device flags a state needs (docs/protocol.md §3.7); null for Error, which no flags satisfy.</summary>
     public static MigrationCapabilities? RequiredCapabilities(MigrationState state) => state switch
     {
         S or R or SC or RS => MigrationCapabilities.StopCopy,

@@ -1,6 +1,6 @@
 namespace VfioMigration.Protocol;
 
-/// <summary>Numbers of the VFIO uAPI (protocol doc §3.2, §4): request codes, feature ids, flag bits, capability ids.</summary>
+/// <summary>Numbers of the VFIO uAPI (docs/protocol.md §3.2, §4): request codes, feature ids, flag bits, capability ids.</summary>
 internal static class VfioUapi
 {
     // ioctl requests: _IO(';', 100 + n) on asm-generic layouts (x86_64, arm64, riscv64, s390x).

@@ -42,7 +42,7 @@ internal sealed class LinuxVfioTransport : IVfioDeviceTransport
 
     /// <summary>
     /// Opens a device through its cdev (<c>/dev/vfio/devices/vfioX</c>, kernels with CONFIG_VFIO_DEVICE_CDEV): bind
-    /// to a fresh iommufd before any other ioctl (checklist 72). No IOAS is attached: migration needs no DMA
+    /// to a fresh iommufd before any other ioctl (docs/protocol.md checklist 72). No IOAS is attached: migration needs no DMA
     /// mappings. Used when the device has no group node (kernels built without the group interface).
     /// </summary>
     public static LinuxVfioTransport OpenCdev(string address, string deviceNode, string iommuNode)
@@ -75,7 +75,7 @@ internal sealed class LinuxVfioTransport : IVfioDeviceTransport
 
     private static int Checked(int fd, string address, string node) => fd >= 0 ? fd : throw OpenError(-fd, address, node);
 
-    /// <summary>What an open failure means for an administrator (checklist 73: busy is "in use", not a protocol error).</summary>
+    /// <summary>What an open failure means for an administrator (docs/protocol.md checklist 73: busy is "in use", not a protocol error).</summary>
     public static VfioMigrationException OpenError(int errno, string address, string node) => errno switch
     {
         // Another file owns the group (a VM, another tool, another PowerShell session); the kernel does not say which.

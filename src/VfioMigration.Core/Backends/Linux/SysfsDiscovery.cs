@@ -3,7 +3,7 @@ using System.Globalization;
 namespace VfioMigration.Backends.Linux;
 
 /// <summary>
-/// Finds VFIO devices in sysfs (protocol doc §7, checklist 70–72): PCI functions bound to vfio-pci or a variant
+/// Finds VFIO devices in sysfs (docs/protocol.md §7, checklist 70–72): PCI functions bound to vfio-pci or a variant
 /// driver, mediated devices (vfio-ccw among them), their IOMMU groups and group nodes, no-IOMMU groups, and device
 /// cdevs where the kernel has them. It only reads: it never binds, unbinds or writes anything. The roots are
 /// injectable so tests can walk fake trees; a device that vanishes during the walk is skipped, and one whose
@@ -137,7 +137,7 @@ public sealed class SysfsDiscovery
         return (null, isNoIommu, isNoIommu ? noiommu : plain);
     }
 
-    /// <summary>The cdev only if it exists and its device numbers are the ones sysfs gives (checklist 72).</summary>
+    /// <summary>The cdev only if it exists and its device numbers are the ones sysfs gives (docs/protocol.md checklist 72).</summary>
     private string? DeviceCdev(string dir, string? vfioDev)
     {
         if (vfioDev is null) return null;

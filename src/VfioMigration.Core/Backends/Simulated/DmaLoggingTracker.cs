@@ -4,7 +4,7 @@ using VfioMigration.Protocol;
 namespace VfioMigration.Backends.Simulated;
 
 /// <summary>
-/// v2 device DMA logging (features 6–8, protocol doc §3.10): logs the device's writes to guest memory by IOVA.
+/// v2 device DMA logging (features 6–8, docs/protocol.md §3.10): logs the device's writes to guest memory by IOVA.
 /// As in the kernel, the range array and the report bitmap are user pointers in the payload.
 /// </summary>
 internal sealed unsafe class DmaLoggingTracker

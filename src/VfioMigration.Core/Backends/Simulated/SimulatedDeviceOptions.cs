@@ -24,7 +24,7 @@ public sealed record SimulatedDeviceOptions
     public bool DmaLogging { get; init; }
     /// <summary>In pre-copy with nothing to send, read() returns 0 (as mtty does) instead of failing with ENOMSG.</summary>
     public bool PreCopyEmptyReadReturnsZero { get; init; }
-    /// <summary>v1: reproduce libvfio-user's restricted transition table and exact segment sizes (§1.8).</summary>
+    /// <summary>v1: reproduce libvfio-user's restricted transition table and exact segment sizes (docs/protocol.md §1.8).</summary>
     public bool StrictV1 { get; init; }
     /// <summary>v1: size of the migration region's data section.</summary>
     public int V1DataSectionSize { get; init; } = 64 * 1024;

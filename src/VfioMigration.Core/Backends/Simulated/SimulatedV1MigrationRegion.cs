@@ -7,7 +7,7 @@ using L = VfioMigration.Protocol.MigrationRegionLayout;
 namespace VfioMigration.Backends.Simulated;
 
 /// <summary>
-/// The v1 migration region of a simulated device (protocol doc §1), read and written at byte offsets like the
+/// The v1 migration region of a simulated device (docs/protocol.md §1), read and written at byte offsets like the
 /// kernel's: the register block at offset 0, a trapped data section after it. Follows the RFC (every valid→valid
 /// transition; failure leaves the state unchanged or 0x6), or libvfio-user's restricted table in strict mode.
 /// Each saved segment starts with an 8-byte prefix {u32 magic, u32 payload length}, so a strict device can tell
@@ -153,7 +153,7 @@ internal sealed class SimulatedV1MigrationRegion
         var segment = _data.AsSpan(0, (int)size);
         if (Strict)
         {
-            // Same order and same sizes as on the source (§1.7): one whole segment per data_size write.
+            // Same order and same sizes as on the source (docs/protocol.md §1.7): one whole segment per data_size write.
             if (size < SegmentPrefixSize || BinaryPrimitives.ReadUInt32LittleEndian(segment) != SegmentMagic
                 || BinaryPrimitives.ReadUInt32LittleEndian(segment[4..]) + (ulong)SegmentPrefixSize != size)
                 return -Errno.EINVAL;
@@ -246,7 +246,7 @@ internal sealed class SimulatedV1MigrationRegion
     private static RunLevel RunLevelOf(uint bits) =>
         (bits & 0x1) == 0 ? RunLevel.Stopped : (bits & 0x8) != 0 ? RunLevel.NoDma : RunLevel.Running;
 
-    /// <summary>libvfio-user's v1 table (§1.8), including its quirks: 0x3→0x3 refused, a write of 0x6 accepted there but not here.</summary>
+    /// <summary>libvfio-user's v1 table (docs/protocol.md §1.8), including its quirks: 0x3→0x3 refused, a write of 0x6 accepted there but not here.</summary>
     private static bool StrictTableAllows(uint from, uint to) => (from, to) switch
     {
         (0x0, 0x0 or 0x1) => true,

@@ -4,8 +4,8 @@ using VfioMigration.Protocol;
 namespace VfioMigration.Backends.Simulated;
 
 /// <summary>
-/// The v2 migration uAPI of a simulated device: the kernel core's feature validation (§3.1), its next-hop walk
-/// (§3.7), and a driver's arcs (§3.6) acting on the device model, with data sessions handed out as fds.
+/// The v2 migration uAPI of a simulated device: the kernel core's feature validation (docs/protocol.md §3.1), its next-hop walk
+/// (docs/protocol.md §3.7), and a driver's arcs (docs/protocol.md §3.6) acting on the device model, with data sessions handed out as fds.
 /// </summary>
 internal sealed class SimulatedV2Migration
 {

@@ -1,6 +1,6 @@
 namespace VfioMigration.Backends.Simulated;
 
-/// <summary>The vfio-ccw subchannel FSM states that matter to migration (protocol doc §5.3).</summary>
+/// <summary>The vfio-ccw subchannel FSM states that matter to migration (docs/protocol.md §5.3).</summary>
 public enum SubchannelActivity
 {
     /// <summary>No channel program in flight.</summary>

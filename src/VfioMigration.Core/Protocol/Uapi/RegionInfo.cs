@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace VfioMigration.Protocol.Uapi;
 
 /// <summary>
-/// <c>struct vfio_region_info</c> (32 bytes) with its capability chain (protocol doc §4.2–4.3). The chain's
+/// <c>struct vfio_region_info</c> (32 bytes) with its capability chain (docs/protocol.md §4.2–4.3). The chain's
 /// <c>next</c> offsets count from the start of the whole info buffer.
 /// </summary>
 internal sealed record RegionInfo(uint Index, uint Flags, ulong Size, ulong Offset, IReadOnlyList<RegionCapability> Capabilities)
