@@ -6,7 +6,7 @@ using VfioMigration.Protocol;
 
 namespace VfioMigration.Tests;
 
-/// <summary>Issue 9: the audit log never changes an outcome, never follows a link, and is private.</summary>
+/// <summary>The audit log never changes an outcome, never follows a link, and is private.</summary>
 public class AuditLogTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("vfio-audit-").FullName;

@@ -4,7 +4,7 @@ using VfioMigration.Protocol;
 
 namespace VfioMigration.Tests;
 
-/// <summary>Issue 9: one operation per device at a time, and one save per image path.</summary>
+/// <summary>One operation per device at a time, and one save per image path.</summary>
 public class ConcurrentUseTests
 {
     /// <summary>Starts a save on another thread and returns once it is streaming, held there until <c>release</c> is set.</summary>

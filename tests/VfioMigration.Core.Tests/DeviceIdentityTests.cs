@@ -3,7 +3,7 @@ using VfioMigration.Operations;
 
 namespace VfioMigration.Tests;
 
-/// <summary>Issue 13: one identity, shown as it is by every output object made from it.</summary>
+/// <summary>One identity, shown as it is by every output object made from it.</summary>
 public class DeviceIdentityTests
 {
     [Fact]

@@ -9,7 +9,7 @@ using VfioMigration.Protocol;
 namespace VfioMigration.Tests;
 
 /// <summary>
-/// Issue 9: the damaged-image corpus. Over 10,000 mutations of a v1, a v2 and a set image, in bounded time:
+/// The damaged-image corpus. Over 10,000 mutations of a v1, a v2 and a set image, in bounded time:
 /// byte damage (flips, truncation, extension, insertion, deletion, hostile lengths) must never verify, and header
 /// edits with the checksum recomputed (so that only the header checks stand between them and a device) must never
 /// raise anything but <see cref="StateImageException"/>, and when accepted must describe without error.

@@ -9,7 +9,7 @@ using VfioMigration.Protocol;
 namespace VfioMigration.Tests;
 
 /// <summary>
-/// Issue 13: the device an image records, on disk and read back. The record is the flat JSON object of
+/// The device an image records, on disk and read back. The record is the flat JSON object of
 /// docs/image-format.md, field for field and in that order, whatever holds the identity in memory; where the device
 /// sat on its host (group, nodes, binding) is not recorded.
 /// </summary>

@@ -7,7 +7,7 @@ using VfioMigration.Protocol;
 namespace VfioMigration.Tests;
 
 /// <summary>
-/// Issue 9: only regular files are image files, no open can block, and every file-system failure is a module
+/// Only regular files are image files, no open can block, and every file-system failure is a module
 /// error that names the target, deletes every temporary file of the call and returns every device.
 /// </summary>
 public class ImageFileSafetyTests

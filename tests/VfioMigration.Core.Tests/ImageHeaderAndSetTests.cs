@@ -6,7 +6,7 @@ using VfioMigration.Protocol;
 
 namespace VfioMigration.Tests;
 
-/// <summary>Issue 9: images verified whole, sets included; a damaged header is ImageInvalid for that file only.</summary>
+/// <summary>Images verified whole, sets included; a damaged header is ImageInvalid for that file only.</summary>
 public class ImageHeaderAndSetTests
 {
     private static (ImageFixture F, SimulatedDevice A, SimulatedDevice B, byte[] ImageA, byte[] ImageB) SavedSet()

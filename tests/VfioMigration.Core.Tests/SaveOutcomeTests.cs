@@ -4,7 +4,7 @@ using VfioMigration.Protocol;
 
 namespace VfioMigration.Tests;
 
-/// <summary>Issue 9: every outcome says what happened to the file and the one state the device is in now.</summary>
+/// <summary>Every outcome says what happened to the file and the one state the device is in now.</summary>
 public class SaveOutcomeTests
 {
     [Fact]
@@ -86,7 +86,7 @@ public class SaveOutcomeTests
     }
 }
 
-/// <summary>Issue 9: a restore refused before any device is touched says so, with the state of each device.</summary>
+/// <summary>A restore refused before any device is touched says so, with the state of each device.</summary>
 public class RestoreRefusalTests
 {
     [Fact]

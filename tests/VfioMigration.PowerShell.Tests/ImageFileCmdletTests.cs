@@ -138,7 +138,7 @@ public sealed class ImageFileCmdletTests : IDisposable
     }
 }
 
-/// <summary>Issue 9: the audit log seen from pwsh (environment variables: run alone).</summary>
+/// <summary>The audit log seen from pwsh (environment variables: run alone).</summary>
 [Collection(EnvironmentCollection.Name)]
 public sealed class AuditLogCmdletTests : IDisposable
 {

@@ -10,4 +10,9 @@ public interface IDeviceBackend
     IReadOnlyList<DeviceIdentity> Enumerate(bool includeCandidates = false);
     /// <summary>Opens a device for exclusive use; throws <see cref="VfioMigrationException"/> with a clear id when it cannot.</summary>
     IVfioDeviceTransport Open(string address);
+    /// <summary>
+    /// What can be seen of a device beyond its uAPI (arcs walked, peer writes, internal state), for the conformance
+    /// suite; null where nothing can (a real device).
+    /// </summary>
+    IConformanceObserver? Observe(string address);
 }

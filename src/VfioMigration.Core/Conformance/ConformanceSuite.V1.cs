@@ -200,6 +200,6 @@ public sealed partial class ConformanceSuite
             return a == 0 && sa == 0x9 && b == 0 && sb == 0xB ? Pass(obs) : Fail(obs, "the NDMA states must be accepted and read back");
         });
         Check(62, "ndma.p2p-quiesced", area, "0x9 starts no peer-to-peer DMA; 0x1 does again", "no new P2P writes in 0x9",
-            $"{NdmaSource} (\"no new DMA\"; narrowed to peer-to-peer in the seed)", () => P2PQuiesceCheck(MigrationState.RunningP2P, () => _driver.RequestState(MigrationState.Running)));
+            $"{NdmaSource} (\"no new DMA\"; narrowed to peer-to-peer in the RFC discussion, docs/protocol.md §2.2)", () => P2PQuiesceCheck(MigrationState.RunningP2P, () => _driver.RequestState(MigrationState.Running)));
     }
 }

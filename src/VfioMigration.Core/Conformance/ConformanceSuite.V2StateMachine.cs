@@ -38,7 +38,7 @@ public sealed partial class ConformanceSuite
                 "the device offers every state (STOP_COPY, P2P and PRE_COPY)"));
         foreach (var s in unsupported)
             Check(14, $"fsm.unsupported-target.{s}", area, $"SET to {s}, which the flags do not offer, is refused", "EINVAL, state stays Running",
-                $"{NextState} (vfio_mig_check_state / flag requirements)", () =>
+                $"{NextState} (vfio_main.c: vfio_mig_get_next_state, flag requirements)", () =>
                 {
                     var (rc, _, _) = RawSet((uint)s);
                     var now = StateNow();

@@ -4,7 +4,7 @@ using VfioMigration.Protocol;
 namespace VfioMigration.Operations;
 
 /// <summary>
-/// Moves a set of devices that may DMA into each other in the order <see cref="QuiesceRules"/> gives (the seed's
+/// Moves a set of devices that may DMA into each other in the order <see cref="QuiesceRules"/> gives (the NDMA RFC discussion's
 /// rule, docs/protocol.md checklist 40): quiesce every member before any stops, wake through RunningP2P. This type runs that order
 /// all or nothing; the rules themselves live in <see cref="QuiesceRules"/>.
 /// </summary>

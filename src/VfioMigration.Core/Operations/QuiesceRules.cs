@@ -7,7 +7,7 @@ namespace VfioMigration.Operations;
 /// The rules for devices that may DMA into each other (one VM's devices moved as a set), written once. When a
 /// change stops them, every running member first enters its peer-to-peer quiesced form (Running → RunningP2P,
 /// PreCopy → PreCopyP2P; the NDMA bit on v1), and only then does any member stop, so no device writes into a peer
-/// that is already frozen (the seed's rule, docs/protocol.md checklist 40; vfio.h, RUNNING_P2P: "the device must not ... initiate
+/// that is already frozen (the NDMA RFC discussion, docs/protocol.md §2.2 and checklist 40; vfio.h, RUNNING_P2P: "the device must not ... initiate
 /// ... DMA to another device"). Waking a set is the mirror image: stopped
 /// members enter RunningP2P first, then all run. A member that cannot quiesce makes a stopping set refuse unless
 /// forced. <see cref="DeviceSetTransition"/>, <see cref="DeviceSetSaver"/>, <see cref="DeviceSetRestorer"/>,

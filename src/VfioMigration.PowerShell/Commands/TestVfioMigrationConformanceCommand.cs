@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using VfioMigration.Backends.Simulated;
 using VfioMigration.Conformance;
 using VfioMigration.Operations;
 using VfioMigration.Transport;
@@ -89,11 +88,8 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
             t = Open(session, device.Address);
             if (t is null) return;
             if (peer is not null && (pt = Open(session, peer.Address)) is null) return;
-            var host = session.Backend is SimulatedBackend sb ? sb.Host : null;
-            var suite = new ConformanceSuite(t, pt,
-                host is null ? null : new SimulatedConformanceObserver(host[device.Address]),
-                host is null || peer is null ? null : new SimulatedConformanceObserver(host[peer.Address]),
-                Module.Log)
+            var suite = new ConformanceSuite(t, pt, session.Backend.Observe(device.Address),
+                peer is null ? null : session.Backend.Observe(peer.Address), Module.Log)
             { Areas = Area };
             var results = suite.Run(r => { WriteObject(r); this.DrainLog(); }, Cancellation);
             this.DrainLog();

@@ -32,6 +32,9 @@ public sealed class LinuxBackend : IDeviceBackend
         get { lock (_groups) return _groups.Keys.ToArray(); }
     }
 
+    /// <summary>A real device shows nothing beyond its uAPI.</summary>
+    public IConformanceObserver? Observe(string address) => null;
+
     public IVfioDeviceTransport Open(string address)
     {
         var id = Discovery.Enumerate(includeUnbound: true).FirstOrDefault(d => string.Equals(d.Address, address, StringComparison.OrdinalIgnoreCase))

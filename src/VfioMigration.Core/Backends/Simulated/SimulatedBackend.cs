@@ -14,6 +14,8 @@ public sealed class SimulatedBackend : IDeviceBackend
 
     public IVfioDeviceTransport Open(string address) => Host[address].Open();
 
+    public IConformanceObserver? Observe(string address) => new SimulatedConformanceObserver(Host[address]);
+
     /// <summary>What the simulator's configuration says the device is, as sysfs would show it.</summary>
     public static DeviceIdentity Identify(SimulatedDevice d)
     {

@@ -5,7 +5,7 @@ namespace VfioMigration.Backends.Simulated;
 
 /// <summary>
 /// An s390 I/O subchannel under vfio-ccw. Channel programs take virtual time: a START is translated
-/// (CP_PROCESSING), then runs on the channel (CP_PENDING) until its final interrupt posts an IRB. Per the seed, a
+/// (CP_PROCESSING), then runs on the channel (CP_PENDING) until its final interrupt posts an IRB. Per the NDMA RFC discussion (docs/protocol.md §2.2), a
 /// transition to any stopped state first lets the program in flight complete, bounded by a timeout; while stopped,
 /// no START is accepted. Each program writes a block of the device's storage (its memory).
 /// </summary>

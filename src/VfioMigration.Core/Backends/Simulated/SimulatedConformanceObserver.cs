@@ -7,7 +7,7 @@ namespace VfioMigration.Backends.Simulated;
 /// What the conformance suite may see of a simulated device beyond its uAPI: the arcs it walked, its peer-to-peer
 /// writes, and its internal state (registers, workload position, device memory) for the round trip.
 /// </summary>
-public sealed class SimulatedConformanceObserver : IConformanceObserver
+internal sealed class SimulatedConformanceObserver : IConformanceObserver
 {
     private readonly SimulatedDevice _device;
 
