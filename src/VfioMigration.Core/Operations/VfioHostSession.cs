@@ -68,8 +68,8 @@ public sealed class VfioHostSession : IDisposable
         }
     }
 
-    /// <summary>The open device's transport, for probes beyond the migration driver.</summary>
-    public Transport.IVfioDeviceTransport Transport(string address)
+    /// <summary>The open device's transport, for probes beyond the migration driver (the VM checks; the module has no use for it).</summary>
+    internal Transport.IVfioDeviceTransport Transport(string address)
     {
         Migration(address);
         lock (_sync) return _transports[Identity(address).Address];

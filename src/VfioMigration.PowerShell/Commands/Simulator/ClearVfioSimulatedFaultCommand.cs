@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using VfioMigration.Backends.Simulated;
 
 namespace VfioMigration.PowerShell.Commands;
 
@@ -20,7 +19,7 @@ public sealed class ClearVfioSimulatedFaultCommand : DeviceTargetCmdlet
                 lock (device.SyncRoot)
                 {
                     device.Faults.Clear();
-                    if (device.Model is SimulatedCcwModel ccw) ccw.NextProgramHangs = false;
+                    if (device.Ccw is { } ccw) ccw.NextProgramHangs = false;
                 }
             }
     }
