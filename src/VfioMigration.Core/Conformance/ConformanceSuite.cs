@@ -349,26 +349,4 @@ public sealed partial class ConformanceSuite
         }
         return (ms.ToArray(), observer?.CaptureState());
     }
-
-    /// <summary>The transport under test, counting MIG_DEVICE_STATE SETs so a check can prove none was sent.</summary>
-    private sealed class CountingTransport : IVfioDeviceTransport
-    {
-        private readonly IVfioDeviceTransport _inner;
-        public CountingTransport(IVfioDeviceTransport inner) => _inner = inner;
-        public int StateSets { get; private set; }
-        public string Address => _inner.Address;
-        public int GetDeviceInfo(Span<byte> info) => _inner.GetDeviceInfo(info);
-        public int GetRegionInfo(Span<byte> info) => _inner.GetRegionInfo(info);
-        public int Read(long offset, Span<byte> buffer) => _inner.Read(offset, buffer);
-        public int Write(long offset, ReadOnlySpan<byte> buffer) => _inner.Write(offset, buffer);
-        public int Feature(Span<byte> argument)
-        {
-            if (argument.Length >= 8 && (DeviceFeatureBuffer.Flags(argument) & (VfioUapi.FeatureMask | VfioUapi.FeatureSet | VfioUapi.FeatureProbe))
-                == (VfioUapi.FeatureMigDeviceState | VfioUapi.FeatureSet)) StateSets++;
-            return _inner.Feature(argument);
-        }
-        public IMigrationDataChannel AdoptDataChannel(int fd) => _inner.AdoptDataChannel(fd);
-        public int Reset() => _inner.Reset();
-        public void Dispose() { }
-    }
 }
