@@ -30,12 +30,12 @@ if [ "$(id -u)" = 0 ]; then cache=${VFIO_VM_CACHE:-/var/cache/vfiomigration-vm};
 mkdir -p "$cache"
 suite=${VFIO_VM_SUITE:-default}
 
-# private_apt DIST ARRAY: fills ARRAY with apt options for a private configuration (its own lists and cache under
-# $cache/apt-DIST) with one line for DIST, on the archive that carries this machine's own codename in its apt sources
+# private_apt "DIST..." ARRAY [RELEASE]: fills ARRAY with apt options for a private configuration (its own lists and
+# cache under $cache/apt-<dists>) with one line for each DIST (preferring RELEASE's versions when given), on the archive that carries this machine's own codename in its apt sources
 # (so no archive host is written here). Lists are refreshed once an hour: only the current backports kernel has
 # headers and source in the archive.
 private_apt() {
-  local dist=$1 codename archive uri key aptdir
+  local dists=$1 release=${3:-} codename archive uri key aptdir dist
   local -n into=$2
   codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
   [ -n "$codename" ] || fail "cannot tell this machine's Debian codename from /etc/os-release"
@@ -51,27 +51,30 @@ private_apt() {
       $1 == "deb" { i = 2; key = ""; if ($2 ~ /^\[/) { for (; i <= NF && $i !~ /\]$/; i++) if ($i ~ /signed-by=/) key = $i; if ($i ~ /signed-by=/) key = $i; i++ }
                     if ($(i+1) == want) { sub(/.*signed-by=/, "", key); sub(/\]$/, "", key); print $i "|" key; exit } }')
   fi
-  [ -n "$archive" ] || fail "no '$codename' suite in this machine's apt sources to take the $dist archive from"
+  [ -n "$archive" ] || fail "no '$codename' suite in this machine's apt sources to take the $dists archive from"
   uri=${archive%%|*} key=${archive#*|}
   # The directory keeps its historic name for this machine's own backports (shared with older checkouts).
-  if [ "$dist" = "$codename-backports" ]; then aptdir="$cache/apt-backports"; else aptdir="$cache/apt-$dist"; fi
+  if [ "$dists" = "$codename-backports" ]; then aptdir="$cache/apt-backports"; else aptdir="$cache/apt-${dists// /+}"; fi
   mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial"
   # Written through a temporary name: another run may read it at this moment.
-  echo "deb ${key:+[signed-by=$key] }$uri $dist main" > "$aptdir/sources.list.$$" && mv -f "$aptdir/sources.list.$$" "$aptdir/sources.list"
+  for dist in $dists; do echo "deb ${key:+[signed-by=$key] }$uri $dist main"; done > "$aptdir/sources.list.$$" && mv -f "$aptdir/sources.list.$$" "$aptdir/sources.list"
   into=(-o "Dir::Etc::SourceList=$aptdir/sources.list" -o Dir::Etc::SourceParts=/dev/null
         -o "Dir::State::Lists=$aptdir/lists" -o "Dir::Cache=$aptdir/cache" -o Dir::State::status=/dev/null)
+  [ -z "$release" ] || into+=(-o "APT::Default-Release=$release")
   # apt locks the lists directory itself: a concurrent refresh by another run fails here and the cached lists serve.
   if [ -z "$(find "$aptdir/lists" -maxdepth 1 -name '*Packages*' -mmin -60 2>/dev/null | head -n 1)" ]; then
-    apt-get "${into[@]}" update -qq >/dev/null 2>&1 || echo "run-guest: could not refresh the $dist lists; using what is cached" >&2
+    apt-get "${into[@]}" update -qq >/dev/null 2>&1 || echo "run-guest: could not refresh the $dists lists; using what is cached" >&2
   fi
 }
 
-# apt for the chosen suite. default: the machine's own configuration. backports: <codename>-backports.
-apt_opts=()
+# apt for the chosen suite. default: the machine's own configuration. backports: <codename>-backports. newest:
+# Debian's newest kernel, from trixie-backports (with trixie itself, whose gcc builds mtty for it).
+apt_opts=() toolchain_release=""
 case "$suite" in
   default) ;;
   backports) private_apt "$(. /etc/os-release && echo "${VERSION_CODENAME:-}")-backports" apt_opts ;;
-  *) fail "VFIO_VM_SUITE must be 'default' or 'backports', not '$suite'" ;;
+  newest) private_apt "trixie trixie-backports" apt_opts trixie-backports; toolchain_release=trixie ;;
+  *) fail "VFIO_VM_SUITE must be 'default', 'backports' or 'newest', not '$suite'" ;;
 esac
 kernel_of() { apt-cache "${apt_opts[@]}" depends "$1" 2>/dev/null | awk -v re="$2" '$1 == "Depends:" && $2 ~ re { print $2; exit }'; }
 kernel_pkg=${VFIO_VM_KERNEL:-$(kernel_of linux-image-amd64 '^linux-image-[0-9]')}
@@ -98,10 +101,13 @@ download_host() {
     || fail "apt-get download $* failed"
 }
 
-# build_mtty WORK KVER: mtty.ko (samples/vfio-mdev/mtty.c) for KVER, built out of tree against the suite's
-# headers; only mtty.c is streamed out of Debian's linux-source package, into the scratch directory.
+# build_mtty WORK KVER MDEV_KO: mtty.ko (samples/vfio-mdev/mtty.c) for KVER, built out of tree against the suite's
+# headers; only mtty.c is streamed out of Debian's linux-source package, into the scratch directory. Built with the
+# compiler the kernel was (the headers' CONFIG_CC_VERSION_TEXT): the host's when it has it, else that compiler and
+# what the module build runs, unpacked from the suite's own distribution into a scratch root (never installed) and
+# run there by chroot.
 build_mtty() {
-  local work=$1 kver=$2 headers_pkg common kbuild series
+  local work=$1 kver=$2 headers_pkg common kbuild series cc
   headers_pkg="linux-headers-$kver"
   common=$(kernel_of "$headers_pkg" '^linux-headers-.*-common$')
   kbuild=$(kernel_of "$headers_pkg" '^linux-kbuild-')
@@ -109,19 +115,45 @@ build_mtty() {
   [ -n "$common" ] && [ -n "$kbuild" ] || fail "cannot resolve the headers of $kver in the $suite suite"
   mkdir -p "$work/src" "$work/h" "$work/mtty"
   download "$work/src" "$headers_pkg" "$common" "$kbuild" "linux-source-$series"
-  download_host "$work/src" pahole
-  for deb in "$work"/src/linux-headers-*.deb "$work"/src/linux-kbuild-*.deb "$work"/src/pahole_*.deb; do dpkg-deb -x "$deb" "$work/h"; done
+  for deb in "$work"/src/linux-headers-*.deb "$work"/src/linux-kbuild-*.deb; do dpkg-deb -x "$deb" "$work/h"; done
   dpkg-deb --fsys-tarfile "$work"/src/linux-source-"$series"_*.deb 2>/dev/null \
     | tar -xO --occurrence=1 "./usr/src/linux-source-$series.tar.xz" 2>/dev/null \
     | tar -xJO --occurrence=1 "linux-source-$series/samples/vfio-mdev/mtty.c" > "$work/mtty/mtty.c" 2>/dev/null || true
   grep -q 'MODULE_LICENSE' "$work/mtty/mtty.c" || fail "samples/vfio-mdev/mtty.c not found in linux-source-$series"
   echo 'obj-m += mtty.o' > "$work/mtty/Kbuild"
-  # The headers' Makefile includes the -common tree by its installed path: point it at the unpacked one.
-  local tree="$work/h/usr/src/linux-headers-$kver"
-  echo "include $work/h/usr/src/$common/Makefile" > "$tree/Makefile"
-  PATH="$work/h/usr/bin:$PATH" LD_LIBRARY_PATH="$work/h/usr/lib/x86_64-linux-gnu" \
-    make -s -C "$tree" M="$work/mtty" modules > "$work/mtty/build.log" 2>&1 \
-    || { tail -n 20 "$work/mtty/build.log" >&2; fail "building mtty.ko for $kver failed"; }
+  cc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="[^ ]*\(gcc-[0-9][0-9]*\) .*/\1/p' "$work/h/usr/src/linux-headers-$kver/.config")
+  if [ -z "$cc" ] || command -v "$cc" >/dev/null; then
+    download_host "$work/src" pahole
+    dpkg-deb -x "$work"/src/pahole_*.deb "$work/h"
+    # The headers' Makefile includes the -common tree by its installed path: point it at the unpacked one.
+    local tree="$work/h/usr/src/linux-headers-$kver"
+    echo "include $work/h/usr/src/$common/Makefile" > "$tree/Makefile"
+    PATH="$work/h/usr/bin:$PATH" LD_LIBRARY_PATH="$work/h/usr/lib/x86_64-linux-gnu" \
+      make -s -C "$tree" M="$work/mtty" modules > "$work/mtty/build.log" 2>&1 \
+      || { tail -n 20 "$work/mtty/build.log" >&2; fail "building mtty.ko for $kver failed"; }
+  else
+    # The toolchain root: the compiler, make, the shell tools kbuild calls, pahole for the BTF step, and the
+    # headers at their installed paths. apt resolves the closure against an empty status (nothing installed).
+    local root="$work/tc"
+    mkdir -p "$root" "$work/tcdebs/partial"
+    apt-get "${apt_opts[@]}" -o "APT::Default-Release=$toolchain_release" -o Debug::NoLocking=1 -o APT::Sandbox::User=root \
+        -o "Dir::Cache::archives=$work/tcdebs" --download-only --no-install-recommends -y -qq \
+        install "$cc" make libc6-dev dash bash coreutils sed grep mawk findutils diffutils dwarves > "$work/tc.log" 2>&1 \
+      || { tail -n 20 "$work/tc.log" >&2; fail "cannot download $cc and the module build's tools from $toolchain_release"; }
+    for deb in "$work"/tcdebs/*.deb "$work"/src/linux-headers-*.deb "$work"/src/linux-kbuild-*.deb; do dpkg-deb -x "$deb" "$root"; done
+    rm -rf "$work/tcdebs"
+    [ -e "$root/usr/bin/awk" ] || ln -s mawk "$root/usr/bin/awk" # an alternatives link dpkg would have made
+    mkdir -p "$root/build" "$root/proc" "$root/dev" && touch "$root/dev/null" && cp -r "$work/mtty" "$root/build/"
+    # objtool reads /proc; kbuild writes /dev/null. A private mount namespace: nothing outlives the build.
+    local ns=(unshare --mount --propagation private)
+    [ "$(id -u)" = 0 ] || ns=(unshare --map-root-user --mount --pid --fork)
+    "${ns[@]}" sh -c 'mount -t proc proc "$1/proc" && mount --bind /dev/null "$1/dev/null" &&
+        exec chroot "$1" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/tmp make -s -C "/usr/src/linux-headers-$2" M=/build/mtty modules' \
+        sh "$root" "$kver" > "$work/mtty/build.log" 2>&1 \
+      || { tail -n 20 "$work/mtty/build.log" >&2; fail "building mtty.ko for $kver with $toolchain_release's $cc failed"; }
+    cp "$root/build/mtty/mtty.ko" "$work/mtty/mtty.ko"
+    rm -rf "$root"
+  fi
   [ "$(modinfo -F vermagic "$work/mtty/mtty.ko")" = "$(modinfo -F vermagic "$3")" ] || fail "mtty.ko's vermagic is not $kver's"
   cp "$work/mtty/mtty.ko" "$work/root/modules/mtty.ko"
 }
@@ -130,15 +162,19 @@ build_base() {
   local work; work=$(mktemp -d "$cache/build.XXXXXX")
   trap 'rm -rf "$work"' RETURN
   mkdir -p "$work/x" "$work/root/bb" "$work/root/modules" "$work/dl"
-  download "$work/dl" "$kernel_pkg"
+  # Since 7.x Debian's image package is a shell over linux-base-*, linux-binary-* and linux-modules-* (the kernel
+  # then lives in /usr/lib/modules/<version>/vmlinuz, not /boot).
+  download "$work/dl" "$kernel_pkg" $(apt-cache "${apt_opts[@]}" depends "$kernel_pkg" 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-(base|binary|modules)-[0-9]/ { print $2 }')
   download_host "$work/dl" busybox-static
   for deb in "$work"/dl/*.deb; do dpkg-deb -x "$deb" "$work/x"; done
   rm -rf "$work/dl"
-  local kver; kver=$(ls "$work/x/lib/modules")
-  local moddir="$work/x/lib/modules/$kver/kernel"
+  local mods="$work/x/lib/modules"; [ -d "$mods" ] || mods="$work/x/usr/lib/modules"
+  local kver; kver=$(ls "$mods")
+  local moddir="$mods/$kver/kernel"
 
   # The uncompressed kernel, for a PVH boot: the bzImage's payload is an xz (6.1) or zstd (6.12) stream.
   local bz="$work/x/boot/vmlinuz-$kver" offset
+  [ -f "$bz" ] || bz="$mods/$kver/vmlinuz"
   for offset in $(LC_ALL=C grep -obUaP '\xfd7zXZ\x00|\x28\xb5\x2f\xfd' "$bz" | cut -d: -f1); do
     case "$(tail -c +$((offset + 1)) "$bz" | head -c 4 | od -An -tx1 | tr -d ' ')" in
       fd377a58) tail -c +$((offset + 1)) "$bz" | xz -dc > "$work/vmlinux" 2>/dev/null || true ;;
@@ -149,7 +185,7 @@ build_base() {
   [ "$(head -c 4 "$work/vmlinux" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ] || fail "could not unpack the kernel from $bz (no xz or zstd payload)"
 
   # Modules with their dependencies first; an ordered list drives insmod in the guest.
-  local order="" seen=" " builtin="$work/x/lib/modules/$kver/modules.builtin"
+  local order="" seen=" " builtin="$mods/$kver/modules.builtin"
   add_module() {
     local name=$1 file dep alt
     case "$seen" in *" $name "*) return ;; esac
@@ -226,7 +262,7 @@ INIT
 # The base is keyed on the kernel package and on the code that builds it (not the whole script), so an edit to how
 # the guest is run does not rebuild every base; bases of other keys may belong to concurrent runs of other checkouts
 # and are removed only once unused for a week.
-base_hash=$( { declare -f private_apt download download_host build_mtty build_base; echo "$wanted_modules"; } | sha256sum | cut -c1-12)
+base_hash=$( { declare -f download download_host build_mtty build_base; echo "$wanted_modules"; } | sha256sum | cut -c1-12)
 base="$cache/$kernel_pkg-$base_hash"
 if [ ! -s "$base/initrd.gz" ]; then
   echo "run-guest: building the guest base from $kernel_pkg (once; cached in $base)" >&2
