@@ -47,6 +47,9 @@ var pair = allEdu.Where(d => allEdu.Count(o => o.IommuGroup == d.IommuGroup) == 
 var edu = allEdu.Except(pair).ToArray();
 
 Console.WriteLine($"kernel: {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, mdevs: {Environment.GetEnvironmentVariable("VFIO_VM_MDEVS")?.Trim()}");
+// What the guest has, for the test run's summary (RealKernelTests reads it).
+int mdevCount = Environment.GetEnvironmentVariable("VFIO_VM_MDEVS")?.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length ?? 0;
+Console.WriteLine($"devices: {allEdu.Length} edu on vfio-pci, {mdevCount} mtty mdevs");
 
 if (Want("edu"))
 {
