@@ -4,7 +4,7 @@ using VfioMigration.Protocol.Uapi;
 
 /// <summary>
 /// What the running kernel answers to calls the module refuses before they reach it: STOP_COPY → PRE_COPY and →
-/// PRE_COPY_P2P, arcs the uAPI's state machine does not have (docs/protocol.md §v2 states). 6.12.95's mtty spins
+/// PRE_COPY_P2P, arcs the uAPI's state machine does not have (docs/protocol.md §3.12). 6.12.95's mtty spins
 /// forever on them, so they are asked only on kernels from 7.0 on, and as the last check of a run (a lock-up then
 /// panics the guest, softlockup_panic, after every other result is in). Prints "kernel answer: ..." lines.
 /// </summary>
