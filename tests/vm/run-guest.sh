@@ -5,20 +5,23 @@
 # behind an emulated Intel IOMMU (one behind a root port and 0000:00:11.0 alone in their groups, and two functions
 # of one device sharing a group), shares PAYLOAD_DIR (read-write, at /payload) and the host's /usr
 # (read-only, so the guest has the host's dotnet), runs COMMAND in /payload and prints what it wrote.
-# On a kernel with mtty migration (6.7 and later) the guest also has two mtty-1 mdevs (VFIO_VM_MDEVS lists them).
-# Exit status: the command's; 124 if the guest ran out of time; 125 if the guest could not be set up.
+# On a kernel with mtty migration (6.7 and later) the guest also has two mtty-1 mdevs (VFIO_VM_MDEVS lists them)
+# and QEMU 10 from bookworm-backports in its tmpfs (VFIO_VM_QEMU, VFIO_VM_QBOOT; tests/vm/README.md).
+# Exit status: the command's; 124 if the guest ran out of time (naming the step the command was in: it prints
+# "run  <name>" as each starts); 125 if the guest could not be set up.
 #
 # The kernel is Debian's own, downloaded with apt-get and unpacked, never installed: VFIO_VM_SUITE=default (what
-# linux-image-amd64 depends on in the machine's apt sources) or backports (the same in <codename>-backports, whose
-# archive is read from the machine's apt sources). Booted through its PVH entry point with qboot under software
-# emulation (TCG): about two seconds once the base is cached in $VFIO_VM_CACHE (default /var/cache/vfiomigration-vm,
-# or ~/.cache/vfiomigration-vm when not root). Environment: VFIO_VM_TIMEOUT (seconds, default 300), VFIO_VM_KERNEL
-# (image package, overrides the suite's), VFIO_VM_VERBOSE=1 (print the guest console).
+# linux-image-amd64 depends on in the machine's apt sources), backports (the same in <codename>-backports) or newest
+# (the same in trixie-backports), the archive read from the machine's apt sources. Booted through its PVH entry
+# point with qboot under software emulation (TCG): seconds once the base is cached in $VFIO_VM_CACHE (default
+# /var/cache/vfiomigration-vm, or ~/.cache/vfiomigration-vm when not root). Environment: VFIO_VM_TIMEOUT (seconds,
+# default 300), VFIO_VM_KERNEL (image package, overrides the suite's), VFIO_VM_INNER_QEMU=0 (no QEMU inside),
+# VFIO_VM_VERBOSE=1 (print the guest console).
 set -euo pipefail
 
 fail() { echo "run-guest: $*" >&2; exit 125; }
 export PATH="$PATH:/usr/sbin:/sbin" # modinfo
-[ $# -ge 2 ] || { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 payload=$(cd "$1" && pwd) || fail "payload directory $1 not found"
 shift
 
