@@ -131,6 +131,7 @@ public sealed class VfioHostSession : IDisposable
         MigrationState? state = null;
         uint? raw = null;
         string? error = null;
+        DeviceHolding? holding = null;
         try
         {
             if (!id.IsVfioBound)
@@ -145,6 +146,8 @@ public sealed class VfioHostSession : IDisposable
         catch (VfioMigrationException e)
         {
             error = e.Message;
+            // In use elsewhere: say by whom, and what the kernel shows of its state without opening it.
+            if (e.Error == VfioErrors.DeviceBusy) holding = Backend.Holding(id);
         }
         return new VfioDevice(id)
         {
@@ -152,7 +155,12 @@ public sealed class VfioHostSession : IDisposable
             Capabilities = driver?.Capabilities ?? MigrationCapabilities.None,
             State = state,
             RawDeviceState = raw,
-            StateError = error ?? id.Problem,
+            StateError = holding is { Holders.Count: > 0 } h ? $"{error} Held by {string.Join("; ", h.Holders)}." : error ?? id.Problem,
+            Holders = holding?.Holders.ToArray() ?? Array.Empty<DeviceHolder>(),
+            HoldersProblem = holding?.HoldersProblem,
+            HeldState = holding?.State,
+            HeldFeatures = holding?.Features,
+            HeldStateProblem = holding?.StateProblem,
         };
     }
 

@@ -63,12 +63,18 @@ public sealed class SimulatedDevice
     /// <summary>v2: the data fds currently open.</summary>
     public int OpenDataChannels { get { lock (_sync) return _channels.Count; } }
 
+    /// <summary>
+    /// Another (simulated) process that holds the device, as a VM's QEMU would: opening it fails with EBUSY, and the
+    /// backend names this holder. Null: nobody else holds it.
+    /// </summary>
+    public DeviceHolder? HeldBy { get; set; }
+
     /// <summary>Opens the device for exclusive use; a second open fails with EBUSY, like a held group.</summary>
     public IVfioDeviceTransport Open()
     {
         lock (_sync)
         {
-            if (_openHandle is not null) throw new VfioCallException(Address, "open", Errno.EBUSY);
+            if (_openHandle is not null || HeldBy is not null) throw new VfioCallException(Address, "open", Errno.EBUSY);
             _openHandle = new SimulatedDeviceHandle(this);
             return DefectiveTransport.Wrap(this, _openHandle);
         }
