@@ -101,6 +101,7 @@ public sealed class DeviceHolderTests : IDisposable
         var a = Backend().Holding(Pci("0000:00:03.0", 12));
         Assert.Equal(MigrationState.PreCopyP2P, a.State);
         Assert.Equal("stop-copy, p2p, pre-copy, dirty-tracking", a.Features);
+        Assert.Equal(MigrationCapabilities.StopCopy | MigrationCapabilities.P2P | MigrationCapabilities.PreCopy, a.Capabilities);
         Assert.Null(a.StateProblem);
         var b = Backend().Holding(Pci("0000:00:03.1", 12));
         Assert.Equal(MigrationState.Running, b.State);
@@ -190,6 +191,8 @@ public sealed class DeviceHolderTests : IDisposable
         Assert.Null(d.State);
         Assert.Equal("qemu-system-x86 (pid 4242, VM web1)", d.HeldBy);
         Assert.Equal(MigrationState.Running, d.HeldState);
+        Assert.Equal(MigrationProtocol.V2, d.Protocol);
+        Assert.Equal(host["0000:3b:00.2"].Options.Capabilities, d.Capabilities);
         Assert.Contains("web1", d.StateError);
         var readiness = MigrationReadinessCheck.Check(s, new[] { s.Identity("0000:3b:00.2") })[0];
         var blocker = Assert.Single(readiness.Blockers, b => b.Code == "GroupInUse");

@@ -151,8 +151,9 @@ public sealed class VfioHostSession : IDisposable
         }
         return new VfioDevice(id)
         {
-            Protocol = driver?.Protocol ?? MigrationProtocol.None,
-            Capabilities = driver?.Capabilities ?? MigrationCapabilities.None,
+            // A held device's protocol and capabilities as debugfs shows them (only v2 devices have migration there).
+            Protocol = driver?.Protocol ?? (holding?.State is null ? MigrationProtocol.None : MigrationProtocol.V2),
+            Capabilities = driver?.Capabilities ?? holding?.Capabilities ?? MigrationCapabilities.None,
             State = state,
             RawDeviceState = raw,
             StateError = holding is { Holders.Count: > 0 } h ? $"{error} Held by {string.Join("; ", h.Holders)}." : error ?? id.Problem,

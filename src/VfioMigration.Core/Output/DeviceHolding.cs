@@ -18,6 +18,8 @@ public sealed record DeviceHolding
     public MigrationState? State { get; init; }
     /// <summary>The migration features debugfs shows (e.g. "stop-copy, p2p, pre-copy"); null before 6.18 or when unreadable.</summary>
     public string? Features { get; init; }
+    /// <summary>The capabilities <see cref="Features"/> names (stop-copy, p2p, pre-copy); null without features.</summary>
+    public MigrationCapabilities? Capabilities { get; init; }
     /// <summary>Why <see cref="State"/> is null.</summary>
     public string? StateProblem { get; init; }
 }

@@ -69,6 +69,7 @@ public sealed class LinuxBackend : IDeviceBackend
             HoldersProblem = unreadable == 0 ? null : $"{unreadable} process{(unreadable == 1 ? "" : "es")} could not be read (another user's fds need root to see)",
             State = state,
             Features = features,
+            Capabilities = features is null ? null : VfioDebugfs.CapabilitiesOf(features),
             StateProblem = problem,
         };
     }

@@ -78,5 +78,14 @@ internal sealed class VfioDebugfs
         return string.Join(", ", words);
     }
 
+    /// <summary>The capabilities a features text names; debugfs has a migration/ directory only for v2 devices.</summary>
+    internal static MigrationCapabilities CapabilitiesOf(string features)
+    {
+        var c = MigrationCapabilities.None;
+        foreach (var w in features.Split(", "))
+            c |= w switch { "stop-copy" => MigrationCapabilities.StopCopy, "p2p" => MigrationCapabilities.P2P, "pre-copy" => MigrationCapabilities.PreCopy, _ => MigrationCapabilities.None };
+        return c;
+    }
+
     private static string Printable(string s) => new(s.Select(c => char.IsControl(c) ? '?' : c).ToArray());
 }

@@ -25,7 +25,13 @@ public sealed class SimulatedBackend : IDeviceBackend
         var d = Host[id.Address];
         if (d.HeldBy is not { } holder) return DeviceHolding.None;
         return d.MigrationState is { } state
-            ? new DeviceHolding { Holders = new[] { holder }, State = state, Features = d.Options.Protocol == Protocol.MigrationProtocol.V2 ? DebugfsFeatures(d.Options.Capabilities) : null }
+            ? new DeviceHolding
+            {
+                Holders = new[] { holder },
+                State = state,
+                Features = d.Options.Protocol == Protocol.MigrationProtocol.V2 ? DebugfsFeatures(d.Options.Capabilities) : null,
+                Capabilities = d.Options.Protocol == Protocol.MigrationProtocol.V2 ? d.Options.Capabilities : null,
+            }
             : new DeviceHolding { Holders = new[] { holder }, StateProblem = "the device has no migration state" };
     }
 
