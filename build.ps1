@@ -5,9 +5,13 @@
 .DESCRIPTION
     Tasks:
       Build    builds the module into out/VfioMigration (manifest, assemblies, format data, help)
-      Test     runs 'dotnet test' (all xunit suites, including the real-kernel guest tests), then the Pester suite
-               (tests/*.Tests.ps1, examples included) in a child pwsh -NonInteractive at 80 and at 120 columns,
-               with Pester 5.9.1 fetched from NuGet; JUnit XML in out/test-results
+      Test     runs every test suite, each within its time budget and whatever happened to the others, and ends
+               with one line per suite: core and powershell (xunit), guest-default, guest-backports and
+               guest-newest (the real-kernel guests: Debian's 6.1, bookworm-backports' and trixie-backports'
+               kernels), pester-80 and pester-120 (tests/*.Tests.ps1, examples included, in a child
+               pwsh -NonInteractive at that many columns, Pester 5.9.1 from NuGet); 'examples' (only the
+               examples, at 80 columns) runs when named. -Suite runs the named suites only. JUnit XML and the
+               guests' summaries in out/test-results
       Package  builds if needed, then publishes the module as out/repository/VfioMigration.<version>.nupkg
                (Publish-PSResource to a folder repository; Install-PSResource installs from it)
       Tour     builds if needed, imports the module and runs examples/tour.ps1 against the simulated host
@@ -16,6 +20,8 @@
     ./build.ps1 Tour
 .EXAMPLE
     ./build.ps1 Build, Test
+.EXAMPLE
+    ./build.ps1 Test -Suite guest-newest, pester-80
 #>
 [CmdletBinding()]
 param(
@@ -24,7 +30,11 @@ param(
     [string[]] $Task = @('Build'),
 
     [ValidateSet('Debug', 'Release')]
-    [string] $Configuration = 'Release'
+    [string] $Configuration = 'Release',
+
+    # The test suites to run (Test only); all but 'examples' when not given.
+    [ValidateSet('core', 'powershell', 'guest-default', 'guest-backports', 'guest-newest', 'pester-80', 'pester-120', 'examples')]
+    [string[]] $Suite
 )
 
 $ErrorActionPreference = 'Stop'
@@ -69,35 +79,77 @@ function Get-PwshCommand {
     if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { @($exe, (Join-Path $PSHOME 'pwsh.dll')) } else { @($exe) }
 }
 
-function Invoke-InTerminal([int] $Columns, [string[]] $Command) {
-    # Formatting follows the terminal's width, so run the child in a pseudo-terminal of that size (script(1)).
-    # Without script(1) the child still runs, at the width pwsh assumes without a terminal.
-    $quoted = ($Command | ForEach-Object { "'" + ($_ -replace "'", "'\''") + "'" }) -join ' '
-    $env:TERM = 'dumb'
-    if (Get-Command script -CommandType Application -ErrorAction SilentlyContinue) {
-        script -qec "stty cols $Columns rows 50; $quoted" /dev/null | ForEach-Object { Write-Host $_.TrimEnd("`r") }
-    } else {
-        Write-Warning "script(1) is not installed: running at the default width instead of $Columns columns"
-        & $Command[0] @($Command | Select-Object -Skip 1) | Out-Host
+# Time budgets per suite, seconds: about twice what each took on this project's 2-core machine under load
+# (tests/vm/README.md, "Time budgets"); a guest suite's budget also covers building its base once.
+$SuiteBudgetSeconds = @{
+    'core' = 900; 'powershell' = 900
+    'guest-default' = 1500; 'guest-backports' = 1900; 'guest-newest' = 1900
+    'pester-80' = 1200; 'pester-120' = 1200; 'examples' = 600
+}
+
+function Get-TestSuites([string[]] $Names, [string] $Pester, [string] $Results) {
+    $pwsh = Get-PwshCommand
+    $dotnetTest = { param($Project, $Filter)
+        @('dotnet', 'test', (Join-Path $root 'tests' $Project), '--no-build', '--nologo') + $(if ($Filter) { @('--filter', $Filter) } else { @() }) }
+    $pesterRun = { param($Columns, $Xml, [string[]] $FullName)
+        $pwsh + @('-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tests' 'Invoke-PesterSuite.ps1'),
+            '-Pester', $Pester, '-Module', $manifest, '-ResultPath', (Join-Path $Results $Xml)) + $(if ($FullName) { @('-FullName', ($FullName -join ',')) } else { @() }) }
+    $guest = { param($Kernel, $Test)
+        $summary = Join-Path $Results "guest-$Kernel.txt"
+        @{
+            Name = "guest-$Kernel"; Command = (& $dotnetTest 'VfioMigration.VmTests' "FullyQualifiedName~RealKernelTests.$Test")
+            Environment = @{ VFIO_TEST_REPORT_DIR = $Results }; Before = { Remove-Item -LiteralPath $summary -ErrorAction SilentlyContinue }.GetNewClosure()
+            Parse = {
+                param($Lines)
+                $report = Read-DotnetTestReport $Lines
+                # The guest test's own line: kernel booted, devices, checks, QEMU; without it the suite did not report.
+                if (-not $report -or -not (Test-Path -LiteralPath $summary)) { return $null }
+                $report.Detail = (Get-Content -LiteralPath $summary -Raw).Trim()
+                $report
+            }.GetNewClosure()
+        }
     }
-    $LASTEXITCODE
+    $all = [ordered]@{
+        'core' = @{ Name = 'core'; Command = (& $dotnetTest 'VfioMigration.Core.Tests'); Parse = { param($Lines) Read-DotnetTestReport $Lines } }
+        'powershell' = @{ Name = 'powershell'; Command = (& $dotnetTest 'VfioMigration.PowerShell.Tests'); Parse = { param($Lines) Read-DotnetTestReport $Lines } }
+        'pester-80' = @{ Name = 'pester-80'; Columns = 80; Command = (& $pesterRun 80 'pester-80.xml'); Parse = { param($Lines) Read-PesterReport $Lines } }
+        'pester-120' = @{ Name = 'pester-120'; Columns = 120; Command = (& $pesterRun 120 'pester-120.xml'); Parse = { param($Lines) Read-PesterReport $Lines } }
+        'guest-default' = (& $guest 'default' 'TheDefaultKernel')
+        'guest-backports' = (& $guest 'backports' 'TheBackportsKernel')
+        'guest-newest' = (& $guest 'newest' 'TheNewestKernel')
+        'examples' = @{ Name = 'examples'; Columns = 80; Command = (& $pesterRun 80 'examples.xml' '*The examples*'); Parse = { param($Lines) Read-PesterReport $Lines } }
+    }
+    foreach ($name in $Names) {
+        $s = $all[$name]
+        $s.BudgetSeconds = $SuiteBudgetSeconds[$name]
+        $s
+    }
 }
 
 function Invoke-Test {
-    Invoke-Native 'dotnet test' { dotnet test (Join-Path $root 'VfioMigration.slnx') --nologo }
-    if (-not (Test-BuildCurrent)) { Invoke-Build }
-    $pester = Get-PesterModule
+    Import-Module (Join-Path $root 'tools' 'TestRun.psm1') -Force
+    $names = if ($Suite) { $Suite } else { @('core', 'powershell', 'pester-80', 'pester-120', 'guest-default', 'guest-backports', 'guest-newest') }
     $results = Join-Path $root 'out' 'test-results'
     $null = New-Item -ItemType Directory -Force -Path $results
-    $pwsh = Get-PwshCommand
-    $failures = @()
-    foreach ($columns in 80, 120) {
-        Write-Host "Pester suite in pwsh -NonInteractive at $columns columns"
-        $rc = Invoke-InTerminal $columns ($pwsh + @('-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tests' 'Invoke-PesterSuite.ps1'),
-                '-Pester', $pester, '-Module', $manifest, '-ResultPath', (Join-Path $results "pester-$columns.xml")))
-        if ($rc -ne 0) { $failures += "$columns columns: exit $rc" }
+    $notBuilt = @()
+    if ($names | Where-Object { $_ -in 'core', 'powershell' -or $_ -like 'guest-*' }) {
+        # One build for the xunit suites; if it fails they report that, and the Pester suites still run.
+        dotnet build (Join-Path $root 'VfioMigration.slnx') --nologo -v q | ForEach-Object { Write-Host $_ }
+        if ($LASTEXITCODE -ne 0) { $notBuilt = @($names | Where-Object { $_ -in 'core', 'powershell' -or $_ -like 'guest-*' }) }
     }
-    if ($failures) { throw "Pester suite failed ($($failures -join '; ')); JUnit results in $results" }
+    $pester = $null
+    if ($names | Where-Object { $_ -like 'pester-*' -or $_ -eq 'examples' }) {
+        if (-not (Test-BuildCurrent)) { Invoke-Build }
+        $pester = Get-PesterModule
+    }
+    $suites = @(Get-TestSuites $names $pester $results)
+    foreach ($s in $suites) {
+        if ($s.Name -in $notBuilt) { $s.Command = @('sh', '-c', 'echo "dotnet build of VfioMigration.slnx failed (see above)"; exit 1') }
+        if ($s.ContainsKey('Before')) { & $s.Before }
+    }
+    $run = Invoke-TestRun -Suites $suites
+    $bad = @($run | Where-Object Status -NotIn 'passed', 'skipped')
+    if ($bad) { throw "Test run failed: $(($bad | ForEach-Object { "$($_.Name) $($_.Status)" }) -join ', '); JUnit results in $results" }
 }
 
 function Invoke-Package {

@@ -8,13 +8,17 @@
     Path to the built VfioMigration.psd1.
 .PARAMETER ResultPath
     Where to write the JUnit XML result.
+.PARAMETER FullName
+    Run only the tests whose full name matches one of these wildcard patterns (comma-separated, as build.ps1
+    passes them through -File), e.g. '*The examples*'.
 #>
 [CmdletBinding()]
 param(
     [Parameter(Mandatory)] [string] $Pester,
     [Parameter(Mandatory)] [string] $Module,
     [Parameter(Mandatory)] [string] $ResultPath,
-    [string[]] $Path = @($PSScriptRoot)
+    [string[]] $Path = @($PSScriptRoot),
+    [string] $FullName
 )
 $ErrorActionPreference = 'Stop'
 $PSStyle.OutputRendering = 'PlainText'
@@ -27,6 +31,7 @@ Write-Host "Pester $((Get-Module Pester).Version) in pwsh $($PSVersionTable.PSVe
 $config = New-PesterConfiguration
 $config.Run.Path = $Path
 $config.Run.PassThru = $true
+if ($FullName) { $config.Filter.FullName = @($FullName -split ',') }
 $config.Output.Verbosity = 'Detailed'
 $config.Output.RenderMode = 'Plaintext'
 $config.TestResult.Enabled = $true
