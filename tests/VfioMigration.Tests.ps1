@@ -334,9 +334,25 @@ Describe 'Views at the terminal''s width' {
 
     It 'shows a device''s name and state first, and every column, within the terminal' {
         $lines = Get-Table (Get-VfioDevice -Simulated)
-        $lines[0] | Should -Match '^Name +State +Protocol +Capabilities +Driver$'
-        $lines | Where-Object { $_ -match '^0000:af:00\.1' } | Should -Match '^0000:af:00\.1 +Running +V1 +StopCopy, PreCopy, Ndma +i40e_vf_migration$'
+        $lines[0] | Should -Match '^Name +State +Protocol +Capabilities +HeldBy$'
+        $lines | Where-Object { $_ -match '^0000:af:00\.1' } | Should -Match '^0000:af:00\.1 +Running +V1 +StopCopy, PreCopy, Ndma +-$'
         $lines | ForEach-Object { $_.Length | Should -BeLessThan 80 }
+    }
+
+    It 'names the VM and process that hold a device, and the state VFIO debugfs shows, within the terminal' {
+        $null = New-VfioSimulatedDevice -Address 0000:01:00.0 -MemorySize 16KB
+        $sim = [VfioMigration.PowerShell.Session.ModuleState]::Current.SimulatedHost['0000:01:00.0']
+        $sim.HeldBy = [VfioMigration.DeviceHolder]@{ ProcessId = 4242; Command = 'qemu-system-x86'; VmName = 'a-long-vm-name-for-the-view'; Through = 'a device fd' }
+        try {
+            $dev = Get-VfioDevice -Simulated 0000:01:00.0
+            $dev.HeldBy | Should -Be 'qemu-system-x86 (pid 4242, VM a-long-vm-name-for-the-view)'
+            $dev.HeldState | Should -Be 'Running'
+            $line = (Get-Table $dev)[2]
+            $line | Should -Match '^0000:01:00\.0 +Running +V2 +StopCopy +a-long-vm-name-fo'
+            $line.Length | Should -BeLessThan 80
+            $blocker = (Test-VfioMigration -Simulated 0000:01:00.0).Blockers | Where-Object Code -EQ GroupInUse
+            $blocker.Cause | Should -Match 'held by qemu-system-x86 \(pid 4242, VM a-long-vm-name-for-the-view\); its migration state is Running'
+        } finally { $sim.HeldBy = $null }
     }
 
     It 'uses property names (or alias properties) as column headers' {

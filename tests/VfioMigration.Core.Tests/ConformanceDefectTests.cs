@@ -32,6 +32,10 @@ public sealed class ConformanceDefectTests
         { SimulatedDefect.SameStateSetFails, MigrationProtocol.V2, "fsm.same-state.Running", "fsm.same-state." },
         { SimulatedDefect.ArgszUnchecked, MigrationProtocol.V2, "plumbing.argsz-short", "plumbing.argsz-short" },
         { SimulatedDefect.DmaLoggingRepeatedStart, MigrationProtocol.V2, "dma-logging.start-twice", "dma-logging.start-twice" },
+        { SimulatedDefect.PrecopyInfoV2ProbeRefused, MigrationProtocol.V2, "data.precopy-v2.probe", "data.precopy-v2.probe" },
+        { SimulatedDefect.PrecopyFlagsEchoedAfterOptIn, MigrationProtocol.V2, "data.precopy-v2.flags-zero", "data.precopy-v2.flags-zero" },
+        { SimulatedDefect.ReinitWithoutOptIn, MigrationProtocol.V2, "data.precopy-v2.no-reinit-before", "data.precopy-v2.no-reinit-before" },
+        { SimulatedDefect.PrecopyOptInSurvivesClose, MigrationProtocol.V2, "data.precopy-v2.reopen", "data.precopy-v2.reopen" },
     };
 
     /// <summary>A device with every capability, linked peer-to-peer to a healthy twin, playing <paramref name="defects"/>.</summary>
@@ -81,6 +85,45 @@ public sealed class ConformanceDefectTests
             // With a peer link and an observer, the quiesce check is decided, not skipped.
             Assert.Contains(results, r => r.Check.EndsWith(".p2p-quiesced", StringComparison.Ordinal) && r.Outcome == ConformanceOutcome.Passed);
         }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void C79_the_opt_in_without_pre_copy_is_caught(bool defective)
+    {
+        var host = new SimulatedHost();
+        host.Add(new SimulatedDeviceOptions
+        {
+            Address = "0000:07:00.0",
+            Capabilities = MigrationCapabilities.StopCopy | MigrationCapabilities.P2P,
+            Defects = defective ? new[] { SimulatedDefect.PrecopyInfoV2WithoutPreCopy } : Array.Empty<SimulatedDefect>(),
+        });
+        var (results, _) = ConformanceSuiteTests.Run(host, "0000:07:00.0");
+        var failed = results.Where(r => r.Outcome == ConformanceOutcome.Failed).Select(r => r.Check).ToArray();
+        Assert.Equal(defective ? new[] { "data.precopy-v2.needs-precopy" } : Array.Empty<string>(), failed);
+        Assert.Equal(ConformanceOutcome.NotApplicable, results.Single(r => r.Check == "data.precopy-v2.flags-zero").Outcome);
+    }
+
+    [Fact]
+    public void C80_a_kernel_before_7_3_makes_the_opt_in_checks_not_applicable()
+    {
+        var host = new SimulatedHost();
+        host.Add(new SimulatedDeviceOptions { Address = "0000:07:00.0", Capabilities = All, PrecopyInfoV2 = false });
+        var (results, _) = ConformanceSuiteTests.Run(host, "0000:07:00.0");
+        Assert.DoesNotContain(results, r => r.Outcome == ConformanceOutcome.Failed);
+        Assert.Equal(ConformanceOutcome.Passed, results.Single(r => r.Check == "data.precopy-v2.no-reinit-before").Outcome);
+        foreach (var id in new[] { "data.precopy-v2.probe", "data.precopy-v2.flags-zero", "data.precopy-v2.reopen" })
+            Assert.Contains("7.3", results.Single(r => r.Check == id && r.Outcome == ConformanceOutcome.NotApplicable).Reason);
+    }
+
+    [Fact]
+    public void C83_without_a_way_to_reopen_the_reopen_check_is_not_applicable()
+    {
+        var (host, address) = Defective(MigrationProtocol.V2, SimulatedDefect.PrecopyOptInSurvivesClose);
+        using var t = host[address].Open();
+        var results = new Conformance.ConformanceSuite(t).Run();
+        Assert.Equal(ConformanceOutcome.NotApplicable, results.Single(r => r.Check == "data.precopy-v2.reopen").Outcome);
     }
 
     [Fact]

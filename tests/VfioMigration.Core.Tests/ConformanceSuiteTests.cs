@@ -19,7 +19,11 @@ public sealed class ConformanceSuiteTests
         using var t = device.Open();
         var p = peer is null ? null : host[peer];
         using var pt = p?.Open();
-        var suite = new ConformanceSuite(t, pt, new SimulatedConformanceObserver(device), p is null ? null : new SimulatedConformanceObserver(p));
+        var current = t;
+        var suite = new ConformanceSuite(t, pt, new SimulatedConformanceObserver(device), p is null ? null : new SimulatedConformanceObserver(p))
+        {
+            Reopen = () => { current.Dispose(); return current = device.Open(); },
+        };
         return (suite.Run(), suite);
     }
 

@@ -190,6 +190,11 @@ public sealed class RealKernelTests(ITestOutputHelper output)
             Assert.Contains(lines, l => l.StartsWith($"ok   an mdev another process left in {left} is picked up", StringComparison.Ordinal));
         Assert.Contains(lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^conformance: mtty \d+ passed, \d+ failed, \d+ not applicable$"));
 
+        // Who holds an mdev (a shell of our own holding its group), and why its state cannot be shown: Debian's
+        // kernels have no VFIO debugfs.
+        Assert.Contains("ok   a process holding an mdev's group is named by Get-VfioDevice, which says why it cannot show the mdev's state", lines);
+        Assert.Contains(lines, l => Regex.IsMatch(l, @"^held: \S+ by sleep \(pid \d+\) through its IOMMU group /dev/vfio/\d+; state not shown: .*CONFIG_VFIO_DEBUGFS"));
+
         // What the kernel answers to STOP_COPY -> PRE_COPY asked directly: only from 7.0 on (6.12's mtty locks up).
         if (release >= new Version(7, 0))
         {
@@ -203,5 +208,9 @@ public sealed class RealKernelTests(ITestOutputHelper output)
         if (Environment.GetEnvironmentVariable("VFIO_VM_INNER_QEMU") == "0") return;
         Assert.Matches(@"^qemu: 1:10\.\d+\.\d+\S* at /tmp/qemu/qemu-system-x86_64$", qemu);
         Assert.Contains("ok   QEMU inside the guest starts paused on an mtty mdev with QMP on a unix socket, lists it with its config-space ids, and quits leaving it free", lines);
+        // The QEMU holding an mdev is named with its VM (libvirt's -name form); on 6.18+ through its device fd's fdinfo.
+        Assert.Contains("ok   the QEMU holding an mdev is named with its VM by Get-VfioDevice and by Test-VfioMigration's in-use blocker", lines);
+        var held = Assert.Single(lines, l => l.StartsWith("held: ", StringComparison.Ordinal) && l.Contains("VM holder-vm", StringComparison.Ordinal));
+        Assert.Contains(release >= new Version(6, 18) ? "through a device fd (/sys/" : "through its IOMMU group /dev/vfio/", held);
     }
 }

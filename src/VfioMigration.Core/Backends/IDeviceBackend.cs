@@ -15,4 +15,9 @@ public interface IDeviceBackend
     /// suite; null where nothing can (a real device).
     /// </summary>
     IConformanceObserver? Observe(string address);
+    /// <summary>
+    /// Who holds the device (other processes, read without opening it) and the migration state the kernel shows
+    /// for it without opening it; each part says why it is missing when it is.
+    /// </summary>
+    DeviceHolding Holding(DeviceIdentity id);
 }

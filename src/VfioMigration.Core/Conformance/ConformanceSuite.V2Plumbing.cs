@@ -26,6 +26,7 @@ public sealed partial class ConformanceSuite
         RunV2Data();
         RunResume();
         RunDmaLogging();
+        RunPrecopyInfoV2();
     }
 
     private void RunV2Plumbing()

@@ -38,6 +38,7 @@ public sealed partial class ConformanceSuite
     private IDeviceMigration _driver = null!;
     private CancellationToken _cancel;
     private byte[]? _stream;
+    private IVfioDeviceTransport? _reopened;
 
     /// <param name="device">The device under test, open; the suite does not dispose it.</param>
     /// <param name="peer">A second, compatible device (same kind, ids, driver) for the round trip; null = the device itself.</param>
@@ -58,6 +59,13 @@ public sealed partial class ConformanceSuite
 
     /// <summary>Only the checks of these areas (<see cref="ConformanceArea"/>); null = all.</summary>
     public IReadOnlyCollection<string>? Areas { get; init; }
+
+    /// <summary>
+    /// Closes the device's handle (the one given, or the last this returned) and opens the device again, for the
+    /// check that an opt-in ends with the open (PRECOPY_INFOv2, docs/protocol.md checklist 83). The suite goes on
+    /// over the handle it returns and disposes it at the end; null: that check is not applicable.
+    /// </summary>
+    public Func<IVfioDeviceTransport>? Reopen { get; init; }
 
     /// <summary>The protocol the device speaks, once <see cref="Run"/> has found out.</summary>
     public MigrationProtocol Protocol { get; private set; }
@@ -124,6 +132,7 @@ public sealed partial class ConformanceSuite
             DisposeAdopted();
             FinalReset();
             _driver.Dispose();
+            _reopened?.Dispose();
         }
         return _results;
     }

@@ -18,6 +18,7 @@ internal sealed class V2MigrationDriver : IDeviceMigration
     private IMigrationDataChannel? _session;
     private MigrationState _sessionState;
     private bool _checkedFoundState;
+    private bool? _precopyFlagsAreOutput;
 
     public V2MigrationDriver(CheckedDeviceCalls calls, MigrationCapabilities flags, ILogger<V2MigrationDriver> logger)
     {
@@ -166,14 +167,39 @@ internal sealed class V2MigrationDriver : IDeviceMigration
         return new SaveReadResult(rc, rc == 0 && _sessionState == MigrationState.StopCopy);
     }
 
+    /// <summary>
+    /// PRECOPY_INFO on the pre-copy data fd. The first call opts the device in to PRECOPY_INFOv2 (feature 12) when
+    /// it offers PRE_COPY, and the flags (REINIT) are read only when that opt-in succeeded: before it the field is
+    /// reserved and drivers echo back the caller's bytes (docs/protocol.md §3.8, checklist 77).
+    /// </summary>
     public PrecopyInfo? GetPrecopyInfo()
     {
         if (_session is null || _sessionState is not (MigrationState.PreCopy or MigrationState.PreCopyP2P)) return null;
+        bool flagsAreOutput = _precopyFlagsAreOutput ??= OptInPrecopyInfoV2();
         var b = PrecopyInfo.CreateRequest();
         int rc = _session.Ioctl(VfioUapi.VFIO_MIG_GET_PRECOPY_INFO, b);
         if (rc < 0) throw new VfioCallException(Address, "VFIO_MIG_GET_PRECOPY_INFO", -rc);
-        return PrecopyInfo.Parse(b);
+        var info = PrecopyInfo.Parse(b, flagsAreOutput);
+        if (info.Reinit) CoreLog.PreCopyReinit(_logger, Address, info.InitialBytes);
+        return info;
     }
+
+    /// <summary>
+    /// Whether this open of the device reports PRECOPY_INFO flags: SET feature 12 once per open (the kernel clears
+    /// the opt-in at close), only on a device with PRE_COPY (the kernel refuses it otherwise). Kernels before 7.3
+    /// do not know the feature (ENOTTY from vfio-pci, EINVAL where the driver has no feature handler): then the
+    /// flags stay unread.
+    /// </summary>
+    private bool OptInPrecopyInfoV2()
+    {
+        if (!Capabilities.HasFlag(MigrationCapabilities.PreCopy)) return false;
+        int rc = _calls.Transport.Feature(DeviceFeatureBuffer.Create(VfioUapi.FeatureMigPrecopyInfoV2, VfioUapi.FeatureSet, 0));
+        CoreLog.PrecopyInfoV2(_logger, Address, rc == 0 ? "opted in; PRECOPY_INFO flags are read" : $"{Errno.Name(-rc)} (a kernel before 7.3); PRECOPY_INFO flags are not read");
+        return rc == 0;
+    }
+
+    /// <summary>Whether PRECOPY_INFO flags are read on this open: null until the first pre-copy info was asked for.</summary>
+    public bool? PrecopyFlagsAreOutput => _precopyFlagsAreOutput;
 
     public ulong? GetStopCopySize()
     {

@@ -25,6 +25,10 @@ public sealed record StateImageSummary
     public long DataBytes { get; init; }
     public int PreCopyRounds { get; init; }
     public long PreCopyBytes { get; init; }
+    /// <summary>How often the device announced new initial data during pre-copy (VFIO_PRECOPY_INFO_REINIT, kernel 7.3).</summary>
+    public int PreCopyReinits { get; init; }
+    /// <summary>Whether the save could read PRECOPY_INFO flags (the device took the PRECOPY_INFOv2 opt-in); false for a stop-copy save.</summary>
+    public bool PreCopyFlagsReported { get; init; }
     public double DowntimeMilliseconds { get; init; }
     public double DurationMilliseconds { get; init; }
 }

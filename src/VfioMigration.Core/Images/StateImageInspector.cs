@@ -86,6 +86,8 @@ public static class StateImageInspector
             Checksum = checksum,
             PreCopyRounds = summary?.PreCopyRounds ?? 0,
             PreCopyBytes = summary?.PreCopyBytes ?? 0,
+            PreCopyReinits = summary?.PreCopyReinits ?? 0,
+            PreCopyFlagsReported = summary?.PreCopyFlagsReported ?? false,
             Downtime = TimeSpan.FromMilliseconds(summary?.DowntimeMilliseconds ?? 0),
             Duration = TimeSpan.FromMilliseconds(summary?.DurationMilliseconds ?? 0),
             SetId = header?.Set?.Id,

@@ -42,6 +42,12 @@ public static partial class CoreLog
     [LoggerMessage(EventId = 1101, EventName = nameof(SaveRead), Level = LogLevel.Debug, Message = "{Device}: save session read {Bytes} bytes")]
     public static partial void SaveRead(ILogger logger, string device, int bytes);
 
+    [LoggerMessage(EventId = 1102, EventName = nameof(PrecopyInfoV2), Level = LogLevel.Debug, Message = "{Device}: PRECOPY_INFOv2 opt-in (feature 12): {Result}")]
+    public static partial void PrecopyInfoV2(ILogger logger, string device, string result);
+
+    [LoggerMessage(EventId = 1103, EventName = nameof(PreCopyReinit), Level = LogLevel.Information, Message = "{Device}: the device re-initialized its pre-copy data (VFIO_PRECOPY_INFO_REINIT): {InitialBytes} initial bytes again")]
+    public static partial void PreCopyReinit(ILogger logger, string device, ulong initialBytes);
+
     [LoggerMessage(EventId = 1200, EventName = nameof(AuditNotRecorded), Level = LogLevel.Warning, Message = "{Problem}")]
     public static partial void AuditNotRecorded(ILogger logger, string problem);
 

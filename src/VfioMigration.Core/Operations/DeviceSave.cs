@@ -18,6 +18,10 @@ internal sealed class DeviceSave
     public IDeviceMigration Device { get; }
     public DataSink Sink { get; }
     public int PreCopyRounds { get; internal set; }
+    /// <summary>How often the device announced new initial data during pre-copy (VFIO_PRECOPY_INFO_REINIT).</summary>
+    public int PreCopyReinits { get; internal set; }
+    /// <summary>Whether PRECOPY_INFO flags were read (the device was opted in to PRECOPY_INFOv2); false without pre-copy.</summary>
+    public bool PreCopyFlagsReported { get; internal set; }
     /// <summary>Bytes sent during pre-copy (0 for a stop-and-copy save).</summary>
     public long PreCopyBytes { get; internal set; }
     /// <summary>All bytes of the stream, pre-copy included, once the stop-copy data has been read to its end.</summary>

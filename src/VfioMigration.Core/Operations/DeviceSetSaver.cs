@@ -79,7 +79,7 @@ internal static class DeviceSetSaver
                 {
                     var s = saves[i];
                     if (s.SizeCheck is { Disagrees: true } check) warnings[i].Add(check.Warning);
-                    var summary = new StateImageSummary { PreCopyRounds = s.PreCopyRounds, PreCopyBytes = s.PreCopyBytes, DowntimeMilliseconds = s.Downtime.TotalMilliseconds, DurationMilliseconds = clock.Elapsed.TotalMilliseconds };
+                    var summary = new StateImageSummary { PreCopyRounds = s.PreCopyRounds, PreCopyBytes = s.PreCopyBytes, PreCopyReinits = s.PreCopyReinits, PreCopyFlagsReported = s.PreCopyFlagsReported, DowntimeMilliseconds = s.Downtime.TotalMilliseconds, DurationMilliseconds = clock.Elapsed.TotalMilliseconds };
                     string checksum = writers[i].Finish(summary);
                     results[i] = StateImageInspector.Describe(files[i].Path, files[i].Length, headers[i], writers[i].DataBytes, checksum, summary, null);
                 });

@@ -37,7 +37,11 @@ internal static class DeviceStateSaver
         var save = new DeviceSave(device, sink);
         Run(new[] { save }, options, progress, cancellationToken);
         device.RequestState(options.FinalState, cancellationToken);
-        return new SaveReport(device.Address, save.Bytes, save.PreCopyBytes, save.PreCopyRounds, save.Downtime, total.Elapsed);
+        return new SaveReport(device.Address, save.Bytes, save.PreCopyBytes, save.PreCopyRounds, save.Downtime, total.Elapsed)
+        {
+            PreCopyReinits = save.PreCopyReinits,
+            PreCopyFlagsReported = save.PreCopyFlagsReported,
+        };
     }
 
     /// <summary>
@@ -57,7 +61,8 @@ internal static class DeviceStateSaver
             {
                 entering?.Invoke(i);
                 var m = members[i];
-                (m.PreCopyRounds, m.PreCopyBytes) = PreCopy(m.Device, m.Sink, buffer, options, progress, cancellationToken);
+                var pre = PreCopy(m.Device, m.Sink, buffer, options, progress, cancellationToken);
+                (m.PreCopyRounds, m.PreCopyBytes, m.PreCopyReinits, m.PreCopyFlagsReported) = (pre.Rounds, pre.Bytes, pre.Reinits, pre.FlagsReported);
             }
         if (QuiesceRules.QuiesceBefore(members.Count, MigrationState.StopCopy))
             for (int i = 0; i < members.Count; i++)
@@ -82,24 +87,38 @@ internal static class DeviceStateSaver
         }
     }
 
-    /// <summary>Enters pre-copy (PreCopyP2P if the device is already quiesced) and runs the rounds.</summary>
-    private static (int Rounds, long Bytes) PreCopy(IDeviceMigration device, DataSink sink, byte[] buffer, SaveOptions options,
+    /// <summary>
+    /// Enters pre-copy (PreCopyP2P if the device is already quiesced) and runs the rounds. A device opted in to
+    /// PRECOPY_INFOv2 may report VFIO_PRECOPY_INFO_REINIT: new initial data is on the stream. Those bytes are
+    /// initial data again (docs/protocol.md §3.8, checklist 78): the round limit counts afresh from the re-init, so
+    /// pre-copy is not left while they remain, unless the downtime limit says the rest fits in the downtime. At
+    /// most <see cref="SaveOptions.MaxPreCopyRounds"/> re-inits restart the count (a device that re-inits for ever
+    /// still gets switched over). Returns the rounds, bytes, re-inits seen, and whether the flags were read at all.
+    /// </summary>
+    private static (int Rounds, long Bytes, int Reinits, bool FlagsReported) PreCopy(IDeviceMigration device, DataSink sink, byte[] buffer, SaveOptions options,
         IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
     {
         if (!device.Capabilities.HasFlag(MigrationCapabilities.PreCopy))
             throw new VfioMigrationException($"{device.Address}: a live save needs pre-copy, which this device does not offer ({device.Capabilities}); save it stopped instead.", VfioErrors.PreCopyNotSupported, device.Address);
         device.RequestState(QuiesceRules.PreCopyFrom(device.GetState()), cancellationToken);
-        int rounds = 0, idle = 0;
+        int rounds = 0, idle = 0, reinits = 0, roundsSinceInit = 0;
+        bool reinitData = false, flagsReported = false;
         long bytes = 0;
-        var info = device.GetPrecopyInfo();
-        while (rounds < options.MaxPreCopyRounds)
+        var info = Observe(device.GetPrecopyInfo());
+        while (roundsSinceInit < options.MaxPreCopyRounds)
         {
             // A round sends what the device reported outstanding when it began; a busy device dirties pages
             // while we read, so "until nothing is left" might never come.
             long budget = info is { } b ? (long)(b.InitialBytes + b.DirtyBytes) : 0;
             var clock = Stopwatch.StartNew();
             long moved = Drain(device, sink, buffer, untilEnd: false, progress, "pre-copy", rounds + 1, bytes, null, cancellationToken, Math.Max(budget, 1));
-            info = device.GetPrecopyInfo();
+            if (moved > 0)
+            {
+                rounds++;
+                roundsSinceInit++;
+                bytes += moved;
+            }
+            info = Observe(device.GetPrecopyInfo());
             if (moved == 0)
             {
                 // "No data right now" (ENOMSG, as mlx5 answers until PRECOPY_INFO starts its next chunk, or 0, as
@@ -110,20 +129,32 @@ internal static class DeviceStateSaver
                 continue;
             }
             idle = 0;
-            rounds++;
-            bytes += moved;
             if (info is not { } i || Converged(i, options)) break;
-            // The downtime limit may end pre-copy early, but not while initial bytes are left: vfio.h advises
-            // against leaving PRE_COPY before initial_bytes reaches zero (the destination may need them to resume
-            // in time); QEMU's switchover-ack waits for them likewise.
-            if (options.MaxDowntime is { } limit && i.InitialBytes == 0)
+            if (i.InitialBytes == 0) reinitData = false;
+            // The downtime limit may end pre-copy early, but not while the first initial bytes are left: vfio.h
+            // advises against leaving PRE_COPY before initial_bytes reaches zero (the destination may need them to
+            // resume in time); QEMU's switchover-ack waits for them likewise. Re-init data counts in the estimate
+            // instead: the device announced it mid-save, and the limit is the user's word on how long a stop may be.
+            if (options.MaxDowntime is { } limit && (i.InitialBytes == 0 || reinitData))
             {
                 double rate = moved / Math.Max(clock.Elapsed.TotalSeconds, 1e-6);
-                double remaining = i.DirtyBytes + (double)(device.GetStopCopySize() ?? 0);
+                double remaining = i.InitialBytes + (double)i.DirtyBytes + (device.GetStopCopySize() ?? 0);
                 if (remaining / rate <= limit.TotalSeconds) break;
             }
         }
-        return (rounds, bytes);
+        return (rounds, bytes, reinits, flagsReported);
+
+        PrecopyInfo? Observe(PrecopyInfo? seen)
+        {
+            if (seen is not { } s) return seen;
+            flagsReported |= s.FlagsReported;
+            if (!s.Reinit) return seen;
+            reinits++;
+            reinitData = true;
+            // The new initial data is initial data again: the round count starts over (a bounded number of times).
+            if (reinits <= options.MaxPreCopyRounds) roundsSinceInit = 0;
+            return seen;
+        }
     }
 
     /// <summary>Enters stop-copy (the device stops; its data fd stays open to be read); returns the downtime clock.</summary>

@@ -45,7 +45,11 @@ public static class MigrationReadinessCheck
             try { driver = session.Migration(id.Address); }
             catch (VfioMigrationException e) when (e.Error == VfioErrors.DeviceBusy)
             {
-                blockers.Add(new("GroupInUse", BlockerSeverity.Blocker, $"IOMMU group {id.IommuGroup} is held by another process (a VM, or another VFIO user such as a second PowerShell session).",
+                var holding = session.Backend.Holding(id);
+                string who = holding.Holders.Count > 0
+                    ? $"by {string.Join("; ", holding.Holders)}{(holding.State is { } held ? $"; its migration state is {held} (VFIO debugfs)" : "")}"
+                    : $"by another process (a VM, or another VFIO user such as a second PowerShell session){(holding.HoldersProblem is { } why ? $"; {why}" : "")}";
+                blockers.Add(new("GroupInUse", BlockerSeverity.Blocker, $"IOMMU group {id.IommuGroup} is held {who}.",
                     "Check from the process that holds the device (the VMM), or stop that VM first; the module never takes a group by force."));
             }
             catch (VfioMigrationException e)

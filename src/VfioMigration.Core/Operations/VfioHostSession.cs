@@ -131,6 +131,7 @@ public sealed class VfioHostSession : IDisposable
         MigrationState? state = null;
         uint? raw = null;
         string? error = null;
+        DeviceHolding? holding = null;
         try
         {
             if (!id.IsVfioBound)
@@ -145,14 +146,22 @@ public sealed class VfioHostSession : IDisposable
         catch (VfioMigrationException e)
         {
             error = e.Message;
+            // In use elsewhere: say by whom, and what the kernel shows of its state without opening it.
+            if (e.Error == VfioErrors.DeviceBusy) holding = Backend.Holding(id);
         }
         return new VfioDevice(id)
         {
-            Protocol = driver?.Protocol ?? MigrationProtocol.None,
-            Capabilities = driver?.Capabilities ?? MigrationCapabilities.None,
+            // A held device's protocol and capabilities as debugfs shows them (only v2 devices have migration there).
+            Protocol = driver?.Protocol ?? (holding?.State is null ? MigrationProtocol.None : MigrationProtocol.V2),
+            Capabilities = driver?.Capabilities ?? holding?.Capabilities ?? MigrationCapabilities.None,
             State = state,
             RawDeviceState = raw,
-            StateError = error ?? id.Problem,
+            StateError = holding is { Holders.Count: > 0 } h ? $"{error} Held by {string.Join("; ", h.Holders)}." : error ?? id.Problem,
+            Holders = holding?.Holders.ToArray() ?? Array.Empty<DeviceHolder>(),
+            HoldersProblem = holding?.HoldersProblem,
+            HeldState = holding?.State,
+            HeldFeatures = holding?.Features,
+            HeldStateProblem = holding?.StateProblem,
         };
     }
 

@@ -51,6 +51,24 @@ public sealed class VfioDevice
     public uint? RawDeviceState { get; init; }
     /// <summary>Why the state could not be read, when it could not.</summary>
     public string? StateError { get; init; }
+    /// <summary>
+    /// The other processes holding the device, when the module could not open it because it is in use (from
+    /// /proc: fdinfo on 6.18+, fd links to the group or cdev before); empty otherwise.
+    /// </summary>
+    public DeviceHolder[] Holders { get; init; } = Array.Empty<DeviceHolder>();
+    /// <summary>The holders in words, "qemu-system-x86 (pid 4242, VM web1)"; null when nobody else holds the device.</summary>
+    public string? HeldBy => Holders.Length == 0 ? null : string.Join("; ", Holders.Select(h => h.ToString()));
+    /// <summary>Why some holders may be missing (processes the module may not read); null when all were read.</summary>
+    public string? HoldersProblem { get; init; }
+    /// <summary>
+    /// The migration state of a device another process holds, as VFIO's debugfs shows it without opening the
+    /// device (vfio/DEVICE/migration/state, kernel 6.8+); null when it cannot be read (<see cref="HeldStateProblem"/>).
+    /// </summary>
+    public MigrationState? HeldState { get; init; }
+    /// <summary>The migration features debugfs shows for a held device (kernel 6.18+), e.g. "stop-copy, p2p, pre-copy".</summary>
+    public string? HeldFeatures { get; init; }
+    /// <summary>Why the state of a held device cannot be shown (no VFIO debugfs, not mounted, root-only, ...).</summary>
+    public string? HeldStateProblem { get; init; }
 
     public override string ToString() => Name;
 }

@@ -32,6 +32,10 @@ public sealed class VfioStateImage
     public string? Checksum { get; init; }
     public int PreCopyRounds { get; init; }
     public long PreCopyBytes { get; init; }
+    /// <summary>How often the source device announced new initial data during pre-copy (VFIO_PRECOPY_INFO_REINIT, kernel 7.3).</summary>
+    public int PreCopyReinits { get; init; }
+    /// <summary>Whether the save read PRECOPY_INFO flags (the source took the PRECOPY_INFOv2 opt-in): re-inits can only be seen then.</summary>
+    public bool PreCopyFlagsReported { get; init; }
     public TimeSpan Downtime { get; init; }
     public TimeSpan Duration { get; init; }
     public Guid? SetId { get; init; }

@@ -34,6 +34,15 @@ internal static class VfioUapi
     public const uint FeatureDmaLoggingStop = 7;
     public const uint FeatureDmaLoggingReport = 8;
     public const uint FeatureMigDataSize = 9;
+    /// <summary>
+    /// 7.3: SET (no payload) opts the open device in to <c>vfio_precopy_info.flags</c> being an output; EINVAL
+    /// without PRE_COPY; cleared when the device is closed (drivers/vfio/vfio_main.c
+    /// vfio_ioctl_device_feature_migration_precopy_info_v2, vfio_df_close).
+    /// </summary>
+    public const uint FeatureMigPrecopyInfoV2 = 12;
+
+    /// <summary><c>vfio_precopy_info.flags</c> bit 0 (7.3, output only after feature 12): new initial data is on the stream.</summary>
+    public const uint PrecopyInfoReinit = 0x1;
 
     /// <summary>Size of <c>struct vfio_device_feature</c> without payload.</summary>
     public const int FeatureHeaderSize = 8;

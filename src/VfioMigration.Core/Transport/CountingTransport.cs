@@ -9,8 +9,11 @@ namespace VfioMigration.Transport;
 /// </summary>
 internal sealed class CountingTransport : IVfioDeviceTransport
 {
-    private readonly IVfioDeviceTransport _inner;
+    private IVfioDeviceTransport _inner;
     public CountingTransport(IVfioDeviceTransport inner) => _inner = inner;
+
+    /// <summary>Goes on over a new handle of the same device (the conformance suite's close-and-reopen check); counts carry on.</summary>
+    public void Replace(IVfioDeviceTransport inner) => _inner = inner;
 
     /// <summary>SETs of MIG_DEVICE_STATE that ask for a state change (PROBE not set).</summary>
     public int StateSets { get; private set; }

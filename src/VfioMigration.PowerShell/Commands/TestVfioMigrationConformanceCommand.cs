@@ -88,9 +88,14 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
             t = Open(session, device.Address);
             if (t is null) return;
             if (peer is not null && (pt = Open(session, peer.Address)) is null) return;
+            var given = t;
             var suite = new ConformanceSuite(t, pt, session.Backend.Observe(device.Address),
                 peer is null ? null : session.Backend.Observe(peer.Address), Module.Log)
-            { Areas = Area };
+            {
+                Areas = Area,
+                // The suite disposes the handle this returns; the one it was given is closed here.
+                Reopen = () => { given.Dispose(); return session.Backend.Open(device.Address); },
+            };
             var results = suite.Run(r => { WriteObject(r); this.DrainLog(); }, Cancellation);
             this.DrainLog();
             int passed = results.Count(r => r.Outcome == ConformanceOutcome.Passed);

@@ -11,9 +11,10 @@ using VfioMigration.Transport;
 // "edu" devices (1234:11e8) bound to vfio-pci behind an emulated Intel IOMMU. Each check prints "run  <name>" as
 // it starts (run-guest.sh names the running check when the guest runs out of time) and "ok   <name>" or
 // "FAIL <name>: why" as it ends; the last line is "vm-checks: N passed, M failed"; the exit code is the number of
-// failures. "only GROUP[,GROUP]" runs some groups: edu (with the group checks), module, mtty, qemu, answers.
+// failures. "only GROUP[,GROUP]" runs some groups: edu (with the group checks), module, mtty, holders, qemu,
+// answers.
 if (args is ["leave", var leaveUuid, var leaveState]) return MttyChecks.Leave(leaveUuid, leaveState);
-string[] groups = ["edu", "module", "mtty", "qemu", "answers"];
+string[] groups = ["edu", "module", "mtty", "holders", "qemu", "answers"];
 var only = args is ["only", var list] ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : groups;
 if (args.Length > 0 && args is not ["only", _] || only.Except(groups).Any())
 {
@@ -177,7 +178,7 @@ if (Want("edu"))
 }
 var mdevs = Environment.GetEnvironmentVariable("VFIO_VM_MDEVS")?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
 // One PowerShell engine for all cmdlet checks: starting one under emulation takes tens of seconds.
-if (Want("module") || Want("mtty") && mdevs.Length >= 2)
+if (Want("module") || (Want("mtty") || Want("holders")) && mdevs.Length >= 2)
 {
     using var shell = new HostedShell();
     Phase("PowerShell engine started");
@@ -191,6 +192,11 @@ if (Want("module") || Want("mtty") && mdevs.Length >= 2)
     {
         MttyChecks.Run(Check, shell, mdevs);
         Phase("mtty checks done");
+    }
+    if (Want("holders") && mdevs.Length >= 2)
+    {
+        HolderChecks.Run(Check, shell, mdevs);
+        Phase("holder checks done");
     }
 }
 // After the mtty checks, which leave both mdevs Running and free. Says whether QEMU is here in every guest.

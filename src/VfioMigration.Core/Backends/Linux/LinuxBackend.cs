@@ -32,6 +32,48 @@ public sealed class LinuxBackend : IDeviceBackend
         get { lock (_groups) return _groups.Keys.ToArray(); }
     }
 
+    /// <summary>Where holders are read from (/proc; tests give a fake tree).</summary>
+    internal ProcessHolders Processes { get; init; } = new();
+
+    /// <summary>Where VFIO's debugfs is read from (/sys/kernel/debug; tests give a fake tree).</summary>
+    internal VfioDebugfs Debugfs { get; init; } = new();
+
+    /// <summary>
+    /// The processes holding the device (its fdinfo syspath, its cdev, or its IOMMU group open; the strongest
+    /// evidence each process gives) and its state from debugfs.
+    /// </summary>
+    public DeviceHolding Holding(DeviceIdentity id)
+    {
+        var (processes, unreadable) = Processes.Scan();
+        var holders = new List<DeviceHolder>();
+        string? cdev = id.DeviceNode is { } node ? Path.GetFileName(node) : null;
+        foreach (var p in processes)
+        {
+            string? through = null;
+            foreach (var fd in p.Fds)
+            {
+                if (fd.SysPath is { } sys && string.Equals(ProcessHolders.DeviceName(sys), id.Address, StringComparison.OrdinalIgnoreCase))
+                {
+                    through = $"a device fd ({sys})";
+                    break;
+                }
+                if (fd.Cdev is { } c && c == cdev) through = $"its cdev {fd.Link}";
+                else if (fd.Group is { } g && g == id.IommuGroup) through ??= $"its IOMMU group {fd.Link}";
+            }
+            if (through is not null) holders.Add(new DeviceHolder { ProcessId = p.Pid, Command = p.Command, VmName = p.VmName, Through = through });
+        }
+        var (state, features, problem) = Debugfs.Read(id.Address);
+        return new DeviceHolding
+        {
+            Holders = holders,
+            HoldersProblem = unreadable == 0 ? null : $"{unreadable} process{(unreadable == 1 ? "" : "es")} could not be read (another user's fds need root to see)",
+            State = state,
+            Features = features,
+            Capabilities = features is null ? null : VfioDebugfs.CapabilitiesOf(features),
+            StateProblem = problem,
+        };
+    }
+
     /// <summary>A real device shows nothing beyond its uAPI.</summary>
     public IConformanceObserver? Observe(string address) => null;
 

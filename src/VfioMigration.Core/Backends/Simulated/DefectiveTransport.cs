@@ -27,6 +27,8 @@ internal sealed class DefectiveTransport : IVfioDeviceTransport
         _inner = inner;
         _device = device;
         _defects = defects.ToHashSet();
+        if (Has(SimulatedDefect.PrecopyOptInSurvivesClose) && device.PrecopyFlagsWereOutputAtClose)
+            _inner.Feature(DeviceFeatureBuffer.Create(VfioUapi.FeatureMigPrecopyInfoV2, VfioUapi.FeatureSet, 0));
         if (Has(SimulatedDefect.NotRunningAfterOpen))
         {
             if (device.Options.Protocol == MigrationProtocol.V2) InnerSet(MigrationState.Stop);
@@ -52,8 +54,14 @@ internal sealed class DefectiveTransport : IVfioDeviceTransport
                     => "needs a v2 device with P2P or a v1 device with Ndma",
                 SimulatedDefect.PreCopyInitialBytesGrow when !(v2 && o.Capabilities.HasFlag(MigrationCapabilities.PreCopy)) => "needs a v2 device with PreCopy",
                 SimulatedDefect.DmaLoggingRepeatedStart when !(v2 && o.DmaLogging) => "needs a v2 device with DMA logging",
+                SimulatedDefect.PrecopyInfoV2ProbeRefused or SimulatedDefect.PrecopyFlagsEchoedAfterOptIn or SimulatedDefect.ReinitWithoutOptIn or SimulatedDefect.PrecopyOptInSurvivesClose
+                    when !(v2 && o.Capabilities.HasFlag(MigrationCapabilities.PreCopy) && o.PrecopyInfoV2) => "needs a v2 device with PreCopy on a kernel with PRECOPY_INFOv2",
+                SimulatedDefect.PrecopyInfoV2WithoutPreCopy when !(v2 && !o.Capabilities.HasFlag(MigrationCapabilities.PreCopy) && o.PrecopyInfoV2)
+                    => "needs a v2 device without PreCopy on a kernel with PRECOPY_INFOv2",
                 SimulatedDefect.V1SpontaneousStateChange or SimulatedDefect.NotRunningAfterOpen or SimulatedDefect.ResetKeepsState or SimulatedDefect.QuiesceLeaksP2P
-                    or SimulatedDefect.PreCopyInitialBytesGrow or SimulatedDefect.DmaLoggingRepeatedStart => null,
+                    or SimulatedDefect.PreCopyInitialBytesGrow or SimulatedDefect.DmaLoggingRepeatedStart
+                    or SimulatedDefect.PrecopyInfoV2ProbeRefused or SimulatedDefect.PrecopyFlagsEchoedAfterOptIn or SimulatedDefect.ReinitWithoutOptIn
+                    or SimulatedDefect.PrecopyOptInSurvivesClose or SimulatedDefect.PrecopyInfoV2WithoutPreCopy => null,
                 _ when !v2 => "needs a v2 device",
                 _ => null,
             };
@@ -98,6 +106,12 @@ internal sealed class DefectiveTransport : IVfioDeviceTransport
         uint id = flags & VfioUapi.FeatureMask;
         bool probe = (flags & VfioUapi.FeatureProbe) != 0, get = (flags & VfioUapi.FeatureGet) != 0, set = (flags & VfioUapi.FeatureSet) != 0;
         if (Has(SimulatedDefect.ArgszUnchecked) && argsz < VfioUapi.FeatureHeaderSize) return 0;
+        if (id == VfioUapi.FeatureMigPrecopyInfoV2)
+        {
+            if (probe && Has(SimulatedDefect.PrecopyInfoV2ProbeRefused)) return -Errno.EINVAL;
+            // The opt-in taken without PRE_COPY: the device says yes and changes nothing.
+            if (Has(SimulatedDefect.PrecopyInfoV2WithoutPreCopy) && set && !get) return 0;
+        }
         if (id == VfioUapi.FeatureMigDeviceState && set && !probe && !get && argument.Length >= 16) return SetState(argument);
         if (id == VfioUapi.FeatureMigDeviceState && get && !probe && !set && _stray is { } stray)
         {
@@ -250,7 +264,16 @@ internal sealed class DefectiveTransport : IVfioDeviceTransport
 
         public int Ioctl(uint request, Span<byte> argument)
         {
+            uint flagsIn = argument.Length >= 8 ? BinaryPrimitives.ReadUInt32LittleEndian(argument[4..]) : 0;
             int rc = _inner.Ioctl(request, argument);
+            if (rc == 0 && request == VfioUapi.VFIO_MIG_GET_PRECOPY_INFO && argument.Length >= 8)
+            {
+                bool optedIn = _owner._device.PrecopyFlagsAreOutput;
+                if (optedIn && _owner.Has(SimulatedDefect.PrecopyFlagsEchoedAfterOptIn))
+                    BinaryPrimitives.WriteUInt32LittleEndian(argument[4..], flagsIn | BinaryPrimitives.ReadUInt32LittleEndian(argument[4..]));
+                if (!optedIn && _owner.Has(SimulatedDefect.ReinitWithoutOptIn))
+                    BinaryPrimitives.WriteUInt32LittleEndian(argument[4..], flagsIn | VfioUapi.PrecopyInfoReinit);
+            }
             if (rc == 0 && request == VfioUapi.VFIO_MIG_GET_PRECOPY_INFO && _owner.Has(SimulatedDefect.PreCopyInitialBytesGrow) && argument.Length >= 16)
                 BinaryPrimitives.WriteUInt64LittleEndian(argument[8..], BinaryPrimitives.ReadUInt64LittleEndian(argument[8..]) + 2 * (ulong)_read);
             return rc;

@@ -50,7 +50,45 @@ internal sealed class SaveStreamProducer : IDisposable
         + DirtyBytes
         + (_tailQueued ? 0 : DeviceStreamFormat.StateRecordSize(_model) + DeviceStreamFormat.EndRecordSize);
 
-    public void SwitchToStopCopy() => IsPreCopy = false;
+    /// <summary>Initial bytes not yet read when the session switched to stop-copy; null while in pre-copy.</summary>
+    public long? InitialBytesAtStopCopy { get; private set; }
+
+    /// <summary>How many times this session re-initialized its pre-copy data.</summary>
+    public int Reinits { get; private set; }
+
+    /// <summary>A re-init not yet reported by PRECOPY_INFO (VFIO_PRECOPY_INFO_REINIT is reported once per re-init).</summary>
+    public bool ReinitPending { get; set; }
+
+    public void SwitchToStopCopy()
+    {
+        InitialBytesAtStopCopy ??= _initialRemaining;
+        IsPreCopy = false;
+    }
+
+    /// <summary>
+    /// The device re-initializes its pre-copy data (a reconfiguration mid-save). <paramref name="announce"/> (the
+    /// opener opted in to PRECOPY_INFOv2): the initial pass starts over, every page counts as initial data again
+    /// and dirty bytes restart at zero, as VFIO_PRECOPY_INFO_REINIT says. Otherwise initial_bytes may not grow, so
+    /// every page already sent is queued again as dirty data. The stream stays one valid stream either way: a page
+    /// sent twice is applied twice.
+    /// </summary>
+    public void Reinitialize(bool announce)
+    {
+        Reinits++;
+        if (!announce)
+        {
+            for (int page = 0; page < _cursor; page++) OnPageWritten(page);
+            return;
+        }
+        long rest = _recordIsInitial ? _record.Length - _recordPos : 0;
+        Array.Clear(_dirty);
+        _dirtyQueue.Clear();
+        _cursor = 0;
+        _initialRemaining = rest
+            + (_headerSent ? 0 : DeviceStreamFormat.RecordHeaderSize + DeviceStreamFormat.HeaderPayloadSize)
+            + (long)_model.Memory.PageCount * DeviceStreamFormat.PageRecordSize;
+        ReinitPending = true;
+    }
 
     /// <summary>Copies the next bytes; 0 means "nothing now" in pre-copy and end of stream in stop-copy.</summary>
     public int Read(Span<byte> buffer)

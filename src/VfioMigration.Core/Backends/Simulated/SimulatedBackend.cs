@@ -16,6 +16,32 @@ public sealed class SimulatedBackend : IDeviceBackend
 
     public IConformanceObserver? Observe(string address) => new SimulatedConformanceObserver(Host[address]);
 
+    /// <summary>
+    /// The simulated process that holds the device (<see cref="SimulatedDevice.HeldBy"/>), and its state as a
+    /// kernel with VFIO debugfs would show it.
+    /// </summary>
+    public DeviceHolding Holding(DeviceIdentity id)
+    {
+        var d = Host[id.Address];
+        if (d.HeldBy is not { } holder) return DeviceHolding.None;
+        return d.MigrationState is { } state
+            ? new DeviceHolding
+            {
+                Holders = new[] { holder },
+                State = state,
+                Features = d.Options.Protocol == Protocol.MigrationProtocol.V2 ? DebugfsFeatures(d.Options.Capabilities) : null,
+                Capabilities = d.Options.Protocol == Protocol.MigrationProtocol.V2 ? d.Options.Capabilities : null,
+            }
+            : new DeviceHolding { Holders = new[] { holder }, StateProblem = "the device has no migration state" };
+    }
+
+    private static string DebugfsFeatures(Protocol.MigrationCapabilities c) => string.Join(", ", new[]
+    {
+        c.HasFlag(Protocol.MigrationCapabilities.StopCopy) ? "stop-copy" : null,
+        c.HasFlag(Protocol.MigrationCapabilities.P2P) ? "p2p" : null,
+        c.HasFlag(Protocol.MigrationCapabilities.PreCopy) ? "pre-copy" : null,
+    }.Where(w => w is not null));
+
     /// <summary>What the simulator's configuration says the device is, as sysfs would show it.</summary>
     public static DeviceIdentity Identify(SimulatedDevice d)
     {

@@ -52,4 +52,17 @@ public enum SimulatedDefect
     /// did this). Caught by dma-logging.start-twice.
     /// </summary>
     DmaLoggingRepeatedStart,
+    /// <summary>v2 with PreCopy: a PROBE of PRECOPY_INFOv2 (feature 12) is refused. Caught by precopy-v2.probe.</summary>
+    PrecopyInfoV2ProbeRefused,
+    /// <summary>v2 without PreCopy: the PRECOPY_INFOv2 opt-in succeeds. Caught by precopy-v2.needs-precopy.</summary>
+    PrecopyInfoV2WithoutPreCopy,
+    /// <summary>
+    /// v2 with PreCopy: after the opt-in PRECOPY_INFO still echoes the caller's flags (a driver that skips
+    /// vfio_check_precopy_ioctl). Caught by precopy-v2.flags-zero.
+    /// </summary>
+    PrecopyFlagsEchoedAfterOptIn,
+    /// <summary>v2 with PreCopy: PRECOPY_INFO sets REINIT without the opt-in. Caught by precopy-v2.no-reinit-before.</summary>
+    ReinitWithoutOptIn,
+    /// <summary>v2 with PreCopy: the opt-in survives closing and reopening the device. Caught by precopy-v2.reopen.</summary>
+    PrecopyOptInSurvivesClose,
 }

@@ -49,15 +49,32 @@ public sealed class SimulatedDevice
     public uint? V1DeviceState => _v1?.DeviceState;
     /// <summary>v2: the arcs the device has executed since it was created (diagnostics and conformance tests).</summary>
     public IList<MigrationArc> ArcHistory => _v2?.ArcHistory ?? (IList<MigrationArc>)Array.Empty<MigrationArc>();
+    /// <summary>
+    /// v2: the current opener opted in to PRECOPY_INFOv2 (feature 12): PRECOPY_INFO flags are an output. Cleared
+    /// when the device is closed (vfio_df_close), not by a reset.
+    /// </summary>
+    public bool PrecopyFlagsAreOutput { get; internal set; }
+    /// <summary>Whether the opt-in was set when the device was last closed (a defect may carry it over).</summary>
+    internal bool PrecopyFlagsWereOutputAtClose { get; private set; }
+    /// <summary>v2: initial bytes the last pre-copy session had not sent when it switched to stop-copy; null before.</summary>
+    public long? InitialBytesAtStopCopy { get; private set; }
+    /// <summary>v2: how often the last pre-copy session re-initialized its data (<see cref="SimulatedDeviceOptions.PreCopyReinitAfterBytes"/>).</summary>
+    public int PreCopyReinits { get; private set; }
     /// <summary>v2: the data fds currently open.</summary>
     public int OpenDataChannels { get { lock (_sync) return _channels.Count; } }
+
+    /// <summary>
+    /// Another (simulated) process that holds the device, as a VM's QEMU would: opening it fails with EBUSY, and the
+    /// backend names this holder. Null: nobody else holds it.
+    /// </summary>
+    public DeviceHolder? HeldBy { get; set; }
 
     /// <summary>Opens the device for exclusive use; a second open fails with EBUSY, like a held group.</summary>
     public IVfioDeviceTransport Open()
     {
         lock (_sync)
         {
-            if (_openHandle is not null) throw new VfioCallException(Address, "open", Errno.EBUSY);
+            if (_openHandle is not null || HeldBy is not null) throw new VfioCallException(Address, "open", Errno.EBUSY);
             _openHandle = new SimulatedDeviceHandle(this);
             return DefectiveTransport.Wrap(this, _openHandle);
         }
@@ -69,6 +86,8 @@ public sealed class SimulatedDevice
         {
             if (_openHandle != handle) return;
             _openHandle = null;
+            PrecopyFlagsWereOutputAtClose = PrecopyFlagsAreOutput;
+            PrecopyFlagsAreOutput = false;
             if (!Options.StateSurvivesClose) ResetMigration();
         }
     }
@@ -158,6 +177,9 @@ public sealed class SimulatedDevice
             uint id = flags & VfioUapi.FeatureMask;
             bool migrationFeature = id is VfioUapi.FeatureMigration or VfioUapi.FeatureMigDeviceState or VfioUapi.FeatureMigDataSize;
             bool loggingFeature = id is VfioUapi.FeatureDmaLoggingStart or VfioUapi.FeatureDmaLoggingStop or VfioUapi.FeatureDmaLoggingReport;
+            // Feature 12 is the core's (7.3): a device without migration has no PRE_COPY, so EINVAL.
+            if (id == VfioUapi.FeatureMigPrecopyInfoV2 && Options.PrecopyInfoV2)
+                return _v2 is null ? -Errno.EINVAL : _v2.Feature(flags, payload, argsz);
             if (migrationFeature)
                 return _v2 is null ? -Errno.ENOTTY : _v2.Feature(flags, payload, argsz);
             if (loggingFeature)
@@ -205,7 +227,13 @@ public sealed class SimulatedDevice
             if (channel.SessionEnded) return -Errno.ENODEV;
             if (Faults.Check(FaultPoint.StreamRead) is var f and < 0) return f;
             Activity();
-            int n = ReadSave(channel.Producer!, buffer);
+            var producer = channel.Producer!;
+            if (producer.IsPreCopy && producer.Reinits == 0 && Options.PreCopyReinitAfterBytes is { } after && producer.BytesProduced >= after)
+            {
+                producer.Reinitialize(announce: PrecopyFlagsAreOutput);
+                PreCopyReinits = producer.Reinits;
+            }
+            int n = ReadSave(producer, buffer);
             if (n == 0 && channel.Producer!.IsPreCopy && !Options.PreCopyEmptyReadReturnsZero) return -Errno.ENOMSG;
             return n;
         }
@@ -234,9 +262,23 @@ public sealed class SimulatedDevice
             if (channel.SessionEnded || !channel.IsSaving || _v2?.State is not (Protocol.MigrationState.PreCopy or Protocol.MigrationState.PreCopyP2P))
                 return -Errno.EINVAL;
             var p = channel.Producer!;
-            new PrecopyInfo((ulong)p.InitialBytesRemaining, (ulong)p.DirtyBytes).WriteTo(argument);
+            // Without the opt-in the flags field is left as the caller wrote it (echoed, as every driver before 7.3
+            // did); with it, the field is an output: 0, or REINIT once after each re-init (vfio_check_precopy_ioctl).
+            uint? flags = null;
+            if (PrecopyFlagsAreOutput)
+            {
+                flags = p.ReinitPending ? VfioUapi.PrecopyInfoReinit : 0;
+                p.ReinitPending = false;
+            }
+            new PrecopyInfo((ulong)p.InitialBytesRemaining, (ulong)p.DirtyBytes).WriteTo(argument, flags);
             return 0;
         }
+    }
+
+    internal void NotePreCopyEnded(SaveStreamProducer producer)
+    {
+        InitialBytesAtStopCopy = producer.InitialBytesAtStopCopy;
+        PreCopyReinits = producer.Reinits;
     }
 
     internal void ChannelClosed(SimulatedDataChannel channel)

@@ -36,6 +36,18 @@ public sealed record SimulatedDeviceOptions
     /// owner. Off: closing resets the device to Running, as vfio-pci does.
     /// </summary>
     public bool StateSurvivesClose { get; init; }
+    /// <summary>
+    /// The kernel knows PRECOPY_INFOv2 (feature 12, kernel 7.3): the opener may opt in to PRECOPY_INFO flags. Off:
+    /// an older kernel, where feature 12 is an unknown id and the flags field is only ever echoed back.
+    /// </summary>
+    public bool PrecopyInfoV2 { get; init; } = true;
+    /// <summary>
+    /// v2 with PreCopy: once a pre-copy session has produced this many bytes the device re-initializes its pre-copy
+    /// data (a reconfiguration mid-save), once per session: every page is initial data again. To an opener opted in
+    /// to PRECOPY_INFOv2 it announces this with VFIO_PRECOPY_INFO_REINIT; to one that is not (or on an older kernel)
+    /// it can only send the pages again as dirty data. Null: never.
+    /// </summary>
+    public long? PreCopyReinitAfterBytes { get; init; }
     /// <summary>Workload steps per uAPI call while the device runs: how busy it is.</summary>
     public int StepsPerAccess { get; init; } = 1;
     /// <summary>Defective driver personalities this device plays (conformance rehearsal); none by default.</summary>

@@ -24,7 +24,7 @@ internal sealed class SimulatedV2Migration
     /// <summary>Every arc executed, in order: what the device actually walked (for conformance checks).</summary>
     public List<MigrationArc> ArcHistory { get; } = new();
 
-    /// <summary>Features 1, 2 and 9; called after the generic header checks.</summary>
+    /// <summary>Features 1, 2, 9 and 12; called after the generic header checks.</summary>
     public int Feature(uint flags, Span<byte> payload, uint argsz)
     {
         uint id = flags & VfioUapi.FeatureMask;
@@ -59,6 +59,16 @@ internal sealed class SimulatedV2Migration
                     int rc = CheckFeature(flags, argsz, VfioUapi.FeatureGet, 8);
                     if (rc <= 0) return rc;
                     BinaryPrimitives.WriteUInt64LittleEndian(payload, (ulong)StopCopyLength());
+                    return 0;
+                }
+            case VfioUapi.FeatureMigPrecopyInfoV2:
+                {
+                    // vfio_main.c: PRE_COPY is checked before the feature's own check, so even a PROBE is refused
+                    // without it; then SET only, no payload (any given is ignored).
+                    if (!Flags.HasFlag(MigrationCapabilities.PreCopy)) return -Errno.EINVAL;
+                    int rc = CheckFeature(flags, argsz, VfioUapi.FeatureSet, 0);
+                    if (rc <= 0) return rc;
+                    _device.PrecopyFlagsAreOutput = true;
                     return 0;
                 }
             default:
@@ -154,7 +164,12 @@ internal sealed class SimulatedV2Migration
             if (_device.Options.FailedTransitionEntersError) EnterError();
             return level;
         }
-        if (arc.To == MigrationState.StopCopy) _session?.Producer?.SwitchToStopCopy();
+        if (arc.To == MigrationState.StopCopy && _session?.Producer is { } producer)
+        {
+            bool fromPreCopy = producer.IsPreCopy;
+            producer.SwitchToStopCopy();
+            if (fromPreCopy) _device.NotePreCopyEnded(producer);
+        }
         State = arc.To;
         ArcHistory.Add(arc);
         return 0;
