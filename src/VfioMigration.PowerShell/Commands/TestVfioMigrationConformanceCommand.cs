@@ -70,7 +70,7 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
                 if (Cancellation.IsCancellationRequested) return;
                 string action = "Run the migration conformance suite: reset the device and move it through every migration state; its migration state and any open session are lost"
                                 + (peer is null ? "" : $"; {peer.Address} is reset and restored into as well");
-                if (!ShouldProcess(device.Address, action)) continue;
+                if (!this.ShouldProcessOrRefuse(device.Address, action)) continue;
                 RunOne(session, device, peer);
             }
         }
