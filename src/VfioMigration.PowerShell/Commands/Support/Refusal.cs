@@ -13,7 +13,6 @@ namespace VfioMigration.PowerShell.Commands;
 internal static class Refusal
 {
     /// <summary>Ends the command with <paramref name="record"/>; a cron job's <c>-ErrorAction Stop</c> stops the script.</summary>
-    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     public static void Terminate(this PSCmdlet cmdlet, ErrorRecord record)
     {
         if (cmdlet.MyInvocation.BoundParameters.TryGetValue("ErrorAction", out var action)
@@ -23,7 +22,6 @@ internal static class Refusal
     }
 
     /// <summary>Ends the command with the record for <paramref name="e"/> about <paramref name="target"/>.</summary>
-    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     public static void Terminate(this PSCmdlet cmdlet, VfioMigrationException e, object? target) => cmdlet.Terminate(ErrorRecords.For(e, target));
 
     /// <summary>

@@ -1,0 +1,137 @@
+# Pester 5: the module in cron-style scripts (pwsh -NonInteractive -File), where a refusal must stop the script
+# under -ErrorAction Stop and nothing may prompt, and the arguments automation passes (one state name, device
+# names) are checked before anything moves.
+
+BeforeAll {
+    $script:Manifest = if ($env:VFIOMIGRATION_MODULE) { $env:VFIOMIGRATION_MODULE } else { Join-Path $PSScriptRoot '..' 'out' 'VfioMigration' 'VfioMigration.psd1' }
+    $script:Manifest = (Resolve-Path -LiteralPath $script:Manifest).ProviderPath
+    $script:Work = [IO.Directory]::CreateTempSubdirectory('vfio-cron-').FullName
+    # An empty sysfs and /dev: a host without VFIO, whatever the machine running the tests has.
+    $script:NoVfio = Join-Path $script:Work 'novfio'
+    $null = New-Item -ItemType Directory (Join-Path $script:NoVfio 'sys'), (Join-Path $script:NoVfio 'dev')
+
+    # Runs $Script as a file, as cron runs one: pwsh -NoProfile -NonInteractive -File. The module is imported
+    # first, on a host without VFIO; 'NEXT LINE RAN' is printed by the script's last line.
+    function Invoke-CronScript([string] $Script) {
+        $exe = [Environment]::ProcessPath
+        $pre = @(if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' })
+        $file = Join-Path $script:Work "job-$([guid]::NewGuid().ToString('n')).ps1"
+        Set-Content -LiteralPath $file -Value @"
+`$PSStyle.OutputRendering = 'PlainText'
+`$ProgressPreference = 'SilentlyContinue'
+`$env:VFIO_MIGRATION_SYSFS_ROOT = '$(Join-Path $script:NoVfio 'sys')'
+`$env:VFIO_MIGRATION_DEV_ROOT = '$(Join-Path $script:NoVfio 'dev')'
+Import-Module '$script:Manifest'
+Set-Location -LiteralPath '$script:Work'
+$Script
+'NEXT LINE RAN'
+"@
+        $errFile = Join-Path $script:Work 'stderr.txt'
+        $out = & $exe @pre -NoProfile -NonInteractive -File $file 2> $errFile
+        $code = $LASTEXITCODE
+        # pwsh wraps error messages at the terminal's width behind '     | ': one line again, for matching.
+        $errors = @(Get-Content -LiteralPath $errFile | ForEach-Object { $_ -replace '^\s*\|\s?', '' }) -join ' ' -replace '\s+', ' '
+        [pscustomobject]@{ Output = @($out); Errors = $errors.Trim(); ExitCode = $code }
+    }
+}
+
+AfterAll { Remove-Item -Recurse -Force $script:Work }
+
+Describe 'A refusal stops a cron script under -ErrorAction Stop' {
+    # Each case is a refusal a scheduled job can meet; the command ends the statement by itself, so only
+    # -ErrorAction Stop can stop the script, and it must.
+    It '<Name>' -ForEach @(
+        @{ Name = 'VFIO missing (Get-VfioDevice)'; Line = 'Get-VfioDevice -ErrorAction Stop'; Says = 'Real devices are not available' }
+        @{ Name = 'VFIO missing (Set-VfioDeviceState)'; Line = 'Set-VfioDeviceState 0000:3b:00.2 -State Stop -Confirm:$false -ErrorAction Stop'; Says = 'Real devices are not available' }
+        @{ Name = 'VFIO missing (Test-VfioMigration)'; Line = 'Test-VfioMigration 0000:3b:00.2 -ErrorAction Stop'; Says = 'Real devices are not available' }
+        @{ Name = 'a switch without its partner'; Line = 'Set-VfioDeviceState -Simulated 0000:3b:00.2 -State Stop -SkipQuiesceCheck -Confirm:$false -ErrorAction Stop'; Says = '-SkipQuiesceCheck applies only together with -Together' }
+        @{ Name = 'an image path on another provider'; Line = 'Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path Env:/image -Confirm:$false -ErrorAction Stop'; Says = 'Environment provider' }
+        @{ Name = 'a conformance run nobody confirmed'; Line = 'Test-VfioMigrationConformance -Simulated 0000:5e:00.1 -ErrorAction Stop'; Says = 'cannot ask' }
+        @{ Name = 'a state change asked to confirm where nobody can'; Line = 'Set-VfioDeviceState -Simulated 0000:5e:00.1 -State Stop -Confirm -ErrorAction Stop'; Says = 'cannot ask' }
+    ) {
+        $r = Invoke-CronScript $Line
+        $r.Output | Should -Not -Contain 'NEXT LINE RAN' -Because 'the script must stop at the refusal'
+        $r.ExitCode | Should -Not -Be 0
+        $r.Errors | Should -Match ([regex]::Escape($Says))
+    }
+
+    It 'still ends only the statement without -ErrorAction Stop, as pwsh does' {
+        $r = Invoke-CronScript 'Get-VfioDevice'
+        $r.Output | Should -Contain 'NEXT LINE RAN'
+        $r.Errors | Should -Match 'Real devices are not available'
+    }
+
+    It 'gives a catch block the module''s error id' {
+        $r = Invoke-CronScript @'
+try { Get-VfioDevice -ErrorAction Stop } catch { 'caught ' + $_.FullyQualifiedErrorId }
+try { Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path Env:/image -Confirm:$false -ErrorAction Stop } catch { 'caught ' + $_.FullyQualifiedErrorId }
+'@
+        $r.Output | Should -Be @(
+            'caught VfioNotAvailable,VfioMigration.PowerShell.Commands.GetVfioDeviceCommand'
+            'caught NotAFileSystemPath,VfioMigration.PowerShell.Commands.SaveVfioDeviceStateCommand'
+            'NEXT LINE RAN')
+        $r.Errors | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Nothing prompts in a non-interactive session' {
+    It '<Command> without -Confirm:$false gives ConfirmationRequired and changes nothing' -ForEach @(
+        @{ Command = 'Test-VfioMigrationConformance'; Line = 'Test-VfioMigrationConformance -Simulated 0000:5e:00.1' }
+        @{ Command = 'Reset-VfioDevice (with -Confirm)'; Line = 'Reset-VfioDevice -Simulated 0000:5e:00.1 -Confirm' }
+        @{ Command = 'Set-VfioDeviceState (with -Confirm)'; Line = 'Set-VfioDeviceState -Simulated 0000:5e:00.1 -State Stop -Confirm' }
+    ) {
+        $r = Invoke-CronScript @"
+Set-VfioDeviceState -Simulated 0000:5e:00.1 -State Stop -Confirm:`$false
+$Line -ErrorVariable e -ErrorAction SilentlyContinue
+`$e | ForEach-Object { 'error ' + `$_.FullyQualifiedErrorId.Split(',')[0] }
+'state ' + (Get-VfioDevice -Simulated 0000:5e:00.1).State
+"@
+        $r.Errors | Should -BeNullOrEmpty
+        $r.Output | Should -Be @('error ConfirmationRequired', 'state Stop', 'NEXT LINE RAN')
+    }
+
+    It 'goes ahead with -Confirm:$false' {
+        $r = Invoke-CronScript @'
+$n = @(Test-VfioMigrationConformance -Simulated 0000:5e:00.1 -Area plumbing -Confirm:$false 6>$null).Count
+"checks $([int]($n -gt 0))"
+'@
+        $r.Errors | Should -BeNullOrEmpty
+        $r.Output | Should -Be @('checks 1', 'NEXT LINE RAN')
+    }
+}
+
+Describe '-State takes exactly one named state' {
+    It 'refuses <Given> and leaves the device Running' -ForEach @(
+        @{ Given = "'Running,Stop'"; Why = 'names more than one value' }
+        @{ Given = '3'; Why = 'numbers are not accepted' }
+        @{ Given = "'3'"; Why = 'is a number' }
+        @{ Given = "'Error'"; Why = 'is not a name of one' }
+        @{ Given = "([VfioMigration.Protocol.MigrationState]::Error)"; Why = 'is not one MigrationState name' }
+    ) {
+        $r = Invoke-CronScript @"
+Set-VfioDeviceState -Simulated 0000:3b:00.2 -State $Given -Confirm:`$false
+'state ' + (Get-VfioDevice -Simulated 0000:3b:00.2).State
+"@
+        $r.Output | Should -Contain 'state Running'
+        $r.Errors | Should -Match ([regex]::Escape($Why))
+        $r.Errors | Should -Match 'Running, Stop, StopCopy, Resuming, RunningP2P, PreCopy, PreCopyP2P'
+    }
+
+    It 'takes one name in any case, and a state value' {
+        $r = Invoke-CronScript @'
+(Set-VfioDeviceState -Simulated 0000:3b:00.2 -State ' stopcopy ' -Confirm:$false -PassThru).State
+(Set-VfioDeviceState -Simulated 0000:3b:00.2 -State ([VfioMigration.Protocol.MigrationState]::Running) -Confirm:$false -PassThru).State
+'@
+        $r.Errors | Should -BeNullOrEmpty
+        $r.Output | Should -Be @('StopCopy', 'Running', 'NEXT LINE RAN')
+    }
+
+    It 'holds for the simulator''s enum parameters too (<Line>)' -ForEach @(
+        @{ Line = "Add-VfioSimulatedFault -Address 0000:3b:00.2 -ArcTo 'Stop,Running' -Confirm:`$false" }
+        @{ Line = "Add-VfioSimulatedFault -Address 0000:3b:00.2 -Point 1 -Confirm:`$false" }
+        @{ Line = "New-VfioSimulatedDevice -Address 0000:01:00.0 -Protocol 2 -Confirm:`$false" }
+    ) {
+        $r = Invoke-CronScript $Line
+        $r.Errors | Should -Match 'give exactly one of'
+    }
+}
