@@ -135,3 +135,71 @@ Set-VfioDeviceState -Simulated 0000:3b:00.2 -State $Given -Confirm:`$false
         $r.Errors | Should -Match 'give exactly one of'
     }
 }
+
+Describe 'The conformance suite and the audit log' {
+    It 'writes an audit line for the run and one for its final reset' {
+        $log = Join-Path $script:Work 'conformance-audit.jsonl'
+        $r = Invoke-CronScript @"
+`$env:VFIO_MIGRATION_AUDIT_LOG = '$log'
+`$null = Test-VfioMigrationConformance -Simulated 0000:5e:00.1 -Confirm:`$false 6>`$null
+"@
+        $r.Errors | Should -BeNullOrEmpty
+        $lines = @(Get-Content -LiteralPath $log | ConvertFrom-Json)
+        $lines.Count | Should -Be 2
+        $lines[0].Operation | Should -Be 'conformance'
+        $lines[0].Device | Should -Be '0000:5e:00.1'
+        $lines[0].From | Should -Be 'Running'
+        $lines[0].Result | Should -Match '^ok: \d+ checks, \d+ passed, 0 failed, \d+ not applicable; [1-9]\d* state changes$'
+        $lines[1].Operation | Should -Be 'reset'
+        $lines[1].To | Should -Be 'Running'
+        $lines[1].Result | Should -BeLike 'ok:*'
+    }
+
+    It 'refuses to run, and leaves the device untouched, when the audit log is refused' {
+        $r = Invoke-CronScript @"
+`$env:VFIO_MIGRATION_AUDIT_LOG = '$(Join-Path $script:Work 'no-such-dir' 'audit.jsonl')'
+`$results = @(Test-VfioMigrationConformance -Simulated 0000:5e:00.1 -Confirm:`$false -ErrorVariable e -ErrorAction SilentlyContinue 6>`$null)
+'results ' + `$results.Count
+`$e | ForEach-Object { 'error ' + `$_.FullyQualifiedErrorId.Split(',')[0] + ' ' + (`$_.Exception.Message -match '0000:5e:00.1 was not touched') }
+"@
+        $r.Output | Should -Be @('results 0', 'error AuditLogUnavailable True', 'NEXT LINE RAN')
+    }
+}
+
+Describe 'Device names on acting cmdlets' {
+    It '<Command> with a wildcard that matches nothing says so, and -ErrorAction Stop stops the script' -ForEach @(
+        @{ Command = 'Set-VfioDeviceState'; Line = "Set-VfioDeviceState -Simulated '0000:ff:*' -State Stop -Confirm:`$false" }
+        @{ Command = 'Save-VfioDeviceState'; Line = "Save-VfioDeviceState -Simulated '0000:ff:*' -Path ./none.vfiostate -Confirm:`$false" }
+        @{ Command = 'Reset-VfioDevice'; Line = "Reset-VfioDevice -Simulated '0000:ff:*' -Confirm:`$false" }
+    ) {
+        $r = Invoke-CronScript "$Line -ErrorVariable e -ErrorAction SilentlyContinue`n`$e | ForEach-Object { 'error ' + `$_.FullyQualifiedErrorId.Split(',')[0] + ' ' + `$_.TargetObject }"
+        $r.Output | Should -Be @('error DeviceNotFound 0000:ff:*', 'NEXT LINE RAN')
+        $r = Invoke-CronScript "$Line -ErrorAction Stop"
+        $r.Output | Should -Not -Contain 'NEXT LINE RAN'
+        $r.Errors | Should -Match "No simulated VFIO device matches '0000:ff:\*'"
+    }
+
+    It 'lets a look (Test-VfioMigration, Get-VfioDevice) come back empty for a wildcard that matches nothing' {
+        $r = Invoke-CronScript @'
+'test ' + @(Test-VfioMigration -Simulated '0000:ff:*').Count
+'get ' + @(Get-VfioDevice -Simulated '0000:ff:*').Count
+'@
+        $r.Errors | Should -BeNullOrEmpty
+        $r.Output | Should -Be @('test 0', 'get 0', 'NEXT LINE RAN')
+    }
+
+    It 'refuses a device name with a NUL or an escape (<Command>) and changes nothing' -ForEach @(
+        @{ Command = 'Set-VfioDeviceState'; Line = "Set-VfioDeviceState -Simulated `"0000:3b:00.2``0`" -State Stop -Confirm:`$false" }
+        @{ Command = 'Set-VfioDeviceState, wildcard'; Line = "Set-VfioDeviceState -Simulated `"0000:3b:00.*``0`" -State Stop -Confirm:`$false" }
+        @{ Command = 'Get-VfioDevice'; Line = "Get-VfioDevice -Simulated `"0000:3b:00.2``e[2J`"" }
+    ) {
+        $r = Invoke-CronScript @"
+$Line -ErrorVariable e -ErrorAction SilentlyContinue
+`$e | ForEach-Object { 'error ' + `$_.FullyQualifiedErrorId.Split(',')[0] + ' ' + `$_.TargetObject }
+'state ' + (Get-VfioDevice -Simulated 0000:3b:00.2).State
+"@
+        $r.Output[0] | Should -BeLike 'error InvalidDeviceName 0000:3b:00.*\u00*'
+        $r.Output | Should -Contain 'state Running'
+        $r.Output.Count | Should -Be 3
+    }
+}
