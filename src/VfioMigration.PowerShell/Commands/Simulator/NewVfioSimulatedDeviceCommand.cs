@@ -65,7 +65,7 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
 
     /// <summary>
     /// Defective driver personalities the device plays, to rehearse Test-VfioMigrationConformance: NotRunningAfterOpen,
-    /// ResetKeepsState, ResetKeepsDataFd, FailedSetLeavesStrayState, PreCopyInitialBytesGrow, StopCopyEndsWithEnomsg,
+    /// ResetKeepsState, ResetKeepsDataFd, FailedSetLeavesStrayState, PreCopyInitialBytesGrow, PreCopyInfoOmitsQueuedData, StopCopyEndsWithEnomsg,
     /// AcceptsTruncatedStream, DataSizeWrong, V1SpontaneousStateChange, QuiesceLeaksP2P, UndefinedMigrationFlags,
     /// ProbeWritesBack, SameStateSetFails, ArgszUnchecked, DmaLoggingRepeatedStart. A defect the device cannot play
     /// (a v1 defect on a v2 device, QuiesceLeaksP2P without P2P or Ndma) is an InvalidSimulatedDevice error.
