@@ -203,3 +203,16 @@ $Line -ErrorVariable e -ErrorAction SilentlyContinue
         $r.Output.Count | Should -Be 3
     }
 }
+
+Describe 'A live save that leaves initial data for the downtime' {
+    It 'warns with the device''s figures when the round limit ends pre-copy early' {
+        $r = Invoke-CronScript @'
+New-VfioSimulatedDevice -Address 0000:07:00.0 -Capabilities PreCopy -MemorySize 4MB -Confirm:$false | Out-Null
+Add-VfioSimulatedFault -Address 0000:07:00.0 -Point StreamRead -Nth 3 -Errno ENOMSG -Confirm:$false | Out-Null
+Save-VfioDeviceState -Simulated 0000:07:00.0 -Path ./live.vfiostate -Live -MaxPreCopyRounds 1 -Force -Confirm:$false 3>&1 | ForEach-Object { "warning: $_" }
+'@
+        $r.Errors | Should -BeNullOrEmpty
+        $r.Output.Count | Should -Be 2
+        $r.Output[0] | Should -Match '^warning: 0000:07:00\.0: pre-copy ended after 1 round\(s\) and \d+ bytes with [1-9]\d* bytes of initial data still unsent .*round limit \(1\)'
+    }
+}
