@@ -173,11 +173,37 @@ New-VfioSimulatedDevice -Address 0000:07:00.0 -Capabilities P2P, PreCopy -Defect
         } finally { Remove-Item -LiteralPath $xml -ErrorAction SilentlyContinue }
     }
 
-    It 'reports a device it cannot run on as a failed It, not a silent pass' {
-        $r = Invoke-Child @"
-`$result = Invoke-Pester -Container (New-PesterContainer -Path (Get-VfioConformanceSuite).FullName -Data @{ Address = '0000:99:00.0'; Simulated = `$true }) -Output None -PassThru
-"failed `$(`$result.FailedCount) passed `$(`$result.PassedCount) `$(`$result.Failed[0].ErrorRecord[0].Exception.Message)"
+    It 'reports a run that did not happen (<Case>) as failed whatever the tag filters, in the result and the JUnit file' -ForEach @(
+        @{ Case = 'no such device'; Data = "@{ Address = '0000:99:00.0'; Simulated = `$true }"; Says = 'DeviceNotFound' }
+        @{ Case = 'no VFIO on the host'; Data = "@{ Address = '0000:3b:00.2' }"; Says = 'VfioNotAvailable' }
+    ) {
+        $dir = [IO.Directory]::CreateTempSubdirectory('vfio-conformance-norun-').FullName
+        try {
+            $null = New-Item -ItemType Directory (Join-Path $dir 'sys'), (Join-Path $dir 'dev')
+            $r = Invoke-Child @"
+`$env:VFIO_MIGRATION_SYSFS_ROOT = '$dir/sys'; `$env:VFIO_MIGRATION_DEV_ROOT = '$dir/dev'
+`$filters = [ordered]@{ none = @{}; readme = @{ Tag = 'fsm', 'data', 'resume' }; exclude = @{ ExcludeTag = 'fsm' }; both = @{ Tag = 'data'; ExcludeTag = 'fsm' }; 'exclude-all' = @{ ExcludeTag = [VfioMigration.ConformanceArea]::All } }
+foreach (`$name in `$filters.Keys) {
+    `$config = New-PesterConfiguration
+    `$config.Run.Container = New-PesterContainer -Path (Get-VfioConformanceSuite).FullName -Data $Data
+    `$config.Run.PassThru = `$true
+    `$config.Output.Verbosity = 'None'
+    if (`$filters[`$name].Tag) { `$config.Filter.Tag = `$filters[`$name].Tag }
+    if (`$filters[`$name].ExcludeTag) { `$config.Filter.ExcludeTag = `$filters[`$name].ExcludeTag }
+    `$config.TestResult.Enabled = `$true
+    `$config.TestResult.OutputFormat = 'JUnitXml'
+    `$config.TestResult.OutputPath = "$dir/`$name.xml"
+    `$result = Invoke-Pester -Configuration `$config
+    [xml] `$junit = Get-Content -Raw -LiteralPath "$dir/`$name.xml"
+    "`$name `$(`$result.Result) passed `$(`$result.PassedCount) failed `$([int](`$result.FailedCount -gt 0)) junit-failures `$([int]([int]`$junit.testsuites.failures -gt 0)) says `$(`$result.Failed[0].ErrorRecord[0].Exception.Message -match '$Says')"
+}
 "@
-        ($r.Output -join "`n") | Should -Match '^failed 1 passed 0 DeviceNotFound'
+            $r.Output | Should -Be @(
+                'none Failed passed 0 failed 1 junit-failures 1 says True'
+                'readme Failed passed 0 failed 1 junit-failures 1 says True'
+                'exclude Failed passed 0 failed 1 junit-failures 1 says True'
+                'both Failed passed 0 failed 1 junit-failures 1 says True'
+                'exclude-all Failed passed 0 failed 1 junit-failures 1 says True')
+        } finally { Remove-Item -Recurse -Force -LiteralPath $dir }
     }
 }

@@ -21,6 +21,7 @@ public sealed class ConformanceDefectTests
         { SimulatedDefect.ResetKeepsDataFd, MigrationProtocol.V2, "data.reset-kills-fd.StopCopy", "data.reset-kills-fd." },
         { SimulatedDefect.FailedSetLeavesStrayState, MigrationProtocol.V2, "fsm.failed-set-state", "fsm.failed-set-state|resume.truncated" },
         { SimulatedDefect.PreCopyInitialBytesGrow, MigrationProtocol.V2, "data.precopy-info-initial-bytes", "data.precopy-info-initial-bytes" },
+        { SimulatedDefect.PreCopyInfoOmitsQueuedData, MigrationProtocol.V2, "data.precopy-info-matches-read", "data.precopy-info-matches-read" },
         { SimulatedDefect.StopCopyEndsWithEnomsg, MigrationProtocol.V2, "data.stopcopy-eof", "data.stopcopy-eof|data.precopy-fd-continues|data.precopy-nothing-now" },
         { SimulatedDefect.AcceptsTruncatedStream, MigrationProtocol.V2, "resume.truncated", "resume.truncated|fsm.failed-set-state" },
         { SimulatedDefect.DataSizeWrong, MigrationProtocol.V2, "data.mig-data-size", "data.mig-data-size" },

@@ -130,6 +130,32 @@ public sealed partial class ConformanceSuite
                     }
                     return Pass($"{o}; initial_bytes {Summarize(seen)}");
                 });
+            Check(30, "data.precopy-info-matches-read", area, "PRECOPY_INFO counts the pre-copy data read() still returns",
+                "while read() returns pre-copy data, initial_bytes + dirty_bytes read just before is not 0",
+                $"{PrecopySource} (initial_bytes + dirty_bytes: what an immediate read() would return); Linux 4928f67bc911 (vfio/mlx5: dirty_bytes left out the data queued on the migration file)",
+                () =>
+                {
+                    // Small reads, each after a PRECOPY_INFO: a device that reports 0/0 with data still queued tells
+                    // a VMM that pre-copy is done, and it switches to STOP_COPY early (a longer downtime).
+                    var (fd, o) = OpenRaw(MigrationState.PreCopy);
+                    var buf = new byte[4096];
+                    long read = 0;
+                    for (int reads = 0; reads < 4096; reads++)
+                    {
+                        var b = PrecopyInfo.CreateRequest();
+                        int rc = fd.Ioctl(VfioUapi.VFIO_MIG_GET_PRECOPY_INFO, b);
+                        if (rc < 0) return Fail($"{o}; after {read} bytes PRECOPY_INFO: {Rc(rc)}", "PRECOPY_INFO is mandatory for a device with PRE_COPY");
+                        var info = PrecopyInfo.Parse(b);
+                        int n = fd.Read(buf);
+                        if (n > 0 && info.InitialBytes == 0 && info.DirtyBytes == 0)
+                            return Fail($"{o}; after {read} bytes PRECOPY_INFO said initial_bytes 0, dirty_bytes 0, then read() returned {n} bytes",
+                                "PRECOPY_INFO must count the data still queued for read(); 0/0 tells a VMM to switch over while pre-copy data is left");
+                        if (n <= 0)
+                            return Pass($"{o}; {read} bytes in {reads} reads, each after a PRECOPY_INFO that counted it; then {Rc(n)} with initial_bytes {info.InitialBytes}, dirty_bytes {info.DirtyBytes}");
+                        read += n;
+                    }
+                    return Pass($"{o}; {read} bytes in 4096 reads, each after a PRECOPY_INFO that counted it (the device kept producing data)");
+                });
             Check(30, "data.precopy-info-wrong-ioctl", area, "Another ioctl on the data fd is refused", "ENOTTY", PrecopySource, () =>
             {
                 var (fd, o) = OpenRaw(MigrationState.PreCopy);

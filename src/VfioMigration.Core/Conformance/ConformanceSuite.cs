@@ -73,6 +73,12 @@ public sealed partial class ConformanceSuite
     /// <summary>The device's capabilities, once <see cref="Run"/> has found out.</summary>
     public MigrationCapabilities Capabilities { get; private set; }
 
+    /// <summary>The state the device reported when the run opened it (v2); null when it could not be read that way.</summary>
+    public MigrationState? InitialState { get; private set; }
+
+    /// <summary>How many MIG_DEVICE_STATE SETs asked the device under test for a state change during the run (for the audit log).</summary>
+    public int StateChanges => _t.StateSets;
+
     /// <summary>The state the device was left in after the final reset; null if it has no migration or could not be read.</summary>
     public MigrationState? FinalState { get; private set; }
 
@@ -89,6 +95,7 @@ public sealed partial class ConformanceSuite
         _cancel = cancellationToken;
         // The first thing the suite does: read the state of the device as it was opened (docs/protocol.md checklist 10 / 49).
         var (openRc, openState) = RawGetV2();
+        InitialState = openState;
         try
         {
             _driver = MigrationDriverFactory.Open(_t, _loggers);

@@ -52,6 +52,9 @@ public sealed class StateImageReader
             throw new StateImageException(path, "header", $"the header is not valid: {e.Message}");
         }
         if (header is null || header.Device is null) throw new StateImageException(path, "header", "the header names no device.");
+        // Metadata keys are read as property names, which the string converter does not see.
+        if (header.ProtocolMetadata?.Keys.Any(k => k.Any(DisplayText.NeedsEscape)) == true)
+            header = header with { ProtocolMetadata = header.ProtocolMetadata.GroupBy(kv => DisplayText.Escape(kv.Key)).ToDictionary(g => g.Key, g => g.Last().Value) };
         if (header.FormatVersion != version) throw new StateImageException(path, "formatVersion", "the header's format version disagrees with the file's.");
         StateImageHeaderCheck.Validate(header, path);
         var reader = new StateImageReader(stream, path, header);

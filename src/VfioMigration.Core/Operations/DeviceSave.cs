@@ -28,6 +28,8 @@ internal sealed class DeviceSave
     public long Bytes { get; internal set; }
     /// <summary>How long the device was stopped for the final copy: from entering StopCopy to the end of its stream.</summary>
     public TimeSpan Downtime { get; internal set; }
+    /// <summary>Pre-copy ended with initial data unsent, in the device's own figures (a warning for the user); null when it did not.</summary>
+    public string? PreCopyLeftInitialData { get; internal set; }
     /// <summary>The stop-copy bytes against the device's own estimate of them; null where the device has none.</summary>
     public StreamSizeCheck? SizeCheck { get; internal set; }
 

@@ -78,6 +78,7 @@ internal static class DeviceSetSaver
                 drained: i =>
                 {
                     var s = saves[i];
+                    if (s.PreCopyLeftInitialData is { } unsent) warnings[i].Add(unsent);
                     if (s.SizeCheck is { Disagrees: true } check) warnings[i].Add(check.Warning);
                     var summary = new StateImageSummary { PreCopyRounds = s.PreCopyRounds, PreCopyBytes = s.PreCopyBytes, PreCopyReinits = s.PreCopyReinits, PreCopyFlagsReported = s.PreCopyFlagsReported, DowntimeMilliseconds = s.Downtime.TotalMilliseconds, DurationMilliseconds = clock.Elapsed.TotalMilliseconds };
                     string checksum = writers[i].Finish(summary);

@@ -63,6 +63,7 @@ internal static class DeviceStateSaver
                 var m = members[i];
                 var pre = PreCopy(m.Device, m.Sink, buffer, options, progress, cancellationToken);
                 (m.PreCopyRounds, m.PreCopyBytes, m.PreCopyReinits, m.PreCopyFlagsReported) = (pre.Rounds, pre.Bytes, pre.Reinits, pre.FlagsReported);
+                m.PreCopyLeftInitialData = InitialDataLeft(m.Device, m.PreCopyRounds, m.PreCopyBytes, options);
             }
         if (QuiesceRules.QuiesceBefore(members.Count, MigrationState.StopCopy))
             for (int i = 0; i < members.Count; i++)
@@ -155,6 +156,26 @@ internal static class DeviceStateSaver
             if (reinits <= options.MaxPreCopyRounds) roundsSinceInit = 0;
             return seen;
         }
+    }
+
+    /// <summary>
+    /// Says so when pre-copy ended (the round limit, or a device that kept saying "nothing now") with initial data
+    /// the device still reports (PRECOPY_INFO, asked again now, before stop-copy): vfio.h advises against leaving
+    /// PRE_COPY before initial_bytes reaches 0, and those bytes now go in stop-copy, while the device is stopped.
+    /// Null when none is left, or the device does not say.
+    /// </summary>
+    private static string? InitialDataLeft(IDeviceMigration device, int rounds, long bytes, SaveOptions options)
+    {
+        PrecopyInfo? info;
+        try { info = device.GetPrecopyInfo(); }
+        catch (VfioMigrationException) { return null; } // the save itself goes on and reports what fails
+        if (info is not { InitialBytes: > 0 } left) return null;
+        string why = rounds >= options.MaxPreCopyRounds
+            ? $"the pre-copy round limit ({options.MaxPreCopyRounds}) was reached"
+            : $"the device offered no data {MaxIdlePolls} times in a row";
+        return $"{device.Address}: pre-copy ended after {rounds} round(s) and {bytes} bytes with {left.InitialBytes} bytes of initial data still unsent " +
+               $"(PRECOPY_INFO initial_bytes; dirty_bytes {left.DirtyBytes}), because {why}. They are sent in stop-copy, while the device is stopped, " +
+               "so the downtime is longer than a complete pre-copy would leave it; allow more pre-copy rounds to send them first.";
     }
 
     /// <summary>Enters stop-copy (the device stops; its data fd stays open to be read); returns the downtime clock.</summary>

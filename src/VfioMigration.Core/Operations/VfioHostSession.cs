@@ -257,6 +257,25 @@ public sealed class VfioHostSession : IDisposable
         }
     }
 
+    /// <summary>
+    /// For an operation that drives a device itself (the conformance suite): throws the audit log's refusal
+    /// (<c>AuditLogUnavailable</c>, <c>AuditLogUnsafe</c>) before <paramref name="address"/> is touched, as every
+    /// state-changing operation of the session does.
+    /// </summary>
+    public void EnsureAuditable(string address)
+    {
+        if (AuditProblem() is { } audit)
+            throw new VfioMigrationException($"{audit.Message} {address} was not touched.", audit.Error, address, audit, audit.Remedy);
+    }
+
+    /// <summary>
+    /// One audit record of an operation that drove a device itself: <paramref name="operation"/> ("conformance",
+    /// "reset"), the state found and the state left (null: unknown), and the result. A record that cannot be written
+    /// is a warning on the log, as for every other record.
+    /// </summary>
+    public void AuditOperation(string address, string operation, MigrationState? from, MigrationState? to, string result) =>
+        AuditRecord(address, from?.ToString(), to?.ToString() ?? "unknown", Array.Empty<MigrationArc>(), result, operation);
+
     /// <summary>Why the configured audit log cannot be written, asked before any device is touched; null if it can (or there is none).</summary>
     private VfioMigrationException? AuditProblem()
     {

@@ -52,6 +52,9 @@ public abstract class DeviceTargetCmdlet : VfioCmdlet
     /// <summary>Whether a call without -Address means every device of the host (Test-VfioMigration, like Get-VfioDevice).</summary>
     protected virtual bool TargetsAllWithoutAddress => false;
 
+    /// <summary>Whether the cmdlet only looks (Test-VfioMigration): then a wildcard that matches nothing is an empty answer, not an error.</summary>
+    protected virtual bool LooksOnly => false;
+
     /// <summary>Whether devices not bound to a VFIO driver can be targets (only a diagnosis makes sense for them).</summary>
     protected virtual bool IncludeCandidates => false;
 
@@ -78,7 +81,7 @@ public abstract class DeviceTargetCmdlet : VfioCmdlet
             }
             var session = SessionFor(group.Key);
             var all = session.Enumerate(IncludeCandidates);
-            var names = group.Select(t => (t.Pattern, (IReadOnlyList<DeviceIdentity>)this.Resolve(session, all, t.Pattern))).ToArray();
+            var names = group.Select(t => (t.Pattern, (IReadOnlyList<DeviceIdentity>)this.Resolve(session, all, t.Pattern, wildcardMustMatch: !LooksOnly))).ToArray();
             yield return (session, names);
         }
     }

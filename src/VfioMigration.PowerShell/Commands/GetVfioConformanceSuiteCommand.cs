@@ -19,7 +19,7 @@ public sealed class GetVfioConformanceSuiteCommand : PSCmdlet
         string folder = Path.GetDirectoryName(typeof(GetVfioConformanceSuiteCommand).Assembly.Location) ?? "";
         var file = new FileInfo(Path.Combine(folder, FileName));
         if (!file.Exists)
-            ThrowTerminatingError(ErrorRecords.For(new VfioMigrationException($"The conformance suite {file.FullName} is missing from the module folder; rebuild or reinstall the module.", VfioErrors.ConformanceSuiteMissing), file.FullName));
+            this.Terminate(ErrorRecords.For(new VfioMigrationException($"The conformance suite {file.FullName} is missing from the module folder; rebuild or reinstall the module.", VfioErrors.ConformanceSuiteMissing), file.FullName));
         WriteObject(file);
     }
 }

@@ -22,7 +22,7 @@ public sealed class ResetVfioDeviceCommand : DeviceTargetCmdlet
             {
                 if (Cancellation.IsCancellationRequested) return;
                 bool holds = session.HoldsRestoredState(device.Address);
-                if (!ShouldProcess(device.Address, $"Reset device (VFIO_DEVICE_RESET): back to Running, any migration session discarded{(holds ? "; it holds state restored earlier that no save has captured" : "")}")) continue;
+                if (!this.ShouldProcessOrRefuse(device.Address, $"Reset device (VFIO_DEVICE_RESET): back to Running, any migration session discarded{(holds ? "; it holds state restored earlier that no save has captured" : "")}")) continue;
                 // Only state this session restored, and nobody saved since, is worth a second question.
                 if (holds && !this.ConfirmLoss(Force, device.Address, $"{device.Address} holds state restored earlier that no save has captured; a reset may discard it.",
                         "Reset VFIO device", ref yesToAll, ref noToAll))

@@ -97,7 +97,7 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceSetCmdlet
                 var address = devices[i].Address;
                 bool holds = session.HoldsRestoredState(address);
                 string replaces = holds ? "; this replaces the state restored into it earlier, which no save has captured" : "";
-                if (!ShouldProcess(address, $"Restore migration state from {images[i]}{(Start ? " and start the device" : " (device is left stopped)")}{replaces}")) continue;
+                if (!this.ShouldProcessOrRefuse(address, $"Restore migration state from {images[i]}{(Start ? " and start the device" : " (device is left stopped)")}{replaces}")) continue;
                 try
                 {
                     if (holds && !this.ConfirmLoss(Force, address, $"{address} holds state restored earlier that no save has captured; restoring {images[i]} replaces it.",

@@ -67,7 +67,7 @@ public sealed class SaveVfioDeviceStateCommand : QuiescingSetCmdlet
             var targets = new List<SaveTarget>();
             foreach (var (device, path) in pairs)
             {
-                if (!ShouldProcess(device.Address, $"Save migration state to {path}{(KeepRunning ? " (device returns to Running)" : " (device is left stopped)")}")) continue;
+                if (!this.ShouldProcessOrRefuse(device.Address, $"Save migration state to {path}{(KeepRunning ? " (device returns to Running)" : " (device is left stopped)")}")) continue;
                 try
                 {
                     targets.Add(new SaveTarget(session.Migration(device.Address), session.Describe(device), path));

@@ -15,6 +15,8 @@ namespace VfioMigration.PowerShell.Commands;
 public sealed class SetVfioDeviceStateCommand : QuiescingSetCmdlet
 {
     [Parameter(Mandatory = true, Position = 1)]
+    [Binding.OneName(typeof(MigrationState), nameof(MigrationState.Running), nameof(MigrationState.Stop), nameof(MigrationState.StopCopy), nameof(MigrationState.Resuming),
+        nameof(MigrationState.RunningP2P), nameof(MigrationState.PreCopy), nameof(MigrationState.PreCopyP2P))]
     [ValidateSet(nameof(MigrationState.Running), nameof(MigrationState.Stop), nameof(MigrationState.StopCopy), nameof(MigrationState.Resuming),
         nameof(MigrationState.RunningP2P), nameof(MigrationState.PreCopy), nameof(MigrationState.PreCopyP2P))]
     public MigrationState State { get; set; }
@@ -97,7 +99,7 @@ public sealed class SetVfioDeviceStateCommand : QuiescingSetCmdlet
             RefuseSet(session, addresses.Where(a => a != address), $"{address} cannot go from {refused.From} to {refused.Target}", VfioErrors.SetRefused);
             return;
         }
-        var accepted = addresses.Where(a => ShouldProcess(a, $"Set migration state {Describe(plan, a)}")).ToList();
+        var accepted = addresses.Where(a => this.ShouldProcessOrRefuse(a, $"Set migration state {Describe(plan, a)}")).ToList();
         if (accepted.Count == 0) return;
         if (accepted.Count != addresses.Count)
         {

@@ -14,6 +14,8 @@ public sealed class TestVfioMigrationCommand : DeviceTargetCmdlet
 {
     protected override bool IncludeCandidates => true;
 
+    protected override bool LooksOnly => true;
+
     protected override bool TargetsAllWithoutAddress => true;
 
     /// <summary>Device names; wildcards allowed. Without it, every device of the host is checked.</summary>

@@ -70,7 +70,7 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
                 if (Cancellation.IsCancellationRequested) return;
                 string action = "Run the migration conformance suite: reset the device and move it through every migration state; its migration state and any open session are lost"
                                 + (peer is null ? "" : $"; {peer.Address} is reset and restored into as well");
-                if (!ShouldProcess(device.Address, action)) continue;
+                if (!this.ShouldProcessOrRefuse(device.Address, action)) continue;
                 RunOne(session, device, peer);
             }
         }
@@ -83,13 +83,27 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
         session.Close(device.Address);
         if (peer is not null) session.Close(peer.Address);
         IVfioDeviceTransport? t = null, pt = null;
+        ConformanceSuite? suite = null;
+        string? outcome = null;
         try
         {
+            // The run changes and resets devices like any state-changing cmdlet: not when the audit log is refused.
+            try
+            {
+                session.EnsureAuditable(device.Address);
+                if (peer is not null) session.EnsureAuditable(peer.Address);
+            }
+            catch (VfioMigrationException e)
+            {
+                this.DrainLog();
+                WriteVfioError(e, device.Address);
+                return;
+            }
             t = Open(session, device.Address);
             if (t is null) return;
             if (peer is not null && (pt = Open(session, peer.Address)) is null) return;
             var given = t;
-            var suite = new ConformanceSuite(t, pt, session.Backend.Observe(device.Address),
+            suite = new ConformanceSuite(t, pt, session.Backend.Observe(device.Address),
                 peer is null ? null : session.Backend.Observe(peer.Address), Module.Log)
             {
                 Areas = Area,
@@ -103,6 +117,7 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
             int na = results.Count(r => r.Outcome == ConformanceOutcome.NotApplicable);
             string left = suite.FinalState is { } s ? $"left {s}" : suite.Protocol == Protocol.MigrationProtocol.None ? "no migration state" : "state unknown";
             string summary = $"{device.Address}: {results.Count} checks, {passed} passed, {failed} failed, {na} not applicable ({suite.Protocol}, {suite.Capabilities}); {left}";
+            outcome = $"ok: {results.Count} checks, {passed} passed, {failed} failed, {na} not applicable";
             WriteInformation(new HostInformationMessage { Message = summary }, new[] { "PSHOST", "VfioConformanceSummary" });
             if (suite.FinalProblem is { } problem)
                 WriteVfioError(new VfioMigrationException($"{device.Address}: {problem}. Reset-VfioDevice{(session.Backend.IsSimulated ? " -Simulated" : "")} and check the device's driver.",
@@ -110,6 +125,7 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
         }
         catch (OperationCanceledException)
         {
+            outcome = "stopped: closing the device resets it";
             WriteWarning($"{device.Address}: the conformance run was stopped; closing the device resets it.");
             throw new PipelineStoppedException();
         }
@@ -117,7 +133,23 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
         {
             pt?.Dispose();
             t?.Dispose();
+            if (suite is not null) Audit(session, device, peer, suite, outcome ?? "failed: the run ended with an error");
         }
+    }
+
+    /// <summary>
+    /// The audit records of a run that touched the device: the run (state found, how many state changes) and the
+    /// final reset (state left), and for a peer that it was restored into and reset.
+    /// </summary>
+    private void Audit(VfioHostSession session, DeviceIdentity device, DeviceIdentity? peer, ConformanceSuite suite, string outcome)
+    {
+        session.AuditOperation(device.Address, "conformance", suite.InitialState, null,
+            $"{outcome}; {suite.StateChanges} state changes{(peer is null ? "" : $", stream restored into {peer.Address}")}");
+        if (suite.Protocol != Protocol.MigrationProtocol.None)
+            session.AuditOperation(device.Address, "reset", null, suite.FinalState, suite.FinalProblem is { } p ? $"failed: {p}" : "ok: the conformance run's final VFIO_DEVICE_RESET");
+        if (peer is not null)
+            session.AuditOperation(peer.Address, "conformance", null, null, $"{outcome}; peer of {device.Address}: reset and restored into, then closed (which resets it)");
+        this.DrainLogQuietly(); // also after Ctrl+C, when the pipeline takes no more records
     }
 
     private IVfioDeviceTransport? Open(VfioHostSession session, string address)

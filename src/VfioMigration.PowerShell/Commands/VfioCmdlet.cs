@@ -82,7 +82,7 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         var session = Module.Real;
         if (RealHost.Unavailable(Module.RealDiscovery) is { } why)
         {
-            if (!evenWithoutVfio || !OperatingSystem.IsLinux()) ThrowTerminatingError(RealHost.NotAvailableError(why));
+            if (!evenWithoutVfio || !OperatingSystem.IsLinux()) this.Terminate(RealHost.NotAvailableError(why));
             WriteWarning($"{why}; listing PCI devices as candidates only.");
         }
         return session;

@@ -52,14 +52,14 @@ internal sealed class DefectiveTransport : IVfioDeviceTransport
                 SimulatedDefect.NotRunningAfterOpen or SimulatedDefect.ResetKeepsState when !v1 && !v2 => "needs a device with migration",
                 SimulatedDefect.QuiesceLeaksP2P when !(v2 && o.Capabilities.HasFlag(MigrationCapabilities.P2P)) && !(v1 && o.Capabilities.HasFlag(MigrationCapabilities.Ndma))
                     => "needs a v2 device with P2P or a v1 device with Ndma",
-                SimulatedDefect.PreCopyInitialBytesGrow when !(v2 && o.Capabilities.HasFlag(MigrationCapabilities.PreCopy)) => "needs a v2 device with PreCopy",
+                SimulatedDefect.PreCopyInitialBytesGrow or SimulatedDefect.PreCopyInfoOmitsQueuedData when !(v2 && o.Capabilities.HasFlag(MigrationCapabilities.PreCopy)) => "needs a v2 device with PreCopy",
                 SimulatedDefect.DmaLoggingRepeatedStart when !(v2 && o.DmaLogging) => "needs a v2 device with DMA logging",
                 SimulatedDefect.PrecopyInfoV2ProbeRefused or SimulatedDefect.PrecopyFlagsEchoedAfterOptIn or SimulatedDefect.ReinitWithoutOptIn or SimulatedDefect.PrecopyOptInSurvivesClose
                     when !(v2 && o.Capabilities.HasFlag(MigrationCapabilities.PreCopy) && o.PrecopyInfoV2) => "needs a v2 device with PreCopy on a kernel with PRECOPY_INFOv2",
                 SimulatedDefect.PrecopyInfoV2WithoutPreCopy when !(v2 && !o.Capabilities.HasFlag(MigrationCapabilities.PreCopy) && o.PrecopyInfoV2)
                     => "needs a v2 device without PreCopy on a kernel with PRECOPY_INFOv2",
                 SimulatedDefect.V1SpontaneousStateChange or SimulatedDefect.NotRunningAfterOpen or SimulatedDefect.ResetKeepsState or SimulatedDefect.QuiesceLeaksP2P
-                    or SimulatedDefect.PreCopyInitialBytesGrow or SimulatedDefect.DmaLoggingRepeatedStart
+                    or SimulatedDefect.PreCopyInitialBytesGrow or SimulatedDefect.PreCopyInfoOmitsQueuedData or SimulatedDefect.DmaLoggingRepeatedStart
                     or SimulatedDefect.PrecopyInfoV2ProbeRefused or SimulatedDefect.PrecopyFlagsEchoedAfterOptIn or SimulatedDefect.ReinitWithoutOptIn
                     or SimulatedDefect.PrecopyOptInSurvivesClose or SimulatedDefect.PrecopyInfoV2WithoutPreCopy => null,
                 _ when !v2 => "needs a v2 device",
@@ -276,6 +276,8 @@ internal sealed class DefectiveTransport : IVfioDeviceTransport
             }
             if (rc == 0 && request == VfioUapi.VFIO_MIG_GET_PRECOPY_INFO && _owner.Has(SimulatedDefect.PreCopyInitialBytesGrow) && argument.Length >= 16)
                 BinaryPrimitives.WriteUInt64LittleEndian(argument[8..], BinaryPrimitives.ReadUInt64LittleEndian(argument[8..]) + 2 * (ulong)_read);
+            if (rc == 0 && request == VfioUapi.VFIO_MIG_GET_PRECOPY_INFO && _owner.Has(SimulatedDefect.PreCopyInfoOmitsQueuedData) && _read > 0 && argument.Length >= 24)
+                argument[8..24].Clear(); // initial_bytes 0, dirty_bytes 0: only what the device has not yet staged would count
             return rc;
         }
 

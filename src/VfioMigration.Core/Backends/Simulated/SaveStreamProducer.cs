@@ -39,15 +39,21 @@ internal sealed class SaveStreamProducer : IDisposable
 
     /// <summary>Initial bytes not yet read (PRECOPY_INFO.initial_bytes): falls by exactly the bytes read.</summary>
     public long InitialBytesRemaining => _initialRemaining;
-    /// <summary>Bytes of pages dirtied since they were sent (PRECOPY_INFO.dirty_bytes).</summary>
-    public long DirtyBytes => (long)_dirtyQueue.Count * DeviceStreamFormat.PageRecordSize;
+    /// <summary>
+    /// Bytes of pages dirtied since they were sent, the rest of a dirty page record being read included
+    /// (PRECOPY_INFO.dirty_bytes): together with <see cref="InitialBytesRemaining"/> exactly what read() still
+    /// returns in pre-copy (docs/protocol.md checklist 30; mlx5 left queued data out until Linux 4928f67bc911).
+    /// </summary>
+    public long DirtyBytes => QueuedDirtyRecordBytes + (_recordIsInitial ? 0 : _record.Length - _recordPos);
+
+    private long QueuedDirtyRecordBytes => (long)_dirtyQueue.Count * DeviceStreamFormat.PageRecordSize;
 
     /// <summary>Bytes a stop-copy from here would still produce (MIG_DATA_SIZE): exact, since the device is quiet.</summary>
     public long RemainingStopCopyBytes =>
         (_record.Length - _recordPos)
         + (_headerSent ? 0 : DeviceStreamFormat.RecordHeaderSize + DeviceStreamFormat.HeaderPayloadSize)
         + (long)(_model.Memory.PageCount - _cursor) * DeviceStreamFormat.PageRecordSize
-        + DirtyBytes
+        + QueuedDirtyRecordBytes
         + (_tailQueued ? 0 : DeviceStreamFormat.StateRecordSize(_model) + DeviceStreamFormat.EndRecordSize);
 
     /// <summary>Initial bytes not yet read when the session switched to stop-copy; null while in pre-copy.</summary>

@@ -21,6 +21,12 @@ public enum SimulatedDefect
     /// <summary>v2: PRECOPY_INFO initial_bytes grows as the stream is read. Caught by data.precopy-info-initial-bytes.</summary>
     PreCopyInitialBytesGrow,
     /// <summary>
+    /// v2: PRECOPY_INFO leaves out the data already queued on the fd: once read() has begun, initial_bytes and
+    /// dirty_bytes both say 0 while read() still returns pre-copy data, so a VMM that trusts them switches to
+    /// STOP_COPY early (mlx5 before Linux 4928f67bc911). Caught by data.precopy-info-matches-read.
+    /// </summary>
+    PreCopyInfoOmitsQueuedData,
+    /// <summary>
     /// v2: the end of the save stream is ENOMSG instead of read() = 0, in StopCopy too. Caught by data.stopcopy-eof
     /// (and the other end-of-stream checks: data.precopy-fd-continues, data.precopy-nothing-now).
     /// </summary>

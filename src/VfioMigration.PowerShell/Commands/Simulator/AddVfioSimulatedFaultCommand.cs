@@ -16,6 +16,7 @@ namespace VfioMigration.PowerShell.Commands;
 public sealed class AddVfioSimulatedFaultCommand : DeviceTargetCmdlet
 {
     [Parameter]
+    [Binding.OneName(typeof(FaultPoint))]
     public FaultPoint Point { get; set; } = FaultPoint.Transition;
 
     [Parameter]
@@ -28,9 +29,11 @@ public sealed class AddVfioSimulatedFaultCommand : DeviceTargetCmdlet
     public string Errno { get; set; } = "EIO";
 
     [Parameter]
+    [Binding.OneName(typeof(MigrationState))]
     public MigrationState? ArcFrom { get; set; }
 
     [Parameter]
+    [Binding.OneName(typeof(MigrationState))]
     public MigrationState? ArcTo { get; set; }
 
     [Parameter]
@@ -54,7 +57,7 @@ public sealed class AddVfioSimulatedFaultCommand : DeviceTargetCmdlet
         int errno = ParseErrno(Errno);
         if (errno <= 0)
         {
-            ThrowTerminatingError(ErrorRecords.For(new VfioMigrationException(
+            this.Terminate(ErrorRecords.For(new VfioMigrationException(
                 $"'{Errno}' is not an errno; use a name such as EIO, EINVAL, ENODEV, ETIMEDOUT, or a positive number.", VfioErrors.InvalidFault), Errno));
         }
         bool streamOrCcw = TruncateSaveStreamAt is not null || CorruptSaveStreamAt is not null || HangNextChannelProgram;
@@ -69,7 +72,7 @@ public sealed class AddVfioSimulatedFaultCommand : DeviceTargetCmdlet
                 }
                 var rule = new FaultRule(Point, Nth, errno) { ArcFrom = ArcFrom, ArcTo = ArcTo, EnterError = EnterError };
                 string what = streamOrCcw ? "Arm stream/channel fault" : $"Arm fault {rule}";
-                if (!ShouldProcess(id.Address, what)) continue;
+                if (!this.ShouldProcessOrRefuse(id.Address, what)) continue;
                 lock (device.SyncRoot)
                 {
                     if (TruncateSaveStreamAt is { } cut) device.Faults.TruncateSaveStreamAt = cut;

@@ -14,7 +14,7 @@ public sealed class ClearVfioSimulatedFaultCommand : DeviceTargetCmdlet
         foreach (var (_, devices) in Targets())
             foreach (var id in devices)
             {
-                if (!ShouldProcess(id.Address, "Clear armed faults")) continue;
+                if (!this.ShouldProcessOrRefuse(id.Address, "Clear armed faults")) continue;
                 var device = Module.SimulatedHost[id.Address];
                 lock (device.SyncRoot)
                 {

@@ -15,9 +15,11 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
     public string Address { get; set; } = "";
 
     [Parameter]
+    [Binding.OneName(typeof(VfioDeviceKind))]
     public VfioDeviceKind Kind { get; set; } = VfioDeviceKind.Pci;
 
     [Parameter]
+    [Binding.OneName(typeof(MigrationProtocol))]
     public MigrationProtocol Protocol { get; set; } = MigrationProtocol.V2;
 
     /// <summary>v2: StopCopy plus any of P2P and PreCopy (StopCopy is added if missing). v1: Ndma or nothing.</summary>
@@ -63,7 +65,7 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
 
     /// <summary>
     /// Defective driver personalities the device plays, to rehearse Test-VfioMigrationConformance: NotRunningAfterOpen,
-    /// ResetKeepsState, ResetKeepsDataFd, FailedSetLeavesStrayState, PreCopyInitialBytesGrow, StopCopyEndsWithEnomsg,
+    /// ResetKeepsState, ResetKeepsDataFd, FailedSetLeavesStrayState, PreCopyInitialBytesGrow, PreCopyInfoOmitsQueuedData, StopCopyEndsWithEnomsg,
     /// AcceptsTruncatedStream, DataSizeWrong, V1SpontaneousStateChange, QuiesceLeaksP2P, UndefinedMigrationFlags,
     /// ProbeWritesBack, SameStateSetFails, ArgszUnchecked, DmaLoggingRepeatedStart. A defect the device cannot play
     /// (a v1 defect on a v2 device, QuiesceLeaksP2P without P2P or Ndma) is an InvalidSimulatedDevice error.
@@ -96,7 +98,7 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
             WriteVfioError(new VfioMigrationException("The simulator offers PCI and ccw devices; use -Kind Pci or -Kind Ccw.", VfioErrors.InvalidSimulatedDevice, Address), Address);
             return;
         }
-        if (!ShouldProcess(Address, $"Add simulated {options.Kind} device ({Protocol}, {caps}, {MemorySize} bytes of device memory{(Defect.Length > 0 ? ", defects " + string.Join(", ", Defect) : "")})")) return;
+        if (!this.ShouldProcessOrRefuse(Address, $"Add simulated {options.Kind} device ({Protocol}, {caps}, {MemorySize} bytes of device memory{(Defect.Length > 0 ? ", defects " + string.Join(", ", Defect) : "")})")) return;
         try
         {
             host.Add(options, PeerAddress);

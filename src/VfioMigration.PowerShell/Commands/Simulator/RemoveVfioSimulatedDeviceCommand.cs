@@ -16,11 +16,11 @@ public sealed class RemoveVfioSimulatedDeviceCommand : DeviceTargetCmdlet
         {
             if (!session.Backend.IsSimulated)
             {
-                ThrowTerminatingError(ErrorRecords.For(new VfioMigrationException("Remove-VfioSimulatedDevice removes simulated devices only.", VfioErrors.NotSimulated), null));
+                this.Terminate(ErrorRecords.For(new VfioMigrationException("Remove-VfioSimulatedDevice removes simulated devices only.", VfioErrors.NotSimulated), null));
             }
             foreach (var device in devices)
             {
-                if (!ShouldProcess(device.Address, "Remove simulated device")) continue;
+                if (!this.ShouldProcessOrRefuse(device.Address, "Remove simulated device")) continue;
                 try
                 {
                     session.Close(device.Address);

@@ -20,13 +20,24 @@ internal static class DeviceNames
     }
 
     /// <summary>
-    /// The devices one name or wildcard pattern matches. A literal name that matches nothing, and a pattern that is
-    /// not a valid wildcard, are errors for that name only.
+    /// The devices one name or wildcard pattern matches. A literal name that matches nothing, a name with a control
+    /// character (a NUL would cut the name short where the kernel reads it), and a pattern that is not a valid
+    /// wildcard, are errors for that name only; so is a wildcard that matches nothing when
+    /// <paramref name="wildcardMustMatch"/> (a cmdlet that acts must say it acted on nothing, where a listing is
+    /// simply empty, as Get-* cmdlets are).
     /// </summary>
-    public static IReadOnlyList<DeviceIdentity> Resolve(this VfioCmdlet cmdlet, VfioHostSession session, IReadOnlyList<DeviceIdentity> all, string pattern)
+    public static IReadOnlyList<DeviceIdentity> Resolve(this VfioCmdlet cmdlet, VfioHostSession session, IReadOnlyList<DeviceIdentity> all, string pattern, bool wildcardMustMatch = false)
     {
         string where = session.Backend.IsSimulated ? "simulated " : "";
         string list = $"Get-VfioDevice{(session.Backend.IsSimulated ? " -Simulated" : "")} lists the devices there are";
+        if (pattern.Any(char.IsControl))
+        {
+            string shown = DisplayText.Escape(pattern);
+            cmdlet.WriteVfioError(new VfioMigrationException(
+                $"'{shown}' is not a device name: it contains a control character ({(pattern.Contains('\0') ? "NUL" : "e.g. a newline or escape")}); device names are PCI addresses, ccw bus ids or mdev UUIDs, optionally with wildcards. {list}.",
+                VfioErrors.InvalidDeviceName, shown), shown);
+            return Array.Empty<DeviceIdentity>();
+        }
         DeviceIdentity[] matches;
         try
         {
@@ -41,6 +52,8 @@ internal static class DeviceNames
         }
         if (matches.Length == 0 && !WildcardPattern.ContainsWildcardCharacters(pattern))
             cmdlet.WriteVfioError(new VfioMigrationException($"No {where}VFIO device at '{pattern}'. {list}.", VfioErrors.DeviceNotFound, pattern), pattern);
+        else if (matches.Length == 0 && wildcardMustMatch)
+            cmdlet.WriteVfioError(new VfioMigrationException($"No {where}VFIO device matches '{pattern}', so nothing was done for it. {list}.", VfioErrors.DeviceNotFound, pattern), pattern);
         return matches;
     }
 }

@@ -19,7 +19,7 @@ internal static class ImagePaths
         }
         string resolved = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
         if (provider.Name != "FileSystem")
-            cmdlet.ThrowTerminatingError(ErrorRecords.For(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files, so use a file-system path.", VfioErrors.NotAFileSystemPath), path));
+            cmdlet.Terminate(ErrorRecords.For(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files, so use a file-system path.", VfioErrors.NotAFileSystemPath), path));
         return resolved;
     }
 
@@ -46,7 +46,7 @@ internal static class ImagePaths
             }
             else resolved = cmdlet.SessionState.Path.GetResolvedProviderPathFromPSPath(path, out provider);
             if (provider.Name != "FileSystem")
-                cmdlet.ThrowTerminatingError(ErrorRecords.For(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files.", VfioErrors.NotAFileSystemPath), path));
+                cmdlet.Terminate(ErrorRecords.For(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files.", VfioErrors.NotAFileSystemPath), path));
             if (resolved.Count == 0)
                 cmdlet.WriteVfioError(new VfioMigrationException($"No image file matches '{path}'.", VfioErrors.ImageNotFound), path);
             return resolved;

@@ -11,7 +11,7 @@ internal static class ParameterCombination
     public static void RequireWith(this VfioCmdlet cmdlet, bool given, string parameter, bool other, string otherParameter)
     {
         if (given && !other)
-            cmdlet.ThrowTerminatingError(ErrorRecords.For(new VfioMigrationException(
+            cmdlet.Terminate(ErrorRecords.For(new VfioMigrationException(
                 $"-{parameter} applies only together with -{otherParameter}; add -{otherParameter} or leave -{parameter} out.", VfioErrors.InvalidParameterCombination), parameter));
     }
 }
