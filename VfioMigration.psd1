@@ -1,6 +1,6 @@
 @{
     RootModule             = 'VfioMigration.psm1'
-    NestedModules          = @('VfioMigration.PowerShell.dll')
+    NestedModules          = @('VfioMigration.Loader.dll', 'VfioMigration.PowerShell.dll')
     ModuleVersion          = '0.2.0'
     CompatiblePSEditions   = @('Core')
     GUID                   = '5d0f7a52-6a3e-4c0e-9a39-3f1b7b4e2c61'

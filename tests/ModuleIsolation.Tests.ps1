@@ -19,6 +19,8 @@ BeforeAll {
 $address = (Get-VfioDevice -Simulated | Where-Object Protocol -ne None | Select-Object -First 1).Name
 $verbose = Set-VfioDeviceState -Simulated $address -State Stop -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }
 "vfio: $((Get-VfioDevice -Simulated $address).State) $(@($verbose).Count -gt 0)"
+# Core's types stay reachable by full name although Core is in a load context of its own.
+"types: $((Get-VfioDevice -Simulated $address) -is [VfioMigration.VfioDevice]) $(try { Get-VfioDevice -Simulated 'no.such.device' -ErrorAction Stop } catch [VfioMigration.VfioMigrationException] { 'caught' })"
 '@
     $script:UseOther = '"other: $(Get-NewerLogging)"'
     $script:Contexts = @'
@@ -44,6 +46,7 @@ Describe 'VfioMigration beside a module that needs newer Microsoft.Extensions as
         $run = Invoke-BothModules 'VfioMigration', 'NewerLogging'
         $run.ExitCode | Should -Be 0 -Because $run.Errors
         $run.Output | Should -Match 'vfio: Stop True'
+        $run.Output | Should -Match 'types: True caught'
         $run.Output | Should -Match 'other: 10\.0\.0\.0'
         # The default context holds only the other module's copy; VfioMigration's Core and its 8.0 copy are its own.
         $run.Output | Should -Match 'default: Microsoft\.Extensions\.Logging\.Abstractions 10\.0\.0\.0\r?\n'
@@ -54,6 +57,7 @@ Describe 'VfioMigration beside a module that needs newer Microsoft.Extensions as
         $run.ExitCode | Should -Be 0 -Because $run.Errors
         $run.Output | Should -Match 'other: 10\.0\.0\.0'
         $run.Output | Should -Match 'vfio: Stop True'
+        $run.Output | Should -Match 'types: True caught'
         $run.Output | Should -Match 'default: Microsoft\.Extensions\.Logging\.Abstractions 10\.0\.0\.0\r?\n'
     }
 
