@@ -24,25 +24,35 @@ public sealed class NewcomerReportTests : IDisposable
     {
         string projectUri = _ps.Ok("(Get-Module VfioMigration).PrivateData.PSData.ProjectUri").Single().ToString()!;
         Assert.StartsWith("https://", projectUri);
-        var links = _ps.Ok($"@((Get-Help {cmdlet}).relatedLinks.navigationLink)").Select(o => ((string)((dynamic)o).linkText, (string)((dynamic)o).uri)).ToArray();
+        var links = _ps.Ok($"(Get-Help {cmdlet}).relatedLinks.navigationLink | ForEach-Object {{ \"$($_.linkText)|$($_.uri)\" }}")
+            .Select(o => o.ToString().Split('|')).Select(p => (p[0].Trim(), p[1].Trim())).ToArray();
         // The first link is the online version (Get-Help -Online opens it), then the cmdlets of the same task.
         Assert.StartsWith(projectUri, links[0].Item2);
         Assert.Contains(links, l => l.Item1 == "about_VfioMigration");
         Assert.Contains(links, l => l.Item1.Contains("-Vfio", StringComparison.Ordinal) && l.Item1 != cmdlet);
-        string full = string.Join("\n", _ps.Ok($"Get-Help {cmdlet} -Full | Out-String -Width 200 -Stream"));
-        string related = full[full.IndexOf("RELATED LINKS", StringComparison.Ordinal)..];
-        Assert.Contains("Online Version: " + links[0].Item2, related);
-        Assert.Contains("about_VfioMigration", related);
+        Assert.Equal("Online Version:", links[0].Item1);
+        // How Get-Help -Full shows them is checked in real pwsh (tests/Newcomer.Tests.ps1).
+    }
+
+    [Fact]
+    public void TheModuleFolderCarriesTheDocsTheAboutTopicRefersTo()
+    {
+        string about = File.ReadAllText(Path.Combine(Engine.ModuleDirectory, "en-US", "about_VfioMigration.help.txt"));
+        var named = System.Text.RegularExpressions.Regex.Matches(about, @"docs/[\w-]+\.md").Select(m => m.Value).Distinct().ToArray();
+        Assert.NotEmpty(named);
+        Assert.All(named, d => Assert.True(File.Exists(Path.Combine(Engine.ModuleDirectory, d)), $"{d} is named by about_VfioMigration but not in the module folder"));
+        Assert.All(Directory.GetFiles(Path.Combine(Engine.RepositoryRoot, "docs"), "*.md"),
+            d => Assert.True(File.Exists(Path.Combine(Engine.ModuleDirectory, "docs", Path.GetFileName(d))), d));
     }
 
     [Fact]
     public void GetVfioConformanceSuiteShowsTheFileAsGetItemDoes()
     {
-        string path = _ps.Ok("(Get-VfioConformanceSuite).FullName").Single().ToString()!;
-        string shown = string.Join("\n", _ps.Ok("Get-VfioConformanceSuite | Out-String -Width 150 -Stream"));
-        Assert.Contains("Directory: " + Path.GetDirectoryName(path), shown);
-        Assert.Contains(new FileInfo(path).Length.ToString(System.Globalization.CultureInfo.InvariantCulture), shown);
-        Assert.Equal(string.Join("\n", _ps.Ok($"Get-Item -LiteralPath '{path}' | Out-String -Width 150 -Stream")), shown);
+        // The provider's item, as Get-Item gives it (its view is checked in real pwsh, tests/Newcomer.Tests.ps1).
+        var suite = _ps.Ok("Get-VfioConformanceSuite").Single();
+        Assert.IsType<FileInfo>(suite.BaseObject);
+        Assert.Equal("FileSystem", ((ProviderInfo)suite.Properties["PSProvider"].Value).Name);
+        Assert.Equal(Path.GetDirectoryName(((FileInfo)suite.BaseObject).FullName), suite.Properties["PSParentPath"].Value.ToString()!.Split("::")[^1]);
     }
 
     [Fact]
@@ -75,32 +85,26 @@ public sealed class NewcomerReportTests : IDisposable
         _ps.Ok($"Save-VfioDeviceState -Simulated 0000:3b:00.2, 0000:3b:00.3 -Path '{_dir}' -Together -Confirm:$false");
         Assert.Equal(new[] { "1/2", "2/2" }, _ps.Ok($"(Get-VfioStateImage '{P("*.vfiostate")}').SetPosition").Select(o => o.ToString()));
         // The images swapped: the first device is given member 2's image.
-        var e = _ps.OneError($"Restore-VfioDeviceState -Simulated 0000:3b:00.2, 0000:3b:00.3 -Path '{P("0000-3b-00.3.vfiostate")}', '{P("0000-3b-00.2.vfiostate")}' -Together -Confirm:$false");
-        Assert.Contains("member 2/2", e.Exception.Message, StringComparison.Ordinal);
-        Assert.Contains("which is member 1/2", e.Exception.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain("member 0", e.Exception.Message, StringComparison.Ordinal);
+        var (_, ps) = _ps.Run($"Restore-VfioDeviceState -Simulated 0000:3b:00.2, 0000:3b:00.3 -Path '{P("0000-3b-00.3.vfiostate")}', '{P("0000-3b-00.2.vfiostate")}' -Together -Confirm:$false");
+        string messages = string.Join("\n", ps.Streams.Error.Select(e => e.Exception.Message));
+        Assert.Contains("the image is member 2/2 of set", messages, StringComparison.Ordinal);
+        Assert.Contains("which is member 1/2", messages, StringComparison.Ordinal);
+        Assert.DoesNotContain("member 0", messages, StringComparison.Ordinal);
     }
 
     [Fact]
     public void ADamagedImageShowsNothingThatWasNotRead()
     {
         File.WriteAllBytes(P("damaged.vfiostate"), new byte[] { 1, 2, 3, 4, 5, 6, 7, 8 });
-        var image = _ps.Value<VfioStateImage>($"Get-VfioStateImage '{P("damaged.vfiostate")}'");
+        // Listed with its error (ImageInvalid), as Get-VfioStateImage lists every image it was given.
+        var image = _ps.Value<VfioStateImage>($"Get-VfioStateImage '{P("damaged.vfiostate")}' -ErrorAction SilentlyContinue");
         Assert.False(image.IsValid);
         Assert.NotNull(image.Problem);
         Assert.Equal(8, image.FileBytes);
-        Assert.Null(image.Kind);
-        Assert.Null(image.Protocol);
-        Assert.Null(image.Created);
-        Assert.Null(image.DataBytes);
-        Assert.Null(image.FormatVersion);
-        Assert.Null(image.Downtime);
-        string row = _ps.Ok($"Get-VfioStateImage '{P("damaged.vfiostate")}' | Out-String -Width 150 -Stream").Select(o => o.ToString()!).Single(l => l.StartsWith("damaged.vfiostate", StringComparison.Ordinal));
-        Assert.DoesNotContain("0 B", row, StringComparison.Ordinal);
-        Assert.DoesNotContain("0.0 ms", row, StringComparison.Ordinal);
-        string list = string.Join("\n", _ps.Ok($"Get-VfioStateImage '{P("damaged.vfiostate")}' | Format-List * | Out-String -Width 150 -Stream"));
-        Assert.DoesNotContain("0001", list, StringComparison.Ordinal);
-        Assert.DoesNotContain(": Pci", list, StringComparison.Ordinal);
+        // What the header or summary would have said is absent, not a zero, a 0001-01-01 date or the first enum value.
+        var unread = _ps.Ok($"$i = Get-VfioStateImage '{P("damaged.vfiostate")}' -ErrorAction SilentlyContinue; foreach ($p in 'Kind', 'Protocol', 'Created', 'DataBytes', 'FormatVersion', 'Downtime', 'Duration', 'PreCopyRounds', 'PreCopyBytes') {{ \"$p=$($null -eq $i.$p)\" }}")
+            .Select(o => o.ToString()).ToArray();
+        Assert.All(unread, u => Assert.EndsWith("=True", u, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -269,7 +269,7 @@ public sealed class VfioHostSession : IDisposable
     /// <summary>One audit record; a failure to write it is a warning on the log, never a change of the outcome.</summary>
     private void AuditRecord(string device, string? from, string to, IEnumerable<MigrationArc> arcs, string result, string? operation = null)
     {
-        if (Audit?.Record(device, from, to, arcs, result, operation) is { } problem) Logging.CoreLog.AuditNotRecorded(_auditLogger, problem);
+        if (Audit?.Record(device, Backend.IsSimulated, from, to, arcs, result, operation) is { } problem) Logging.CoreLog.AuditNotRecorded(_auditLogger, problem);
     }
 
     private void Record(string device, TransitionResult? result, VfioMigrationException? error, MigrationState? target)
