@@ -1,6 +1,6 @@
 @{
     RootModule             = 'VfioMigration.psm1'
-    NestedModules          = @('VfioMigration.PowerShell.dll')
+    NestedModules          = @('VfioMigration.Loader.dll', 'VfioMigration.PowerShell.dll')
     ModuleVersion          = '0.2.0'
     CompatiblePSEditions   = @('Core')
     GUID                   = '5d0f7a52-6a3e-4c0e-9a39-3f1b7b4e2c61'
@@ -34,6 +34,8 @@
             Tags         = @('VFIO', 'Linux', 'Virtualization', 'Migration', 'KVM', 'QEMU', 'PCI', 's390', 'Hypervisor')
             # The licence text ships in the package (LICENSE); the URI names the licence (SPDX), as a gallery shows it.
             LicenseUri   = 'https://spdx.org/licenses/MIT.html'
+            # The project's home: its README and docs/ (the help's online links point there).
+            ProjectUri   = 'https://github.com/vfiomigration/VfioMigration'
             ReleaseNotes = '0.2.0 (2026-11-30): the first release. CHANGELOG.md in the module folder lists what it contains.'
         }
     }

@@ -59,9 +59,16 @@ function Test-BuildCurrent {
 
 function Invoke-Build {
     Write-Host "Building the module into $moduleDir"
+    $project = Join-Path $root 'src' 'VfioMigration.PowerShell'
+    # Built in place, then copied: 'dotnet build -o' would put every referenced project's output (Core's too) at
+    # the folder's top level, where the project lays Core out in Dependencies/ (src/VfioMigration.Loader).
     Invoke-Native 'dotnet build' {
-        dotnet build (Join-Path $root 'src' 'VfioMigration.PowerShell' 'VfioMigration.PowerShell.csproj') -c $Configuration -o $moduleDir --nologo
+        dotnet build (Join-Path $project 'VfioMigration.PowerShell.csproj') -c $Configuration --nologo
     }
+    $built = Join-Path $project 'bin' $Configuration 'net8.0'
+    if (Test-Path -LiteralPath $moduleDir) { Remove-Item -LiteralPath $moduleDir -Recurse -Force }
+    $null = New-Item -ItemType Directory -Force -Path (Split-Path -Parent $moduleDir)
+    Copy-Item -LiteralPath $built -Destination $moduleDir -Recurse
 }
 
 function Get-PesterModule {

@@ -29,19 +29,26 @@ param(
     [string[]] $Address = @('0000:3b:00.2', '0000:3b:00.3'),
     # The devices on the destination that take their state, in the same order (default: the same addresses).
     [string[]] $DestinationAddress = $Address,
-    # SSH connection: port, user and key for both hosts, and further ssh options (-o name=value) as a hashtable.
-    [int] $Port = 22,
-    [string] $UserName = [Environment]::UserName,
+    # SSH connection for both hosts: port, user, key, and further ssh options (-o name=value) as a hashtable.
+    # What is not given here comes from ssh's own configuration (~/.ssh/config), as for `ssh hv1`.
+    [ValidateRange(1, 65535)]
+    [int] $Port,
+    [string] $UserName,
     [string] $KeyFilePath,
-    [hashtable] $SshOption = @{}
+    [hashtable] $SshOption
 )
 $ErrorActionPreference = 'Stop'
 if ($DestinationAddress.Count -ne $Address.Count) {
     throw "-DestinationAddress names $($DestinationAddress.Count) devices for the $($Address.Count) of -Address; give one destination per source device."
 }
 
-$ssh = @{ Port = $Port; UserName = $UserName; Options = $SshOption }
+# Only what was given: New-PSSession refuses an empty -Options, and a default port or user would override the
+# ssh configuration's.
+$ssh = @{}
+if ($PSBoundParameters.ContainsKey('Port')) { $ssh.Port = $Port }
+if ($UserName) { $ssh.UserName = $UserName }
 if ($KeyFilePath) { $ssh.KeyFilePath = $KeyFilePath }
+if ($SshOption -and $SshOption.Count) { $ssh.Options = $SshOption }
 $source = New-PSSession -HostName $SourceHost -Name source @ssh
 $destination = New-PSSession -HostName $DestinationHost -Name destination @ssh
 # Where the images are while the move runs; whatever is left here after a failure is named at the end.

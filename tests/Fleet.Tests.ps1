@@ -219,6 +219,58 @@ Describe 'A fleet of two hypervisors over SSH remoting' {
             @(Get-ChildItem -Path ([IO.Path]::GetTempPath()) -Filter 'vfio-fleet-*' -Directory).Count | Should -Be $before
         }
 
+        Context 'as README.md gives it' {
+            BeforeDiscovery {
+                # Every example command line of README.md, exactly as written there (today the fleet's: hosts hv1 and hv2,
+                # no ssh switches). A new one runs here too.
+                $readme = Get-Content -Raw -LiteralPath (Join-Path $PSScriptRoot '..' 'README.md')
+                $readmeLines = @([regex]::Matches($readme, '(?m)^(\./examples/[\w-]+\.ps1[^#\r\n]*?)\s*(#.*)?$') | ForEach-Object { $_.Groups[1].Value })
+            }
+            BeforeAll {
+                $readme = Get-Content -Raw -LiteralPath (Join-Path $PSScriptRoot '..' 'README.md')
+                $script:ReadmeLines = @([regex]::Matches($readme, '(?m)^(\./examples/[\w-]+\.ps1[^#\r\n]*?)\s*(#.*)?$') | ForEach-Object { $_.Groups[1].Value })
+                # An administrator's ssh configuration names the hypervisors; here both names reach the private sshd.
+                # pwsh runs the `ssh` it finds on PATH: a wrapper that reads this configuration (OpenSSH reads
+                # ~/.ssh/config from the account's home, not from $HOME, so a scratch HOME would not do).
+                $s = $script:Server
+                $script:SshBin = (New-Item -ItemType Directory -Path (Join-Path $s.Directory 'bin')).FullName
+                $config = Join-Path $s.Directory 'ssh_config'
+                Set-Content -LiteralPath $config -Value (@("Host hv1 hv2", "  HostName $($s.HostName)", "  Port $($s.Port)", "  User $($s.UserName)", "  IdentityFile $($s.KeyFilePath)") +
+                    @($s.Options.GetEnumerator() | Sort-Object Key | ForEach-Object { "  $($_.Key) $($_.Value)" }))
+                $realSsh = (Get-Command ssh -CommandType Application | Select-Object -First 1).Source
+                $wrapper = Join-Path $script:SshBin 'ssh'
+                Set-Content -LiteralPath $wrapper -Value "#!/bin/sh`nexec '$realSsh' -F '$config' `"`$@`"`n"
+                [IO.File]::SetUnixFileMode($wrapper, [IO.UnixFileMode]'UserRead, UserWrite, UserExecute')
+                $script:RunReadme = {
+                    param([string] $Line)
+                    Invoke-ChildPwsh -WorkingDirectory (Join-Path $PSScriptRoot '..') -Command $Line -Environment @{
+                        PSModulePath = $script:Modules; PATH = $script:SshBin + [IO.Path]::PathSeparator + $env:PATH }
+                }
+            }
+
+            It 'README shows both fleet command lines' {
+                @($script:ReadmeLines | Where-Object { $_ -like './examples/fleet-move.ps1*' }).Count | Should -Be 2
+                $script:ReadmeLines[0] | Should -Match '-WhatIf$'
+                $script:ReadmeLines | Should -Not -Match 'SshOption|KeyFilePath|-Port'
+            }
+
+            It 'runs "<_>" as written' -ForEach $readmeLines {
+                $line = $_
+                $r = & $script:RunReadme $line
+                $r.Errors | Should -BeNullOrEmpty -Because $line
+                $r.ExitCode | Should -Be 0
+                if ($line -notlike './examples/fleet-move.ps1*') { return }
+                $r.Output | Should -Match 'CanMigrateLive : True'
+                if ($line -match '-WhatIf') {
+                    $r.Output | Should -Match 'What if: Performing the operation "Save the device state live as one set \(the devices stop\)" on target "hv1 0000:3b:00\.2, 0000:3b:00\.3"'
+                    $r.Output | Should -Not -Match '== Live save'
+                } else {
+                    $r.Output | Should -Match '== Restore on hv2'
+                    $r.Output | Should -Match '== After the move'
+                }
+            }
+        }
+
         It 'says what is wrong when the destination devices do not pair with the source devices' {
             $r = & $script:Run '-Address 0000:3b:00.2, 0000:3b:00.3 -DestinationAddress 0000:3b:00.2'
             $r.ExitCode | Should -Not -Be 0

@@ -86,11 +86,17 @@ Describe 'The package' {
             $read = { param($name) $entry = $zip.GetEntry($name); if (-not $entry) { return $null }; $r = [IO.StreamReader]::new($entry.Open()); try { $r.ReadToEnd() } finally { $r.Dispose() } }
             & $read 'LICENSE' | Should -Be (Get-Content -Raw -LiteralPath (Join-Path $script:Root 'LICENSE'))
             & $read 'CHANGELOG.md' | Should -Be (Get-Content -Raw -LiteralPath (Join-Path $script:Root 'CHANGELOG.md'))
+            # The docs the about topic and the help refer to, and the isolated dependencies (Dependencies/).
+            foreach ($doc in Get-ChildItem -LiteralPath (Join-Path $script:Root 'docs') -Filter '*.md') {
+                & $read "docs/$($doc.Name)" | Should -Be (Get-Content -Raw -LiteralPath $doc.FullName) -Because "the package carries docs/$($doc.Name)"
+            }
+            $zip.GetEntry('Dependencies/VfioMigration.Core.dll') | Should -Not -BeNullOrEmpty
             $nuspec = [xml] (& $read 'VfioMigration.nuspec')
         } finally { $zip.Dispose() }
         $meta = $nuspec.package.metadata
         $meta.version | Should -Be $script:Version
         $meta.licenseUrl | Should -Be $script:Manifest.PrivateData.PSData.LicenseUri
+        $meta.projectUrl | Should -Be $script:Manifest.PrivateData.PSData.ProjectUri
         $meta.releaseNotes | Should -Be $script:Manifest.PrivateData.PSData.ReleaseNotes
         $meta.copyright | Should -Be $script:Manifest.Copyright
         $meta.requireLicenseAcceptance | Should -Be 'false'

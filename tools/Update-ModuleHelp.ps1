@@ -10,7 +10,8 @@
         type and default (read from a new instance of the cmdlet);
       - each parameter's description, from the property's XML doc comment (the <summary> in the C# source)
         when it has one, else as the MAML file already has it; a parameter with neither is an error;
-      - related links: the cmdlets of the same task and about_VfioMigration.
+      - related links: the online version (README's Cmdlets section under the manifest's ProjectUri), the
+        cmdlets of the same task and about_VfioMigration.
     With -Check it changes nothing and fails if the file is not what it would write (the Pester suite runs it so).
 .EXAMPLE
     ./tools/Update-ModuleHelp.ps1 -Module ./out/VfioMigration/VfioMigration.psd1
@@ -43,6 +44,9 @@ $related = @{
 }
 
 $info = Import-Module (Resolve-Path -LiteralPath $Module).ProviderPath -Force -PassThru
+$projectUri = $info.PrivateData.PSData.ProjectUri
+if (-not $projectUri) { throw "The manifest of $Module has no PrivateData.PSData.ProjectUri, which the help's online links are under" }
+$onlineUri = "$($projectUri.ToString().TrimEnd('/'))/blob/main/README.md#cmdlets"
 $docFile = Join-Path $info.ModuleBase 'VfioMigration.PowerShell.xml'
 $docs = @{}
 if (Test-Path $docFile) {
@@ -163,13 +167,21 @@ foreach ($node in $doc.SelectNodes('//command:command', $nsm)) {
     $parameters = New-El command parameters
     foreach ($p in $params) { $null = $parameters.AppendChild((New-ParameterElement $cmd $p $null $descriptions[$p.Name] $false $instance)) }
 
+    # First the online version (Get-Help -Online opens the first link with a URI): the cmdlet's row in the
+    # project's README, under the manifest's ProjectUri; then the cmdlets of the same task and the about topic.
     $links = New-El maml relatedLinks
+    $online = New-El maml navigationLink
+    $null = $online.AppendChild((New-El maml linkText 'Online Version:'))
+    $null = $online.AppendChild((New-El maml uri $onlineUri))
+    $null = $links.AppendChild($online)
     foreach ($target in @($related[$name]) + 'about_VfioMigration') {
         $l = New-El maml navigationLink
         $null = $l.AppendChild((New-El maml linkText $target))
         $null = $l.AppendChild((New-El maml uri))
         $null = $links.AppendChild($l)
     }
+    # An older file also had command:relatedLinks, which Get-Help shows as blank lines: one list only.
+    foreach ($stray in @($node.SelectNodes('command:relatedLinks', $nsm))) { $null = $node.RemoveChild($stray) }
 
     foreach ($pair in @(@('command:syntax', $syntax), @('command:parameters', $parameters), @('maml:relatedLinks', $links))) {
         $old = $node.SelectSingleNode($pair[0], $nsm)

@@ -3,9 +3,16 @@
 # says, per device left in a state other than Running, what closing does to it (a binary module's cleanup hook
 # has no pipeline to warn on).
 $ExecutionContext.SessionState.Module.OnRemove = {
+    $warnings = [VfioMigration.PowerShell.Session.ModuleState]::CloseForRemoval()
+    if (-not $warnings.Count) { return }
+    # Through the removing command itself (Remove-Module, Import-Module -Force), so its -WarningAction and
+    # -WarningVariable apply; this hook has no preference of its own.
+    $removing = [VfioMigration.PowerShell.Session.RemovingCommand]::Of($ExecutionContext)
     # Write-Warning lives in Microsoft.PowerShell.Utility, which a hosted engine may not have loaded.
     $canWarn = [bool](Get-Command -Name Write-Warning -CommandType Cmdlet -ErrorAction Ignore)
-    foreach ($warning in [VfioMigration.PowerShell.Session.ModuleState]::CloseForRemoval()) {
-        if ($canWarn) { Write-Warning $warning } else { $Host.UI.WriteWarningLine($warning) }
+    foreach ($warning in $warnings) {
+        if ($removing) { $removing.WriteWarning($warning) }
+        elseif ($canWarn) { Write-Warning $warning }
+        else { $Host.UI.WriteWarningLine($warning) }
     }
 }

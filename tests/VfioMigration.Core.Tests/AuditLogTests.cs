@@ -94,6 +94,21 @@ public class AuditLogTests : IDisposable
         Assert.Contains(logs.Warnings, w => w.Contains("not recorded in the audit log", StringComparison.Ordinal) && w.Contains("ENOSPC", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void EachRecordSaysWhetherTheDeviceWasSimulatedAndWhichProcessChangedIt()
+    {
+        using (var session = Session(P("audit.jsonl")))
+            Assert.All(session.Execute(session.PlanStates(new[] { _device.Address }, MigrationState.Stop, false)), o => Assert.Null(o.Error));
+        using var record = System.Text.Json.JsonDocument.Parse(Assert.Single(File.ReadAllLines(P("audit.jsonl"))));
+        var root = record.RootElement;
+        Assert.True(root.GetProperty("Simulated").GetBoolean());
+        var process = root.GetProperty("Process");
+        Assert.Equal(Environment.ProcessId, process.GetProperty("Pid").GetInt32());
+        string command = process.GetProperty("Command").GetString()!;
+        Assert.Contains(Path.GetFileName(Environment.GetCommandLineArgs()[0]), command, StringComparison.Ordinal);
+        Assert.InRange(command.Length, 1, 512);
+    }
+
     public void Dispose()
     {
         Directory.Delete(_dir, recursive: true);

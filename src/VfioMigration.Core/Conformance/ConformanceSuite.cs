@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using VfioMigration.Drivers;
+using VfioMigration.Logging;
 using VfioMigration.Protocol;
 using VfioMigration.Protocol.Uapi;
 using VfioMigration.Transport;
@@ -44,8 +45,17 @@ public sealed partial class ConformanceSuite
     /// <param name="peer">A second, compatible device (same kind, ids, driver) for the round trip; null = the device itself.</param>
     /// <param name="observer">What can be seen of the device beyond its uAPI (simulator); null for a real device.</param>
     /// <param name="peerObserver">The same for the peer.</param>
+    /// <param name="log">Where the suite logs each call and check (the module drains it onto the pipeline).</param>
+    public ConformanceSuite(IVfioDeviceTransport device, IVfioDeviceTransport? peer, IConformanceObserver? observer,
+        IConformanceObserver? peerObserver, LogQueue log)
+        : this(device, peer, observer, peerObserver, log.Loggers) { }
+
+    /// <param name="device">The device under test, open; the suite does not dispose it.</param>
+    /// <param name="peer">A second, compatible device (same kind, ids, driver) for the round trip; null = the device itself.</param>
+    /// <param name="observer">What can be seen of the device beyond its uAPI (simulator); null for a real device.</param>
+    /// <param name="peerObserver">The same for the peer.</param>
     /// <param name="loggers">Where the suite logs each call and check; null logs nothing.</param>
-    public ConformanceSuite(IVfioDeviceTransport device, IVfioDeviceTransport? peer = null, IConformanceObserver? observer = null,
+    internal ConformanceSuite(IVfioDeviceTransport device, IVfioDeviceTransport? peer = null, IConformanceObserver? observer = null,
         IConformanceObserver? peerObserver = null, ILoggerFactory? loggers = null)
     {
         _t = new CountingTransport(device);

@@ -28,9 +28,9 @@ internal static class StateImageHeaderCheck
             if (set.Members is null || set.Members.Count == 0) Fail("set.members", "is missing or empty");
             if (set.Members!.Any(m => !IsAddress(m))) Fail("set.members", "holds a value that is not a device address");
             if (set.Members!.Distinct(StringComparer.OrdinalIgnoreCase).Count() != set.Members!.Count) Fail("set.members", "names a device twice");
-            if (set.Index < 0 || set.Index >= set.Members!.Count) Fail("set.index", $"({set.Index}) is outside the member list");
+            if (set.Index < 0 || set.Index >= set.Members!.Count) Fail("set.index", $"({set.Index}, member {VfioStateImage.Position(set.Index, set.Members!.Count)}) is outside the member list of {set.Members!.Count}");
             if (!string.Equals(set.Members![set.Index], d.Address, StringComparison.OrdinalIgnoreCase))
-                Fail("set.members", $"disagrees with the device: member {set.Index} is '{set.Members[set.Index]}', the image is of '{d.Address}'");
+                Fail("set.members", $"disagrees with the device: member {VfioStateImage.Position(set.Index, set.Members.Count)} is '{set.Members[set.Index]}', the image is of '{d.Address}'");
         }
     }
 

@@ -6,8 +6,8 @@ using VfioMigration.Protocol;
 namespace VfioMigration.Operations;
 
 /// <summary>
-/// An append-only JSON Lines file with one record per state change, save, restore and reset: time, user,
-/// device, from, to, arcs, result. The log never changes an outcome: <see cref="EnsureWritable"/> is asked before
+/// An append-only JSON Lines file with one record per state change, save, restore and reset: time, user, the
+/// process (pid, command line), operation, device, whether it is simulated, from, to, arcs, result. The log never changes an outcome: <see cref="EnsureWritable"/> is asked before
 /// any device is touched (errors <c>AuditLogUnavailable</c>, <c>AuditLogUnsafe</c>), and a record that cannot be
 /// written afterwards is returned as a warning. The file is opened with O_NOFOLLOW | O_APPEND (a symlink is
 /// refused, not followed), created with mode 0600, and an existing file must be a regular file of the caller's
@@ -32,11 +32,27 @@ public sealed class AuditLog
         lock (FileLock) PosixFile.CloseQuietly(OpenChecked());
     }
 
-    /// <summary>Appends one record; null, or why it could not be written (a warning: the operation itself stands).</summary>
-    public string? Record(string device, string? from, string to, IEnumerable<MigrationArc> arcs, string result, string? operation = null)
+    /// <summary>The longest command line a record keeps (characters); a longer one is cut and ends in "…".</summary>
+    public const int MaxCommandLength = 256;
+
+    // Which process changed the device: its id, and its command line (for pwsh, the script or command it ran).
+    private static readonly AuditProcess ThisProcess = new(Environment.ProcessId, CommandLine());
+
+    private static string CommandLine()
+    {
+        string line = string.Join(' ', Environment.GetCommandLineArgs());
+        return line.Length <= MaxCommandLength ? line : line[..(MaxCommandLength - 1)] + "…";
+    }
+
+    /// <summary>
+    /// Appends one record; null, or why it could not be written (a warning: the operation itself stands).
+    /// <paramref name="simulated"/>: whether the device is one of the simulator's (a record of a real device and
+    /// one of a simulated device with the same address must not be confused).
+    /// </summary>
+    public string? Record(string device, bool simulated, string? from, string to, IEnumerable<MigrationArc> arcs, string result, string? operation = null)
     {
         var line = JsonSerializer.Serialize(new AuditRecord(
-            DateTimeOffset.UtcNow.ToString("O"), Environment.UserName, operation ?? "state-change", device, from, to,
+            DateTimeOffset.UtcNow.ToString("O"), Environment.UserName, ThisProcess, operation ?? "state-change", device, simulated, from, to,
             arcs.Select(a => a.ToString()).ToArray(), result)) + "\n";
         lock (FileLock)
         {
@@ -83,5 +99,7 @@ public sealed class AuditLog
             st.Type != PosixFile.FileType.Regular && rc == 0 ? VfioErrors.AuditLogUnavailable : VfioErrors.AuditLogUnsafe);
     }
 
-    private sealed record AuditRecord(string Time, string User, string Operation, string Device, string? From, string To, string[] Arcs, string Result);
+    private sealed record AuditRecord(string Time, string User, AuditProcess Process, string Operation, string Device, bool Simulated, string? From, string To, string[] Arcs, string Result);
+
+    private sealed record AuditProcess(int Pid, string Command);
 }

@@ -122,7 +122,7 @@ internal static class DeviceSetRestorer
             }
             var twice = set.GroupBy(x => x.Image.SetIndex).FirstOrDefault(g => g.Count() > 1);
             if (twice is not null)
-                throw new StateImageException(twice.Last().Image.Path, "set.index", $"two images given are member {twice.Key} of set {set.Key} ({twice.First().Image.Path}, {twice.Last().Image.Path}).", VfioErrors.ImageSetMismatch);
+                throw new StateImageException(twice.Last().Image.Path, "set.index", $"two images given are member {(twice.Key is { } k ? VfioStateImage.Position(k, members.Length) : "?")} of set {set.Key} ({twice.First().Image.Path}, {twice.Last().Image.Path}).", VfioErrors.ImageSetMismatch);
             if (overrides.HasFlag(RestoreOverrides.SetMembership)) continue;
             var present = set.Select(x => x.Image.SetIndex ?? -1).ToHashSet();
             var missing = members.Where((m, index) => !present.Contains(index)).ToArray();
@@ -137,9 +137,9 @@ internal static class DeviceSetRestorer
                 int index = im.SetIndex ?? -1;
                 int own = Array.FindIndex(members, m => string.Equals(m, target.Device.Address, StringComparison.OrdinalIgnoreCase));
                 if (own >= 0 && own != index)
-                    throw new StateImageException(im.Path, "set.index", $"the image is member {index} of set {set.Key} (saved from {members[index]}), but it was given for {target.Device.Address}, which is member {own}; give the images in the order of the devices.", VfioErrors.ImageSetOrder);
+                    throw new StateImageException(im.Path, "set.index", $"the image is member {VfioStateImage.Position(index, members.Length)} of set {set.Key} (saved from {members[index]}), but it was given for {target.Device.Address}, which is member {VfioStateImage.Position(own, members.Length)}; give the images in the order of the devices.", VfioErrors.ImageSetOrder);
                 if (own < 0 && index != k)
-                    throw new StateImageException(im.Path, "set.index", $"the image is member {index} of set {set.Key} (saved from {members[index]}), but it was given in place {k} for {target.Device.Address}; give the images in set order, {string.Join(", ", members)}, one per device in that order.", VfioErrors.ImageSetOrder);
+                    throw new StateImageException(im.Path, "set.index", $"the image is member {VfioStateImage.Position(index, members.Length)} of set {set.Key} (saved from {members[index]}), but it was given in place {k + 1} for {target.Device.Address}; give the images in set order, {string.Join(", ", members)}, one per device in that order.", VfioErrors.ImageSetOrder);
             }
         }
     }
@@ -162,7 +162,9 @@ internal static class DeviceSetRestorer
     private static DeviceOutcome Untouched(RestoreTarget t, VfioMigrationException e)
     {
         var now = t.Device.TryGetState();
-        string where = now is { } s ? $" {t.Device.Address} was not touched and is in {s}." : $" {t.Device.Address} was not touched; its state could not be read.";
+        string where = now is { } s ? $" {t.Device.Address} was not touched and is in {s}."
+            : t.Device.Protocol == MigrationProtocol.None ? $" {t.Device.Address} was not touched; it has no migration state."
+            : $" {t.Device.Address} was not touched; its state could not be read.";
         VfioMigrationException error = e is StateImageException si
             ? new StateImageException(si.Path, si.Field, si.Message[(si.Message.StartsWith(si.Path + ": ", StringComparison.Ordinal) ? si.Path.Length + 2 : 0)..] + where, si.Error, si.Remedy)
             : new VfioMigrationException(e.Message + where, e.Error, e.Device ?? t.Device.Address, e, e.Remedy);

@@ -155,7 +155,7 @@ internal static class DeviceSetSaver
     }
 
     private static VfioMigrationException NotMoved(SaveTarget t, MigrationState final, VfioMigrationException e, MigrationState? now) =>
-        new($"{t.Device.Address}: the image was saved to {t.Path} and is valid, but the device could not then be moved to {final}: {Sentence(MigrationTransitionException.WithoutState(e))} {Where(t.Device.Address, now)}",
+        new($"{t.Device.Address}: the image was saved to {t.Path} and is valid, but the device could not then be moved to {final}: {Sentence(MigrationTransitionException.WithoutState(e))} {Where(t.Device, now)}",
             VfioErrors.SavedButNotMoved, t.Device.Address, e, RemedyAt(now, ErrorRemedy.None));
 
     /// <summary>After a failed save: every device back to where it started (Running, usually), and say where each is.</summary>
@@ -176,8 +176,8 @@ internal static class DeviceSetSaver
         {
             var now = t.Device.TryGetState();
             var error = t.Device == failed || failed is null && targets.Count == 1
-                ? new VfioMigrationException($"{Sentence(MigrationTransitionException.WithoutState(cause))} No image was written. {Where(t.Device.Address, now)}", cause.Error, t.Device.Address, cause, RemedyAt(now, cause.Remedy))
-                : new VfioMigrationException($"{t.Device.Address}: not saved: {(failed is null ? Sentence(MigrationTransitionException.WithoutState(cause)) : $"saving {failed.Address} failed.")} No image was written. {Where(t.Device.Address, now)}", VfioErrors.SaveAborted, t.Device.Address, cause,
+                ? new VfioMigrationException($"{Sentence(MigrationTransitionException.WithoutState(cause))} No image was written. {Where(t.Device, now)}", cause.Error, t.Device.Address, cause, RemedyAt(now, cause.Remedy))
+                : new VfioMigrationException($"{t.Device.Address}: not saved: {(failed is null ? Sentence(MigrationTransitionException.WithoutState(cause)) : $"saving {failed.Address} failed.")} No image was written. {Where(t.Device, now)}", VfioErrors.SaveAborted, t.Device.Address, cause,
                     RemedyAt(now, failed is null ? cause.Remedy : ErrorRemedy.None));
             return new DeviceOutcome(t.Device.Address, null, error, now);
         }).ToArray();
@@ -185,11 +185,14 @@ internal static class DeviceSetSaver
 
     private static string Sentence(string s) => s.EndsWith('.') ? s : s + ".";
 
-    private static string Where(string address, MigrationState? now) => now switch
+    /// <summary>Where a device is after a save that did not happen: its state, or that it has none to read.</summary>
+    private static string Where(IDeviceMigration device, MigrationState? now) => (device.Address, now) switch
     {
-        null => $"The state of {address} could not be read.",
-        MigrationState.Error => $"{address} is in Error; only a reset (VFIO_DEVICE_RESET) leaves Error.",
-        _ => $"{address} is in {now}.",
+        // A device without migration (plain vfio-pci, no v1 region) has no state: nothing failed to read it.
+        (var address, null) when device.Protocol == MigrationProtocol.None => $"{address} has no migration state; it was not touched.",
+        (var address, null) => $"The state of {address} could not be read.",
+        (var address, MigrationState.Error) => $"{address} is in Error; only a reset (VFIO_DEVICE_RESET) leaves Error.",
+        (var address, _) => $"{address} is in {now}.",
     };
 
     /// <summary>A device left in Error needs a reset whatever else went wrong; otherwise the cause's remedy applies.</summary>
@@ -210,8 +213,8 @@ internal static class DeviceSetSaver
             var now = t.Device.TryGetState();
             bool concerns = e.Device is null || string.Equals(e.Device, t.Device.Address, StringComparison.OrdinalIgnoreCase);
             var error = concerns
-                ? new VfioMigrationException($"{Sentence(MigrationTransitionException.WithoutState(e))} No image was written. {Where(t.Device.Address, now)}", e.Error, t.Device.Address, e, RemedyAt(now, e.Remedy))
-                : new VfioMigrationException($"{t.Device.Address}: not saved: {Sentence(MigrationTransitionException.WithoutState(e))} No image was written. {Where(t.Device.Address, now)}", VfioErrors.SaveAborted, t.Device.Address, e, RemedyAt(now, e.Remedy));
+                ? new VfioMigrationException($"{Sentence(MigrationTransitionException.WithoutState(e))} No image was written. {Where(t.Device, now)}", e.Error, t.Device.Address, e, RemedyAt(now, e.Remedy))
+                : new VfioMigrationException($"{t.Device.Address}: not saved: {Sentence(MigrationTransitionException.WithoutState(e))} No image was written. {Where(t.Device, now)}", VfioErrors.SaveAborted, t.Device.Address, e, RemedyAt(now, e.Remedy));
             return new DeviceOutcome(t.Device.Address, null, error, now);
         }).ToArray();
 }

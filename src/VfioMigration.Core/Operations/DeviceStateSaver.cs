@@ -112,7 +112,10 @@ internal static class DeviceStateSaver
             // while we read, so "until nothing is left" might never come.
             long budget = info is { } b ? (long)(b.InitialBytes + b.DirtyBytes) : 0;
             var clock = Stopwatch.StartNew();
-            long moved = Drain(device, sink, buffer, untilEnd: false, progress, "pre-copy", rounds + 1, bytes, null, cancellationToken, Math.Max(budget, 1));
+            // The total shown for a round: what is saved so far, what the device reports outstanding for this
+            // round, and its estimate of the stop-copy data still to come (VFIO_DEVICE_FEATURE_MIG_DATA_SIZE).
+            long total = bytes + Math.Max(budget, 1) + (long)Math.Min(StopCopyEstimate(device) ?? 0, long.MaxValue / 2);
+            long moved = Drain(device, sink, buffer, untilEnd: false, progress, "pre-copy", rounds + 1, bytes, total, cancellationToken, Math.Max(budget, 1));
             if (moved > 0)
             {
                 rounds++;
@@ -178,6 +181,13 @@ internal static class DeviceStateSaver
                "so the downtime is longer than a complete pre-copy would leave it; allow more pre-copy rounds to send them first.";
     }
 
+    /// <summary>The device's stop-copy size estimate, or null where it gives none (it is optional: QEMU carries on without it too).</summary>
+    private static ulong? StopCopyEstimate(IDeviceMigration device)
+    {
+        try { return device.GetStopCopySize(); }
+        catch (VfioMigrationException) { return null; }
+    }
+
     /// <summary>Enters stop-copy (the device stops; its data fd stays open to be read); returns the downtime clock.</summary>
     private static Stopwatch EnterStopCopy(IDeviceMigration device, CancellationToken cancellationToken)
     {
@@ -193,9 +203,7 @@ internal static class DeviceStateSaver
     private static (long Bytes, TimeSpan Downtime, StreamSizeCheck? Check) DrainStopCopy(IDeviceMigration device, Stopwatch stopwatch, DataSink sink, byte[] buffer, int rounds, long bytesSoFar,
         IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
     {
-        ulong? estimate = null;
-        try { estimate = device.GetStopCopySize(); }
-        catch (VfioMigrationException) { /* the estimate is optional: QEMU carries on without it too */ }
+        ulong? estimate = StopCopyEstimate(device);
         long? total = estimate is { } e ? bytesSoFar + (long)e : null;
         long moved = Drain(device, sink, buffer, untilEnd: true, progress, "stop-copy", rounds, bytesSoFar, total, cancellationToken, long.MaxValue);
         return (bytesSoFar + moved, stopwatch.Elapsed, estimate is { } est ? new StreamSizeCheck(device.Address, moved, (long)est) : null);

@@ -29,6 +29,25 @@ public static class MigrationReadinessCheck
                     ErrorRemedy.OverrideQuiesceCheck);
                 results[i] = Summarize(devices[i], null, r.Blockers.Append(extra).ToList(), r);
             }
+            // A set moves whole or not at all: a member that could move alone cannot while another cannot, and
+            // the set moves live only if every member can.
+            var blocked = results.Where(r => !r.CanMigrate).Select(r => r.Name).ToArray();
+            var notLive = results.Where(r => r.CanMigrate && !r.CanMigrateLive).Select(r => r.Name).ToArray();
+            for (int i = 0; i < results.Count; i++)
+            {
+                var r = results[i];
+                var others = blocked.Where(n => n != r.Name).ToArray();
+                var othersNotLive = notLive.Where(n => n != r.Name).ToArray();
+                MigrationBlocker? extra =
+                    others.Length > 0 ? new("SetMemberCannotMigrate", BlockerSeverity.Blocker,
+                        $"{r.Name} moves as one set with {results.Count - 1} other device(s), and {string.Join(", ", others)} cannot migrate: the set cannot move.",
+                        $"Remove the blockers of {string.Join(", ", others)}, or move {r.Name} without it.")
+                    : othersNotLive.Length > 0 && r.CanMigrateLive ? new("SetMemberCannotMigrateLive", BlockerSeverity.LiveBlocker,
+                        $"{r.Name} moves as one set with {results.Count - 1} other device(s), and {string.Join(", ", othersNotLive)} cannot migrate live: the set moves only stopped.",
+                        $"Migrate the set stopped, or remove the live blockers of {string.Join(", ", othersNotLive)}.")
+                    : null;
+                if (extra is not null) results[i] = Summarize(devices[i], null, r.Blockers.Append(extra).ToList(), r);
+            }
         }
         return results;
     }

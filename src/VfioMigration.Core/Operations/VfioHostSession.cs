@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using VfioMigration.Backends;
 using VfioMigration.Drivers;
+using VfioMigration.Logging;
 using VfioMigration.Protocol;
 
 namespace VfioMigration.Operations;
@@ -23,7 +24,11 @@ public sealed class VfioHostSession : IDisposable
     private readonly ILogger _auditLogger;
     private readonly object _sync = new();
 
-    public VfioHostSession(IDeviceBackend backend, ILoggerFactory? loggers = null, AuditLog? audit = null)
+    /// <summary>A session whose core log goes to <paramref name="log"/> (what the module drains onto the pipeline).</summary>
+    public VfioHostSession(IDeviceBackend backend, LogQueue log, AuditLog? audit)
+        : this(backend, log.Loggers, audit) { }
+
+    internal VfioHostSession(IDeviceBackend backend, ILoggerFactory? loggers = null, AuditLog? audit = null)
     {
         Backend = backend;
         _loggers = loggers ?? NullLoggerFactory.Instance;
@@ -292,7 +297,7 @@ public sealed class VfioHostSession : IDisposable
     /// <summary>One audit record; a failure to write it is a warning on the log, never a change of the outcome.</summary>
     private void AuditRecord(string device, string? from, string to, IEnumerable<MigrationArc> arcs, string result, string? operation = null)
     {
-        if (Audit?.Record(device, from, to, arcs, result, operation) is { } problem) Logging.CoreLog.AuditNotRecorded(_auditLogger, problem);
+        if (Audit?.Record(device, Backend.IsSimulated, from, to, arcs, result, operation) is { } problem) Logging.CoreLog.AuditNotRecorded(_auditLogger, problem);
     }
 
     private void Record(string device, TransitionResult? result, VfioMigrationException? error, MigrationState? target)

@@ -5,7 +5,8 @@ namespace VfioMigration;
 /// <summary>
 /// A device state image as the module shows it: where it is, what it holds, and whether it verifies. The module
 /// builds it in one place, <see cref="Images.StateImageInspector"/>.Describe, from the image's header and file;
-/// settable so that a script can make one (a view test does).
+/// settable so that a script can make one (a view test does). What the image's header or summary would say is
+/// null when that part could not be read (a damaged image shows its Problem, not zeros or a year-1 date).
 /// </summary>
 public sealed class VfioStateImage
 {
@@ -14,30 +15,30 @@ public sealed class VfioStateImage
     public string FileName => System.IO.Path.GetFileName(Path);
     /// <summary>The name of the device the state was saved from (the Name of its VfioDevice).</summary>
     public required string DeviceName { get; init; }
-    public VfioDeviceKind Kind { get; init; }
+    public VfioDeviceKind? Kind { get; init; }
     public string? VendorId { get; init; }
     public string? DeviceId { get; init; }
     public string? Driver { get; init; }
-    public MigrationProtocol Protocol { get; init; }
+    public MigrationProtocol? Protocol { get; init; }
     public string? Capabilities { get; init; }
-    public DateTimeOffset Created { get; init; }
+    public DateTimeOffset? Created { get; init; }
     public string? Host { get; init; }
     public string? SaveMode { get; init; }
-    public int FormatVersion { get; init; }
-    /// <summary>Migration data bytes (what the device produced).</summary>
-    public long DataBytes { get; init; }
+    public int? FormatVersion { get; init; }
+    /// <summary>Migration data bytes (what the device produced); null when the header could not be read.</summary>
+    public long? DataBytes { get; init; }
     /// <summary>Size of the image file.</summary>
     public long FileBytes { get; init; }
     /// <summary>XXH128 of the image, 32 hex digits.</summary>
     public string? Checksum { get; init; }
-    public int PreCopyRounds { get; init; }
-    public long PreCopyBytes { get; init; }
+    public int? PreCopyRounds { get; init; }
+    public long? PreCopyBytes { get; init; }
     /// <summary>How often the source device announced new initial data during pre-copy (VFIO_PRECOPY_INFO_REINIT, kernel 7.3).</summary>
-    public int PreCopyReinits { get; init; }
+    public int? PreCopyReinits { get; init; }
     /// <summary>Whether the save read PRECOPY_INFO flags (the source took the PRECOPY_INFOv2 opt-in): re-inits can only be seen then.</summary>
-    public bool PreCopyFlagsReported { get; init; }
-    public TimeSpan Downtime { get; init; }
-    public TimeSpan Duration { get; init; }
+    public bool? PreCopyFlagsReported { get; init; }
+    public TimeSpan? Downtime { get; init; }
+    public TimeSpan? Duration { get; init; }
     public Guid? SetId { get; init; }
     public int? SetIndex { get; init; }
     public string[]? SetMembers { get; init; }
@@ -45,7 +46,13 @@ public sealed class VfioStateImage
     /// The image's place in its set, "1/2"; null for an image saved alone. (Not called Set: an array's own Set()
     /// method would shadow it in member enumeration.)
     /// </summary>
-    public string? SetPosition => SetIndex is { } i ? $"{i + 1}/{SetMembers?.Length ?? 0}" : null;
+    public string? SetPosition => SetIndex is { } i ? Position(i, SetMembers?.Length ?? 0) : null;
+
+    /// <summary>
+    /// A set member's place as users see it everywhere (SetPosition, errors): counted from 1, "2/3". The image
+    /// header's set.index counts from 0 (docs/image-format.md); only this turns one into the other.
+    /// </summary>
+    public static string Position(int index, int count) => $"{index + 1}/{count}";
     public bool IsValid { get; init; }
     /// <summary>Why the image does not verify, when it does not.</summary>
     public string? Problem { get; init; }

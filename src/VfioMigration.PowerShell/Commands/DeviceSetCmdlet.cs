@@ -32,7 +32,11 @@ public abstract class DeviceSetCmdlet : DeviceTargetCmdlet
     /// <summary>The state a device is in now, for messages; never throws.</summary>
     protected static string StateText(VfioHostSession session, string address)
     {
-        try { return session.Migration(address).TryGetState()?.ToString() ?? "in a state that cannot be read"; }
+        try
+        {
+            var device = session.Migration(address);
+            return device.TryGetState()?.ToString() ?? (device.Protocol == Protocol.MigrationProtocol.None ? "without migration state" : "in a state that cannot be read");
+        }
         catch (VfioMigrationException) { return "in a state that cannot be read"; }
     }
 
@@ -46,14 +50,14 @@ public abstract class DeviceSetCmdlet : DeviceTargetCmdlet
     {
         if (addresses.Count == 0) return;
         var progress = new TransferProgress(this, verb, addresses);
-        IReadOnlyList<DeviceOutcome> outcomes;
+        IReadOnlyList<DeviceOutcome>? outcomes = null;
         try
         {
             outcomes = run(progress);
         }
         finally
         {
-            progress.Complete();
+            progress.Complete(outcomes);
         }
         this.DrainLogQuietly();
         RethrowIfStoppedDownstream();

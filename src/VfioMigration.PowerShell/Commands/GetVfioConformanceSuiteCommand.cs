@@ -20,6 +20,9 @@ public sealed class GetVfioConformanceSuiteCommand : PSCmdlet
         var file = new FileInfo(Path.Combine(folder, FileName));
         if (!file.Exists)
             this.Terminate(ErrorRecords.For(new VfioMigrationException($"The conformance suite {file.FullName} is missing from the module folder; rebuild or reinstall the module.", VfioErrors.ConformanceSuiteMissing), file.FullName));
-        WriteObject(file);
+        // As the FileSystem provider gives it (Get-Item): with PSParentPath and the provider's members, the file
+        // view shows its folder, mode and size; a bare FileInfo printed as a blank row.
+        var items = InvokeProvider.Item.Get(new[] { file.FullName }, force: false, literalPath: true);
+        WriteObject(items.Count == 1 ? items[0] : file);
     }
 }

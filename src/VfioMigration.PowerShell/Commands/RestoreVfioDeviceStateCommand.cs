@@ -13,7 +13,7 @@ namespace VfioMigration.PowerShell.Commands;
 [OutputType(typeof(VfioDevice))]
 public sealed class RestoreVfioDeviceStateCommand : DeviceSetCmdlet
 {
-    /// <summary>Image files, one per target device and in the same order. Wildcards are allowed. Binds an image's Path from the pipeline (Get-VfioStateImage).</summary>
+    /// <summary>Image files, one per target device and in the same order, or one directory holding each device's image under the name Save gives it (0000-3b-00.2.vfiostate). Wildcards are allowed. Binds an image's Path from the pipeline (Get-VfioStateImage).</summary>
     [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
@@ -79,11 +79,22 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceSetCmdlet
         // A path that names nothing is its own error; restoring the rest would split what belongs together.
         var resolved = _paths.Select(p => this.FilesToRead(p.Path, p.Literal)).ToArray();
         if (resolved.Any(r => r.Count == 0)) return;
-        var images = resolved.SelectMany(r => r).ToArray();
+        var given = resolved.SelectMany(r => r).ToArray();
+        // One existing directory, as Save takes: each device's image is the file Save names for it there.
+        string? folder = given.Length == 1 && Directory.Exists(given[0]) ? given[0] : null;
         var overrides = (SkipIdentityCheck ? RestoreOverrides.Identity : 0) | (SkipSetCheck ? RestoreOverrides.SetMembership : 0);
         foreach (var (session, devices) in Targets())
         {
             if (devices.Count == 0) continue;
+            var images = folder is null ? given : devices.Select(d => System.IO.Path.Combine(folder, SaveVfioDeviceStateCommand.FileName(d.Address))).ToArray();
+            if (folder is not null && images.Where(i => !File.Exists(i)).ToArray() is { Length: > 0 } absent)
+            {
+                // All or nothing, as for a set: name every device whose image the directory lacks, restore none.
+                foreach (var (d, image) in devices.Zip(images).Where(x => !File.Exists(x.Second)))
+                    WriteVfioError(new VfioMigrationException(
+                        $"{d.Address}: no image in {folder}: {System.IO.Path.GetFileName(image)} (the name Save gives its image) does not exist. No device was touched.", VfioErrors.ImageNotFound, d.Address), image);
+                continue;
+            }
             if (images.Length != devices.Count)
             {
                 WriteVfioError(new VfioMigrationException(

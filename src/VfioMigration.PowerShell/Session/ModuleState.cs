@@ -3,7 +3,7 @@ using System.Management.Automation.Runspaces;
 using VfioMigration.Backends.Linux;
 using VfioMigration.Backends.Simulated;
 using VfioMigration.Operations;
-using VfioMigration.PowerShell.Logging;
+using VfioMigration.Logging;
 
 namespace VfioMigration.PowerShell.Session;
 
@@ -20,7 +20,7 @@ public sealed class ModuleState : IDisposable
 
     private ModuleState() { }
 
-    public PipelineLog Log { get; } = new();
+    public LogQueue Log { get; } = new();
 
     public static ModuleState Current
     {

@@ -13,7 +13,22 @@ public sealed record SimulatedDeviceOptions
     public MigrationCapabilities Capabilities { get; init; } = MigrationCapabilities.StopCopy;
     public long MemorySize { get; init; } = 64 * 1024;
     public int IommuGroup { get; init; }
-    public string Driver { get; init; } = "vfio-pci";
+    /// <summary>
+    /// The driver the device is bound to. By default one that matches what the device can do: vfio_ccw for a ccw
+    /// device, plain vfio-pci for a PCI device without migration, and the simulator's own variant driver
+    /// (<see cref="VariantDriver"/>) for one that migrates, as a real device migrates only under its vendor's
+    /// variant driver (plain vfio-pci has no migration; docs/protocol.md, and the PlainVfioPci blocker).
+    /// </summary>
+    public string Driver { get => _driver ?? DefaultDriver; init => _driver = value; }
+    private readonly string? _driver;
+
+    /// <summary>The simulator's own vfio-pci variant driver, named as the kernel names them (mlx5_vfio_pci, ...).</summary>
+    public const string VariantDriver = "sim_vfio_pci";
+
+    /// <summary>Plain vfio-pci, which offers no migration.</summary>
+    public const string PlainVfioPci = "vfio-pci";
+
+    private string DefaultDriver => Kind == SimulatedDeviceKind.Ccw ? "vfio_ccw" : Protocol == MigrationProtocol.None ? PlainVfioPci : VariantDriver;
     public ulong Seed { get; init; } = 1;
     public PciIdentity PciIdentity { get; init; } = new(0x1234, 0x11e8, 0x1af4, 0x1100, 0x00ff00);
     public ushort CcwDeviceNumber { get; init; } = 0x2b09;

@@ -84,7 +84,9 @@ public sealed partial class SimulatedHost
     public static void Validate(SimulatedDeviceOptions o)
     {
         string? why = null;
-        if (o.Kind == SimulatedDeviceKind.Pci && !PciAddress().IsMatch(o.Address))
+        if (o.Kind == SimulatedDeviceKind.Pci && o.Driver == SimulatedDeviceOptions.PlainVfioPci && o.Protocol != MigrationProtocol.None)
+            why = $"plain {SimulatedDeviceOptions.PlainVfioPci} has no migration support, so a device bound to it cannot speak {o.Protocol}; use protocol None for a plain vfio-pci device, or a variant driver name (the default, {SimulatedDeviceOptions.VariantDriver}).";
+        else if (o.Kind == SimulatedDeviceKind.Pci && !PciAddress().IsMatch(o.Address))
             why = $"'{o.Address}' is not a PCI address; use domain:bus:device.function, e.g. 0000:3b:00.2.";
         else if (o.Kind == SimulatedDeviceKind.Ccw && !CcwAddress().IsMatch(o.Address))
             why = $"'{o.Address}' is not a ccw subchannel bus id; use cssid.ssid.devno, e.g. 0.0.0100.";

@@ -34,6 +34,7 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
     [ValidateRange(0, int.MaxValue)]
     public int? IommuGroup { get; set; }
 
+    /// <summary>The driver the device is bound to. Default: sim_vfio_pci, the simulator's variant driver, for a PCI device that migrates; vfio-pci with -Protocol None; vfio_ccw for ccw. -Driver vfio-pci alone makes a plain vfio-pci device, without migration (plain vfio-pci has none); with -Protocol V1 or V2 it is refused.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? Driver { get; set; }
@@ -76,16 +77,17 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
     protected override void ProcessRecord()
     {
         var host = Module.SimulatedHost;
-        var caps = Protocol == MigrationProtocol.V2 ? Capabilities | MigrationCapabilities.StopCopy : Capabilities;
+        // -Driver vfio-pci alone makes a plain vfio-pci device: one without migration, as on a real host.
+        var protocol = Driver == SimulatedDeviceOptions.PlainVfioPci && !MyInvocation.BoundParameters.ContainsKey(nameof(Protocol)) ? MigrationProtocol.None : Protocol;
+        var caps = protocol == MigrationProtocol.V2 ? Capabilities | MigrationCapabilities.StopCopy : protocol == MigrationProtocol.None ? MigrationCapabilities.None : Capabilities;
         var options = new SimulatedDeviceOptions
         {
             Address = Address,
             Kind = Kind == VfioDeviceKind.Ccw ? SimulatedDeviceKind.Ccw : SimulatedDeviceKind.Pci,
-            Protocol = Protocol,
+            Protocol = protocol,
             Capabilities = caps,
             MemorySize = MemorySize,
             IommuGroup = IommuGroup ?? NextGroup(host),
-            Driver = Driver ?? (Kind == VfioDeviceKind.Ccw ? "vfio_ccw" : "vfio-pci"),
             Seed = Seed,
             PciIdentity = new PciIdentity(Hex(VendorId), Hex(DeviceId), Hex(VendorId), 0, 0x020000),
             DmaLogging = DmaLogging,
@@ -98,7 +100,8 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
             WriteVfioError(new VfioMigrationException("The simulator offers PCI and ccw devices; use -Kind Pci or -Kind Ccw.", VfioErrors.InvalidSimulatedDevice, Address), Address);
             return;
         }
-        if (!this.ShouldProcessOrRefuse(Address, $"Add simulated {options.Kind} device ({Protocol}, {caps}, {MemorySize} bytes of device memory{(Defect.Length > 0 ? ", defects " + string.Join(", ", Defect) : "")})")) return;
+        if (Driver is not null) options = options with { Driver = Driver };
+        if (!this.ShouldProcessOrRefuse(Address, $"Add simulated {options.Kind} device ({protocol}, {caps}, driver {options.Driver}, {MemorySize} bytes of device memory{(Defect.Length > 0 ? ", defects " + string.Join(", ", Defect) : "")})")) return;
         try
         {
             host.Add(options, PeerAddress);

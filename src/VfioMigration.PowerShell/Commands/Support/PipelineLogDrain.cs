@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using Microsoft.Extensions.Logging;
 using VfioMigration.Logging;
 using VfioMigration.PowerShell.Session;
 
@@ -18,10 +17,10 @@ internal static class PipelineLogDrain
         {
             // A refused or failed transition reaches the user as an error record; its log line is detail.
             if (entry.EventName is nameof(CoreLog.TransitionFailed) or nameof(CoreLog.TransitionRefused)) { cmdlet.WriteVerbose(entry.Message); continue; }
-            switch (entry.Level)
+            switch (entry.Severity)
             {
-                case LogLevel.Information: cmdlet.WriteVerbose(entry.Message); break;
-                case LogLevel.Warning or LogLevel.Error or LogLevel.Critical: cmdlet.WriteWarning(entry.Message); break;
+                case LogSeverity.Information: cmdlet.WriteVerbose(entry.Message); break;
+                case LogSeverity.Warning or LogSeverity.Error or LogSeverity.Critical: cmdlet.WriteWarning(entry.Message); break;
                 default: cmdlet.WriteDebug(entry.Message); break;
             }
         }

@@ -43,12 +43,24 @@ internal sealed class TransferProgress : IProgress<SaveProgress>
         Write(record);
     }
 
-    /// <summary>Completed records for every activity, whatever happened.</summary>
-    public void Complete()
+    /// <summary>
+    /// Completed records for every activity, whatever happened, each saying how it ended: "done", or "failed: "
+    /// and the error id for a device whose outcome is an error, or "failed" for every device when
+    /// <paramref name="outcomes"/> is null (the transfer threw, was stopped or cancelled).
+    /// </summary>
+    public void Complete(IReadOnlyList<DeviceOutcome>? outcomes)
     {
+        int failed = 0;
         foreach (var (address, d) in _devices)
-            Write(new ProgressRecord(d.Id, $"{_verb} {address}", "done") { ParentActivityId = _set ? ParentId : -1, RecordType = ProgressRecordType.Completed });
-        if (_set) Write(new ProgressRecord(ParentId, $"{_verb} {_devices.Count} devices", "done") { RecordType = ProgressRecordType.Completed });
+        {
+            string status = outcomes is null ? "failed"
+                : outcomes.FirstOrDefault(o => string.Equals(o.Address, address, StringComparison.OrdinalIgnoreCase))?.Error is { } e ? $"failed: {e.ErrorId}"
+                : "done";
+            if (status != "done") failed++;
+            Write(new ProgressRecord(d.Id, $"{_verb} {address}", status) { ParentActivityId = _set ? ParentId : -1, RecordType = ProgressRecordType.Completed });
+        }
+        if (_set)
+            Write(new ProgressRecord(ParentId, $"{_verb} {_devices.Count} devices", failed == 0 ? "done" : $"failed: {failed} of {_devices.Count} devices") { RecordType = ProgressRecordType.Completed });
     }
 
     private void Write(ProgressRecord record)
