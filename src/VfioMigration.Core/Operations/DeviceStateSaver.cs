@@ -57,7 +57,9 @@ internal static class DeviceStateSaver
             {
                 entering?.Invoke(i);
                 var m = members[i];
-                (m.PreCopyRounds, m.PreCopyBytes) = PreCopy(m.Device, m.Sink, buffer, options, progress, cancellationToken);
+                (m.PreCopyRounds, m.PreCopyBytes, long lost) = PreCopy(m.Device, m.Sink, buffer, options, progress, cancellationToken, out var fell);
+                if (lost > 0)
+                    m.StreamWarnings.Add($"{m.Device.Address}: pre-copy delivered {m.PreCopyBytes} bytes, but the device's PRECOPY_INFO initial_bytes fell by {fell} while they were read ({lost} bytes more than arrived): the device counts {lost} bytes as sent that the stream never delivered. Check the image by restoring it onto a spare device before relying on it.");
             }
         if (QuiesceRules.QuiesceBefore(members.Count, MigrationState.StopCopy))
             for (int i = 0; i < members.Count; i++)
@@ -78,20 +80,34 @@ internal static class DeviceStateSaver
             entering?.Invoke(i);
             var m = members[i];
             (m.Bytes, m.Downtime, m.SizeCheck) = DrainStopCopy(m.Device, m.StoppedAt!, m.Sink, buffer, m.PreCopyRounds, m.PreCopyBytes, progress, cancellationToken);
+            if (m.SizeCheck is { Disagrees: true } check) m.StreamWarnings.Add(check.Warning);
             drained?.Invoke(i);
         }
     }
 
-    /// <summary>Enters pre-copy (PreCopyP2P if the device is already quiesced) and runs the rounds.</summary>
-    private static (int Rounds, long Bytes) PreCopy(IDeviceMigration device, DataSink sink, byte[] buffer, SaveOptions options,
-        IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Enters pre-copy (PreCopyP2P if the device is already quiesced) and runs the rounds. Also returns the bytes
+    /// the stream lost by the device's own count: initial_bytes "reduces as data is read" (include/uapi/linux/vfio.h,
+    /// VFIO_MIG_GET_PRECOPY_INFO), so between two PRECOPY_INFO calls it cannot fall by more than was read; what it
+    /// fell by beyond that (summed in <paramref name="fell"/> over the whole pre-copy) never arrived.
+    /// </summary>
+    private static (int Rounds, long Bytes, long Lost) PreCopy(IDeviceMigration device, DataSink sink, byte[] buffer, SaveOptions options,
+        IProgress<SaveProgress>? progress, CancellationToken cancellationToken, out long fell)
     {
+        long lost = 0;
+        fell = 0;
         if (!device.Capabilities.HasFlag(MigrationCapabilities.PreCopy))
             throw new VfioMigrationException($"{device.Address}: a live save needs pre-copy, which this device does not offer ({device.Capabilities}); save it stopped instead.", VfioErrors.PreCopyNotSupported, device.Address);
         device.RequestState(QuiesceRules.PreCopyFrom(device.GetState()), cancellationToken);
         int rounds = 0, idle = 0;
         long bytes = 0;
         var info = device.GetPrecopyInfo();
+        long Account(PrecopyInfo? before, PrecopyInfo? after, long read)
+        {
+            if (before is not { } b || after is not { } a || a.InitialBytes >= b.InitialBytes) return 0;
+            long drop = (long)(b.InitialBytes - a.InitialBytes);
+            return drop > read ? drop - read : 0;
+        }
         while (rounds < options.MaxPreCopyRounds)
         {
             // A round sends what the device reported outstanding when it began; a busy device dirties pages
@@ -99,7 +115,10 @@ internal static class DeviceStateSaver
             long budget = info is { } b ? (long)(b.InitialBytes + b.DirtyBytes) : 0;
             var clock = Stopwatch.StartNew();
             long moved = Drain(device, sink, buffer, untilEnd: false, progress, "pre-copy", rounds + 1, bytes, null, cancellationToken, Math.Max(budget, 1));
+            var previous = info;
             info = device.GetPrecopyInfo();
+            lost += Account(previous, info, moved);
+            if (previous is { } p && info is { } n && n.InitialBytes < p.InitialBytes) fell += (long)(p.InitialBytes - n.InitialBytes);
             if (moved == 0)
             {
                 // "No data right now" (ENOMSG, as mlx5 answers until PRECOPY_INFO starts its next chunk, or 0, as
@@ -123,7 +142,7 @@ internal static class DeviceStateSaver
                 if (remaining / rate <= limit.TotalSeconds) break;
             }
         }
-        return (rounds, bytes);
+        return (rounds, bytes, lost);
     }
 
     /// <summary>Enters stop-copy (the device stops; its data fd stays open to be read); returns the downtime clock.</summary>
