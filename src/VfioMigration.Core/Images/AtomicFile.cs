@@ -4,6 +4,7 @@ namespace VfioMigration.Images;
 
 /// <summary>
 /// A file that appears whole or not at all: written to a temporary file <c>.&lt;name&gt;.&lt;32 hex&gt;.partial</c>
+/// (a long name shortened so that it fits NAME_MAX, <see cref="SideFileName"/>)
 /// (mode 0600, O_EXCL | O_NOFOLLOW) in the target's directory, fsynced, renamed over the target (without
 /// <c>overwrite</c>: renameat2 RENAME_NOREPLACE, so a file that appeared meanwhile is never replaced),
 /// and the directory fsynced. Only a regular file is ever replaced. While it is open the target's
@@ -63,7 +64,7 @@ internal sealed class AtomicFile : IDisposable
         try
         {
             int stale = RemoveStale(dir, name);
-            var temp = System.IO.Path.Combine(dir, $".{name}.{Guid.NewGuid():N}.partial");
+            var temp = System.IO.Path.Combine(dir, $".{TempStem(name)}.{Guid.NewGuid():N}.partial");
             int fd = PosixFile.Open(temp, PosixFile.OWrOnly | PosixFile.OCreat | PosixFile.OExcl | PosixFile.ONoFollow, 0x180 /* 0600 */);
             if (fd < 0) throw FileSystemError.From(-fd, full, "creating the temporary file", writing: true);
             return new AtomicFile(full, overwrite, targetLock, fd, temp, stale);
@@ -93,14 +94,18 @@ internal sealed class AtomicFile : IDisposable
         if (!overwrite) throw new VfioMigrationException($"{full} already exists.", VfioErrors.ImageExists);
     }
 
+    /// <summary>What stands for the image's name in its temporary files' names: ".", it, "." and 32 hex digits and ".partial" fit NAME_MAX (<see cref="SideFileName"/>).</summary>
+    internal static string TempStem(string name) => SideFileName.Stem(name, 1 + 32 + ".partial".Length);
+
     /// <summary>Temporary files named as ours for this target, regular and owned by us: leftovers, since we hold the lock.</summary>
     private static int RemoveStale(string dir, string name)
     {
-        var pattern = new Regex($"^\\.{Regex.Escape(name)}\\.[0-9a-f]{{32}}\\.partial$", RegexOptions.CultureInvariant);
+        string stem = TempStem(name);
+        var pattern = new Regex($"^\\.{Regex.Escape(stem)}\\.[0-9a-f]{{32}}\\.partial$", RegexOptions.CultureInvariant);
         int removed = 0;
         try
         {
-            foreach (var file in Directory.EnumerateFiles(dir, $".{name}.*.partial"))
+            foreach (var file in Directory.EnumerateFiles(dir, $".{stem}.*.partial"))
             {
                 if (!pattern.IsMatch(System.IO.Path.GetFileName(file))) continue;
                 if (PosixFile.Stat(file, followLinks: false, out var st) != 0 || st.Type != PosixFile.FileType.Regular || st.Uid != PosixFile.EffectiveUid) continue;
