@@ -77,7 +77,7 @@ internal static class ImagePaths
     private static T Relative<T>(string path, Func<string, T> resolve)
     {
         try { return resolve(path); }
-        catch (DriveNotFoundException) when (!path.StartsWith('/') && !path.StartsWith("./", StringComparison.Ordinal))
+        catch (System.Management.Automation.DriveNotFoundException) when (!path.StartsWith('/') && !path.StartsWith("./", StringComparison.Ordinal))
         {
             return resolve("./" + path);
         }
