@@ -133,4 +133,105 @@ Describe 'Image files' {
         $stderr | Should -BeLike '*is in Running*'
         @(Get-ChildItem -LiteralPath $script:Dir -Force).Name | Should -BeNullOrEmpty
     }
+
+    # Issue 17 item 12: every open of an image is the checked one, also the single restore's look-up of its set.
+    It 'refuses a FIFO or a socket given to Restore at once, alone and with -Together, and touches no device' {
+        $fifo = Join-Path $script:Dir 'pipe.vfiostate'
+        mkfifo $fifo
+        $sockPath = Join-Path $script:Dir 'sock.vfiostate'
+        $socket = [System.Net.Sockets.Socket]::new([System.Net.Sockets.AddressFamily]::Unix, [System.Net.Sockets.SocketType]::Stream, [System.Net.Sockets.ProtocolType]::Unspecified)
+        try {
+            $socket.Bind([System.Net.Sockets.UnixDomainSocketEndPoint]::new($sockPath))
+            foreach ($case in @("-Path '$fifo'", "-Path '$fifo' -Together", "-LiteralPath '$sockPath'", "-LiteralPath '$sockPath' -Together")) {
+                $child = Start-ChildPwsh "Restore-VfioDeviceState -Simulated 0000:5e:00.1 $case -Force -Confirm:`$false -ErrorVariable e -ErrorAction SilentlyContinue; `$e | ForEach-Object { 'error ' + `$_.FullyQualifiedErrorId }; 'state ' + (Get-VfioDevice -Simulated 0000:5e:00.1).State"
+                $exited = $child.WaitForExit(60000)
+                if (-not $exited) { $child.Kill($true) }
+                $exited | Should -BeTrue -Because "Restore $case must not wait on what is not a regular file"
+                $out = $child.StandardOutput.ReadToEnd() -split "`n" | ForEach-Object Trim | Where-Object { $_ }
+                $out | Should -Contain 'error ImageNotRegularFile,VfioMigration.PowerShell.Commands.RestoreVfioDeviceStateCommand' -Because "Restore $case"
+                $out | Should -Contain 'state Running'
+                $child.StandardError.ReadToEnd() | Should -Not -BeLike '*Exception*'
+            }
+        }
+        finally { $socket.Dispose() }
+    }
+
+    It 'reports an unreadable image given to Restore as PermissionDenied' {
+        $setpriv = Get-Command setpriv -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
+        if (-not $setpriv) { Set-ItResult -Skipped -Because 'setpriv (util-linux) is not installed'; return }
+        Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path (Join-Path $script:Dir 'locked.vfiostate') -KeepRunning
+        chmod 000 (Join-Path $script:Dir 'locked.vfiostate')
+        $child = Start-ChildPwsh "Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path '$script:Dir/locked.vfiostate' -Force -Confirm:`$false -ErrorVariable e -ErrorAction SilentlyContinue; `$e | ForEach-Object { 'error ' + `$_.FullyQualifiedErrorId }" -Through $setpriv.Source, '--bounding-set', '-dac_override,-dac_read_search'
+        $child.WaitForExit(120000) | Should -BeTrue
+        $out = $child.StandardOutput.ReadToEnd() -split "`n" | ForEach-Object Trim | Where-Object { $_ }
+        $out | Should -Contain 'error PermissionDenied,VfioMigration.PowerShell.Commands.RestoreVfioDeviceStateCommand'
+        $child.StandardError.ReadToEnd() | Should -Not -BeLike '*Exception*'
+    }
+
+    # Issue 17 item 14: device addresses contain colons, and so do the file names people give them.
+    It 'saves, lists and restores an image whose relative name has a colon' {
+        Push-Location -LiteralPath $script:Dir
+        try {
+            Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path '0000:5e:00.1.vfiostate' -KeepRunning -ErrorAction Stop
+            Test-Path -LiteralPath (Join-Path $script:Dir '0000:5e:00.1.vfiostate') | Should -BeTrue
+            (Get-VfioStateImage -Path '0000:5e:00.1.vfiostate' -ErrorAction Stop).IsValid | Should -BeTrue
+            (Get-VfioStateImage -LiteralPath '0000:5e:00.1.vfiostate' -ErrorAction Stop).IsValid | Should -BeTrue
+            @(Get-VfioStateImage -Path '0000:5e:00.1.*' -ErrorAction Stop).Count | Should -Be 1
+            Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path '0000:5e:00.1.vfiostate' -Force -Confirm:$false -ErrorAction Stop
+            (Get-VfioDevice -Simulated 0000:5e:00.1).State | Should -Be 'Stop'
+        }
+        finally { Pop-Location }
+    }
+
+    It 'refuses one device named twice in a -Together save with a module error and leaves nothing behind' {
+        $a = Join-Path $script:Dir 'a.vfiostate'
+        $b = Join-Path $script:Dir 'b.vfiostate'
+        Save-VfioDeviceState -Simulated 0000:5e:00.1, 0000:5e:00.1 -Path $a, $b -Together -ErrorVariable err -ErrorAction SilentlyContinue
+        $err.Count | Should -BeGreaterThan 0
+        $err | ForEach-Object { $_.FullyQualifiedErrorId | Should -BeLike 'DeviceListedTwice,*' }
+        @(Get-ChildItem -LiteralPath $script:Dir -Force).Name | Should -BeNullOrEmpty
+        Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path $a -KeepRunning -ErrorAction Stop
+        (Get-VfioStateImage -LiteralPath $a).IsValid | Should -BeTrue
+    }
+
+    # Issue 17 item 13: a signal that comes after the commit point (the rename) cannot undo the save, so it is reported done.
+    It 'reports a save that SIGTERM reached during the rename as done, not as cleaned up' {
+        $target = Join-Path $script:Dir 'late.vfiostate'
+        $hook = @'
+$core = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'VfioMigration.Core' } | Select-Object -First 1
+$field = $core.GetType('VfioMigration.Images.AtomicFile').GetField('FailForTests', [System.Reflection.BindingFlags]'Static,NonPublic')
+$field.GetValue($null).Value = [Func[string, int]] {
+    param($step)
+    if ($step -eq 'rename') { [System.Diagnostics.Process]::Start('kill', "-TERM $PID").WaitForExit(); Start-Sleep -Milliseconds 500 }
+    0
+}
+'@
+        $child = Start-ChildPwsh "$hook; Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path '$target'; 'not reached'"
+        $child.WaitForExit(120000) | Should -BeTrue
+        $stdout = $child.StandardOutput.ReadToEnd()
+        $stderr = $child.StandardError.ReadToEnd()
+        $child.ExitCode | Should -Be 143
+        $stdout | Should -Not -BeLike '*not reached*'
+        $stderr | Should -Not -BeLike '*after cleaning up*'
+        $stderr | Should -BeLike "*0000:5e:00.1*saved to $target*"
+        $stderr | Should -BeLike '*already complete*'
+        Test-Path -LiteralPath $target | Should -BeTrue
+        (Get-VfioStateImage -LiteralPath $target).IsValid | Should -BeTrue
+        @(Get-ChildItem -LiteralPath $script:Dir -Force).Name | Should -Be @('late.vfiostate')
+    }
+
+    It 'cleans up after SIGHUP like after SIGTERM: no temporary or lock file is left and the process exits 129' {
+        $target = Join-Path $script:Dir 'big.vfiostate'
+        $child = Start-ChildPwsh "`$null = New-VfioSimulatedDevice -Address 0000:90:00.0 -MemorySize 2GB; Save-VfioDeviceState -Simulated 0000:90:00.0 -Path '$target'"
+        $deadline = [DateTime]::UtcNow.AddSeconds(90)
+        while (-not (Get-ChildItem -LiteralPath $script:Dir -Force -Filter '*.partial') -and -not $child.HasExited -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+        $child.HasExited | Should -BeFalse -Because 'the save must still be running when SIGHUP comes'
+        kill -HUP $child.Id
+        $child.WaitForExit(60000) | Should -BeTrue
+        $stderr = $child.StandardError.ReadToEnd()
+        $child.ExitCode | Should -Be 129
+        $stderr | Should -BeLike '*terminated by SIGHUP after cleaning up*'
+        $stderr | Should -BeLike '*is in Running*'
+        @(Get-ChildItem -LiteralPath $script:Dir -Force).Name | Should -BeNullOrEmpty
+    }
 }

@@ -112,6 +112,80 @@ public class ImageFileSafetyTests
         }
     }
 
+    /// <summary>
+    /// Issue 17 item 12: the single (not -Together) restore looks up each image's set before restoring, and that
+    /// look-up opened the file unchecked: a FIFO hung it, a socket threw a raw IOException.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("fifo")]
+    [InlineData("symlink-to-fifo")]
+    [InlineData("chardev")]
+    [InlineData("socket")]
+    [InlineData("directory")]
+    public void TheRestoresSetLookUpRefusesWhatIsNotARegularFileAtOnce(string kind)
+    {
+        using var f = new ImageFixture();
+        var path = f.PathFor("image.vfiostate");
+        var (_, keep) = MakeNode(kind, path);
+        using (keep)
+        {
+            try
+            {
+                var lookUp = Task.Run(() => Assert.Throws<VfioMigrationException>(() => StateImageInspector.ReadSetId(path)));
+                Assert.True(lookUp.Wait(TimeSpan.FromSeconds(10)), "reading the set id blocked on " + kind);
+                Assert.Equal(kind == "directory" ? "ImagePathIsDirectory" : "ImageNotRegularFile", lookUp.Result.ErrorId);
+                Assert.Contains(path, lookUp.Result.Message);
+            }
+            finally
+            {
+                if (kind.Contains("fifo", StringComparison.Ordinal))
+                    PosixFile.CloseQuietly(PosixFile.Open(path, PosixFile.OWrOnly | PosixFile.ONonBlock));
+            }
+        }
+    }
+
+    [Fact]
+    public void TheSetLookUpOfAMissingOrDamagedImageIsAModuleError()
+    {
+        using var f = new ImageFixture();
+        Assert.Equal("ImageNotFound", Assert.Throws<VfioMigrationException>(() => StateImageInspector.ReadSetId(f.PathFor("nope.vfiostate"))).ErrorId);
+        File.WriteAllText(f.PathFor("junk.vfiostate"), "not an image");
+        Assert.Equal("ImageInvalid", Assert.Throws<StateImageException>(() => StateImageInspector.ReadSetId(f.PathFor("junk.vfiostate"))).ErrorId);
+    }
+
+    /// <summary>
+    /// The kind of problem behind item 12: a second way of opening an image that skips the checks. Every file
+    /// Core opens in Images/ and Operations/ goes through ImageFile (reading), AtomicFile/ImageTargetLock (writing)
+    /// or PosixFile (the syscalls those use); no other code there may open a file by .NET's own API.
+    /// </summary>
+    [Fact]
+    public void NoCoreCodeOpensAnImageOutsideTheCheckedOpen()
+    {
+        string core = CoreSource;
+        var opens = new System.Text.RegularExpressions.Regex(@"new\s+FileStream\s*\(|\bFile\.(Open\w*|ReadAll\w*|ReadLines|Create\w*|WriteAll\w*|AppendAll\w*)\s*\(|new\s+StreamReader\s*\(\s*(path|full)");
+        var offenders = new List<string>();
+        foreach (var folder in new[] { "Images", "Operations" })
+            foreach (var file in Directory.EnumerateFiles(Path.Combine(core, folder), "*.cs").Where(f => Path.GetFileName(f) != "ImageFile.cs"))
+            {
+                var lines = File.ReadAllLines(file);
+                for (int i = 0; i < lines.Length; i++)
+                    if (!lines[i].TrimStart().StartsWith("//", StringComparison.Ordinal) && !lines[i].TrimStart().StartsWith("///", StringComparison.Ordinal) && opens.IsMatch(lines[i]))
+                        offenders.Add($"{folder}/{Path.GetFileName(file)}:{i + 1}: {lines[i].Trim()}");
+            }
+        Assert.True(offenders.Count == 0, "opened outside the checked open:\n" + string.Join("\n", offenders));
+    }
+
+    private static string CoreSource
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "VfioMigration.slnx")))
+                    return Path.Combine(dir.FullName, "src", "VfioMigration.Core");
+            throw new DirectoryNotFoundException("VfioMigration.slnx not found above " + AppContext.BaseDirectory);
+        }
+    }
+
     [Fact]
     public void ADirectoryIsSaidToBeADirectoryAndAMissingFileMissing()
     {

@@ -53,6 +53,7 @@ public sealed class ErrorCategoryTests : IDisposable
         ["ImageSetIncomplete"] = ErrorCategory.InvalidArgument,
         ["ImagePathConflict"] = ErrorCategory.InvalidArgument,
         ["RestoreTargetConflict"] = ErrorCategory.InvalidArgument,
+        ["DeviceListedTwice"] = ErrorCategory.InvalidArgument,
         ["ImageCountMismatch"] = ErrorCategory.InvalidArgument,
         ["ImageExists"] = ErrorCategory.ResourceExists,
         ["ImageNotFound"] = ErrorCategory.ObjectNotFound,

@@ -102,6 +102,8 @@ public static class VfioErrors
     public static readonly VfioError ImageSetOrder = new(nameof(ImageSetOrder), ErrorKind.InvalidArgument, ErrorRemedy.OverrideSetCheck);
     /// <summary>Two devices would be saved to the same file.</summary>
     public static readonly VfioError ImagePathConflict = new(nameof(ImagePathConflict), ErrorKind.InvalidArgument);
+    /// <summary>One device is named more than once in one set (a -Together save or state change).</summary>
+    public static readonly VfioError DeviceListedTwice = new(nameof(DeviceListedTwice), ErrorKind.InvalidArgument);
     /// <summary>One device is the target of more than one image.</summary>
     public static readonly VfioError RestoreTargetConflict = new(nameof(RestoreTargetConflict), ErrorKind.InvalidArgument);
     /// <summary>The number of images or paths does not match the number of devices.</summary>

@@ -2,7 +2,7 @@ namespace VfioMigration.Images;
 
 /// <summary>
 /// One save per image path at a time, across processes: an exclusive, non-blocking flock on
-/// <c>.&lt;name&gt;.lock</c> next to the target, held from before the temporary file is created until the image is
+/// <c>.&lt;name&gt;.lock</c> next to the target (a long name shortened, <see cref="SideFileName"/>), held from before the temporary file is created until the image is
 /// renamed into place or given up. A second saver gets <c>ImageBusy</c> before it touches its device. The lock
 /// file is removed by its holder; a taker that finds it was removed between open and flock tries again.
 /// </summary>
@@ -20,7 +20,7 @@ internal sealed class ImageTargetLock : IDisposable
     public static ImageTargetLock Acquire(string target)
     {
         var dir = Path.GetDirectoryName(target)!;
-        var lockPath = Path.Combine(dir, $".{Path.GetFileName(target)}.lock");
+        var lockPath = Path.Combine(dir, LockName(Path.GetFileName(target)));
         for (int attempt = 0; attempt < 16; attempt++)
         {
             int fd = PosixFile.Open(lockPath, PosixFile.ORdWr | PosixFile.OCreat | PosixFile.ONoFollow, 0x180 /* 0600 */);
@@ -41,6 +41,9 @@ internal sealed class ImageTargetLock : IDisposable
         }
         throw new VfioMigrationException($"{target}: could not take {lockPath}: it keeps being replaced.", VfioErrors.ImageBusy);
     }
+
+    /// <summary>The lock file's name for an image named <paramref name="name"/>, within NAME_MAX (<see cref="SideFileName"/>).</summary>
+    internal static string LockName(string name) => $".{SideFileName.Stem(name, ".lock".Length)}.lock";
 
     /// <summary>Removes the lock file, then lets go of the lock (in that order, see <see cref="Acquire"/>). Never throws.</summary>
     public void Dispose()

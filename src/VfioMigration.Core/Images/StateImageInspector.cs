@@ -22,19 +22,25 @@ public static class StateImageInspector
             damage = e;
             return Describe(full, file.Length, null, 0, null, null, e.Message);
         }
+        catch (IOException e) { throw FileSystemError.From(e, full, "reading the image", writing: false); }
         try { reader.ReadData(null, cancellationToken); }
         catch (StateImageException e) { damage = e; }
         catch (IOException e) { throw FileSystemError.From(e, full, "reading the image", writing: false); }
         return Describe(reader, full, file.Length, damage?.Message);
     }
 
-    /// <summary>The set id in an image's header, or null for an image saved alone or one that does not exist; reads only the header.</summary>
+    /// <summary>
+    /// The set id in an image's header, or null for an image saved alone; reads only the header, through the one
+    /// checked open (<see cref="ImageFile.OpenRead"/>), so a FIFO, socket or device node is refused at once, never
+    /// waited on. Every failure is a module error: <c>ImageNotFound</c>, <c>ImageNotRegularFile</c>,
+    /// <c>PermissionDenied</c>, <c>ImageReadFailed</c>, or the header's damage.
+    /// </summary>
     public static Guid? ReadSetId(string path)
     {
-        var full = Path.GetFullPath(path);
-        if (!File.Exists(full)) return null;
-        using var file = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 4096);
-        return StateImageReader.Open(file, full).Header.Set?.Id;
+        var full = ImageFile.FullPath(path);
+        using var file = ImageFile.OpenRead(full, bufferSize: 4096);
+        try { return StateImageReader.Open(file, full).Header.Set?.Id; }
+        catch (IOException e) { throw FileSystemError.From(e, full, "reading the image", writing: false); }
     }
 
     /// <summary>Verifies the whole image and returns its reader state; throws on any damage.</summary>

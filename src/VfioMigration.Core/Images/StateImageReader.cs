@@ -100,13 +100,34 @@ public sealed class StateImageReader
             throw new StateImageException(Path, "checksum", $"checksum mismatch: the image was modified or damaged (recorded {Convert.ToHexString(stored).ToLowerInvariant()}, computed {Convert.ToHexString(computed).ToLowerInvariant()}).", VfioErrors.ImageChecksumMismatch);
         if (recordedBytes != (ulong)bytes || recordedChunks != (ulong)chunks)
             throw new StateImageException(Path, "length", $"the trailer records {recordedBytes} bytes in {recordedChunks} chunks, the image holds {bytes} in {chunks}.");
-        try { Summary = JsonSerializer.Deserialize<StateImageSummary>(summary, StateImageJson.Options); }
+        StateImageSummary? parsed;
+        try { parsed = JsonSerializer.Deserialize<StateImageSummary>(summary, StateImageJson.Options); }
         catch (Exception e) when (e is JsonException or ArgumentException or NotSupportedException or InvalidOperationException or FormatException or OverflowException)
         {
             throw new StateImageException(Path, "summary", $"the summary is not valid: {e.Message}");
         }
+        CheckSummary(parsed);
+        Summary = parsed; // only a summary that passed its checks is ever shown
         DataBytes = bytes;
         Checksum = Convert.ToHexString(stored).ToLowerInvariant();
+    }
+
+    /// <summary>
+    /// The longest duration a summary may record: a year. Every value the save writes is far below it, and every
+    /// value up to it is a TimeSpan, so a checksum-valid image with a damaged or crafted summary is ImageInvalid,
+    /// never an overflow where it is shown.
+    /// </summary>
+    public const double MaxSummaryMilliseconds = 365.0 * 24 * 3600 * 1000;
+
+    /// <summary>What the summary must hold beyond being JSON: counts and durations that are not negative, durations up to a year.</summary>
+    private void CheckSummary(StateImageSummary? s)
+    {
+        void Fail(string what) => throw new StateImageException(Path, "summary", $"the summary's {what}.");
+        if (s is null) Fail("record is missing");
+        if (s!.PreCopyRounds < 0) Fail($"preCopyRounds ({s.PreCopyRounds}) is negative");
+        if (s.PreCopyBytes < 0) Fail($"preCopyBytes ({s.PreCopyBytes}) is negative");
+        if (!(s.DowntimeMilliseconds is >= 0 and <= MaxSummaryMilliseconds)) Fail($"downtimeMilliseconds ({s.DowntimeMilliseconds}) is not between 0 and {MaxSummaryMilliseconds} (a year)");
+        if (!(s.DurationMilliseconds is >= 0 and <= MaxSummaryMilliseconds)) Fail($"durationMilliseconds ({s.DurationMilliseconds}) is not between 0 and {MaxSummaryMilliseconds} (a year)");
     }
 
     private void Fill(Span<byte> buffer, string what)

@@ -32,6 +32,8 @@ internal sealed class DeviceSave
     public string? PreCopyLeftInitialData { get; internal set; }
     /// <summary>The stop-copy bytes against the device's own estimate of them; null where the device has none.</summary>
     public StreamSizeCheck? SizeCheck { get; internal set; }
+    /// <summary>Where the stream disagreed with the device's own figures (MIG_DATA_SIZE, PRECOPY_INFO), with the numbers; the save still succeeds.</summary>
+    public List<string> StreamWarnings { get; } = new();
 
     internal Stopwatch? StoppedAt { get; set; }
 }

@@ -24,6 +24,8 @@ internal static class DeviceSetSaver
             try { ImageFile.FullPath(t.Path); }
             catch (VfioMigrationException e) { return FailAll(targets, e); }
         }
+        if (targets.GroupBy(t => t.Device).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            return FailAll(targets, QuiesceRules.ListedTwice(twice.Key.Address));
         var duplicate = targets.GroupBy(t => Path.GetFullPath(t.Path)).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
             return FailAll(targets, new VfioMigrationException($"Two devices would be saved to the same file {duplicate.Key}.", VfioErrors.ImagePathConflict, null));
@@ -43,8 +45,16 @@ internal static class DeviceSetSaver
     private static IReadOnlyList<DeviceOutcome> SaveHeld(IReadOnlyList<SaveTarget> targets, SaveOptions options, bool overwrite, bool forceQuiesce,
         IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
     {
-        var starts = new Dictionary<IDeviceMigration, MigrationState>();
+        // Whatever ends the save, even an exception no path below expects, no temporary or lock file outlives it.
         var files = new List<AtomicFile>();
+        try { return SaveFiles(targets, files, options, overwrite, forceQuiesce, progress, cancellationToken); }
+        finally { foreach (var f in files) f.Dispose(); }
+    }
+
+    private static IReadOnlyList<DeviceOutcome> SaveFiles(IReadOnlyList<SaveTarget> targets, List<AtomicFile> files, SaveOptions options, bool overwrite, bool forceQuiesce,
+        IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
+    {
+        var starts = new Dictionary<IDeviceMigration, MigrationState>();
         try
         {
             foreach (var t in targets) files.Add(AtomicFile.Create(t.Path, overwrite));
@@ -79,7 +89,7 @@ internal static class DeviceSetSaver
                 {
                     var s = saves[i];
                     if (s.PreCopyLeftInitialData is { } unsent) warnings[i].Add(unsent);
-                    if (s.SizeCheck is { Disagrees: true } check) warnings[i].Add(check.Warning);
+                    warnings[i].AddRange(s.StreamWarnings);
                     var summary = new StateImageSummary { PreCopyRounds = s.PreCopyRounds, PreCopyBytes = s.PreCopyBytes, PreCopyReinits = s.PreCopyReinits, PreCopyFlagsReported = s.PreCopyFlagsReported, DowntimeMilliseconds = s.Downtime.TotalMilliseconds, DurationMilliseconds = clock.Elapsed.TotalMilliseconds };
                     string checksum = writers[i].Finish(summary);
                     results[i] = StateImageInspector.Describe(files[i].Path, files[i].Length, headers[i], writers[i].DataBytes, checksum, summary, null);
@@ -87,6 +97,11 @@ internal static class DeviceSetSaver
             current = null;
             // Every image durable first, then all renamed: a set appears whole or, if a rename fails, not at all.
             for (int i = 0; i < targets.Count; i++) { currentFile = i; files[i].Prepare(); }
+            // The commit point. A cancellation (Ctrl+C, SIGTERM, SIGHUP) that came before it, during the stream or
+            // the fsyncs, undoes the save: no image, an existing one untouched, the devices back. One that comes
+            // after it is too late: the first rename may already have replaced an image, so the save runs to its
+            // end and is reported done.
+            cancellationToken.ThrowIfCancellationRequested();
             for (int i = 0; i < targets.Count; i++) { currentFile = i; files[i].Commit(); committed++; }
         }
         catch (Exception e) when (e is VfioMigrationException or OperationCanceledException or IOException or UnauthorizedAccessException)
@@ -97,6 +112,15 @@ internal static class DeviceSetSaver
             // Writing out or renaming a file fails on that file's device, not on "the set".
             var failed = current ?? (e is OperationCanceledException ? null : targets[currentFile].Device);
             return Recover(targets, starts, failed, Wrap(e, current, path));
+        }
+        catch (Exception e)
+        {
+            // Not a failure the save knows (a bug, or a caller's progress handler that threw): still no image and
+            // every device back where it started, then the exception goes on to the caller.
+            for (int i = 0; i < committed; i++) files[i].Retract();
+            foreach (var f in files) f.Dispose();
+            _ = Recover(targets, starts, current, new VfioMigrationException($"the save was interrupted: {e.Message}", VfioErrors.SaveAborted, current?.Address, e));
+            throw;
         }
         foreach (var f in files) f.Dispose();
 

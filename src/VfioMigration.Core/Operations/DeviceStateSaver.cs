@@ -64,6 +64,8 @@ internal static class DeviceStateSaver
                 var pre = PreCopy(m.Device, m.Sink, buffer, options, progress, cancellationToken);
                 (m.PreCopyRounds, m.PreCopyBytes, m.PreCopyReinits, m.PreCopyFlagsReported) = (pre.Rounds, pre.Bytes, pre.Reinits, pre.FlagsReported);
                 m.PreCopyLeftInitialData = InitialDataLeft(m.Device, m.PreCopyRounds, m.PreCopyBytes, options);
+                if (pre.Lost > 0)
+                    m.StreamWarnings.Add($"{m.Device.Address}: pre-copy delivered {m.PreCopyBytes} bytes, but the device's PRECOPY_INFO initial_bytes fell by {pre.Fell} while they were read ({pre.Lost} bytes more than arrived): the device counts {pre.Lost} bytes as sent that the stream never delivered. Check the image by restoring it onto a spare device before relying on it.");
             }
         if (QuiesceRules.QuiesceBefore(members.Count, MigrationState.StopCopy))
             for (int i = 0; i < members.Count; i++)
@@ -84,6 +86,7 @@ internal static class DeviceStateSaver
             entering?.Invoke(i);
             var m = members[i];
             (m.Bytes, m.Downtime, m.SizeCheck) = DrainStopCopy(m.Device, m.StoppedAt!, m.Sink, buffer, m.PreCopyRounds, m.PreCopyBytes, progress, cancellationToken);
+            if (m.SizeCheck is { Disagrees: true } check) m.StreamWarnings.Add(check.Warning);
             drained?.Invoke(i);
         }
     }
@@ -94,9 +97,12 @@ internal static class DeviceStateSaver
     /// initial data again (docs/protocol.md §3.8, checklist 78): the round limit counts afresh from the re-init, so
     /// pre-copy is not left while they remain, unless the downtime limit says the rest fits in the downtime. At
     /// most <see cref="SaveOptions.MaxPreCopyRounds"/> re-inits restart the count (a device that re-inits for ever
-    /// still gets switched over). Returns the rounds, bytes, re-inits seen, and whether the flags were read at all.
+    /// still gets switched over). Returns the rounds, bytes, re-inits seen, and whether the flags were read at all; also the bytes the stream
+    /// lost by the device's own count: initial_bytes "reduces as data is read" (include/uapi/linux/vfio.h,
+    /// VFIO_MIG_GET_PRECOPY_INFO), so between two PRECOPY_INFO calls it cannot fall by more than was read; what it
+    /// fell by beyond that (Fell sums every fall) never arrived.
     /// </summary>
-    private static (int Rounds, long Bytes, int Reinits, bool FlagsReported) PreCopy(IDeviceMigration device, DataSink sink, byte[] buffer, SaveOptions options,
+    private static (int Rounds, long Bytes, int Reinits, bool FlagsReported, long Lost, long Fell) PreCopy(IDeviceMigration device, DataSink sink, byte[] buffer, SaveOptions options,
         IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
     {
         if (!device.Capabilities.HasFlag(MigrationCapabilities.PreCopy))
@@ -106,6 +112,7 @@ internal static class DeviceStateSaver
         bool reinitData = false, flagsReported = false;
         long bytes = 0;
         var info = Observe(device.GetPrecopyInfo());
+        long lost = 0, fell = 0;
         while (roundsSinceInit < options.MaxPreCopyRounds)
         {
             // A round sends what the device reported outstanding when it began; a busy device dirties pages
@@ -122,7 +129,14 @@ internal static class DeviceStateSaver
                 roundsSinceInit++;
                 bytes += moved;
             }
+            var previous = info;
             info = Observe(device.GetPrecopyInfo());
+            if (previous is { } p && info is { } n && n.InitialBytes < p.InitialBytes)
+            {
+                long drop = (long)(p.InitialBytes - n.InitialBytes);
+                fell += drop;
+                if (drop > moved) lost += drop - moved;
+            }
             if (moved == 0)
             {
                 // "No data right now" (ENOMSG, as mlx5 answers until PRECOPY_INFO starts its next chunk, or 0, as
@@ -146,7 +160,7 @@ internal static class DeviceStateSaver
                 if (remaining / rate <= limit.TotalSeconds) break;
             }
         }
-        return (rounds, bytes, reinits, flagsReported);
+        return (rounds, bytes, reinits, flagsReported, lost, fell);
 
         PrecopyInfo? Observe(PrecopyInfo? seen)
         {

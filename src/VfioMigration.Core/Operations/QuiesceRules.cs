@@ -52,6 +52,10 @@ public static class QuiesceRules
         members == 1 && final == MigrationState.Running ? MigrationState.Running : MigrationState.Stop;
 
     /// <summary>Why stopping a device that cannot quiesce together with its peers risks their writes (a phrase).</summary>
+    /// <summary>A set names one device twice: one device has one state and one stream, so the set is refused (<c>DeviceListedTwice</c>).</summary>
+    public static VfioMigrationException ListedTwice(string address) =>
+        new($"{address} is named more than once in one set; a set names each device once.", VfioErrors.DeviceListedTwice, address);
+
     public static string CannotQuiesce(string address, MigrationState current, MigrationCapabilities capabilities) =>
         $"{address} (in {current}) cannot quiesce peer-to-peer DMA (no P2P or NDMA capability; it has {capabilities}), so stopping it together with its peers could lose their writes to it";
 
@@ -65,6 +69,8 @@ public static class QuiesceRules
         bool force, List<string> warnings)
     {
         var steps = new List<DeviceSetStep>();
+        if (devices.GroupBy(d => d.Device).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw ListedTwice(twice.Key.Address);
         var after = devices.ToDictionary(d => d.Device, d => d.Current);
         if (WakeThroughP2P(devices.Count, target))
         {

@@ -64,7 +64,12 @@ public abstract class DeviceSetCmdlet : DeviceTargetCmdlet
         foreach (var o in outcomes)
         {
             if (o.Error is { } e) WriteVfioError(e, o.Address);
-            else if (PassThru && passThru(o) is { } output) WriteObject(output);
+            else
+            {
+                if (Cancellation.IsCancellationRequested)
+                    ReportDone($"{o.Address} {(verb == "Saving" ? "saved to" : "restored from")} {o.Image?.Path}, the device is in {o.StateNow?.ToString() ?? "a state that could not be read"}");
+                if (PassThru && passThru(o) is { } output) WriteObject(output);
+            }
         }
     }
 }

@@ -51,28 +51,56 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
     }
 
     private volatile bool _terminated;
+    private string _signal = "";
+    private int _exitCode;
+    private readonly List<string> _completedAnyway = new();
 
     /// <summary>
-    /// Treats SIGTERM (what timeout, systemd and cron send) like Ctrl+C while <paramref name="work"/> runs: the
-    /// operation is cancelled and cleans up (temporary files deleted, devices returned), its errors are written,
-    /// and then the process exits with 143 (128 + SIGTERM), as it would have without us.
+    /// Treats SIGTERM (what timeout, systemd and cron send) and SIGHUP (a closed terminal or SSH session) like
+    /// Ctrl+C while <paramref name="work"/> runs: the operation is cancelled and cleans up (temporary and lock
+    /// files deleted, devices returned), its errors are written, and then the process exits with 128 + the
+    /// signal (143, 129), as it would have without us. What had passed its commit point when the signal came
+    /// (<see cref="ReportDone"/>) is complete and said to be, never said to be cleaned up.
     /// </summary>
     protected void RunTerminable(Action work)
     {
-        using (PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
-        {
-            ctx.Cancel = true;
-            _terminated = true;
-            _stop.Cancel();
-        }))
+        using (Terminates(PosixSignal.SIGTERM, "SIGTERM", 143))
+        using (Terminates(PosixSignal.SIGHUP, "SIGHUP", 129))
         {
             work();
         }
         if (_terminated)
         {
-            Host.UI.WriteErrorLine($"{MyInvocation.MyCommand.Name}: terminated by SIGTERM after cleaning up.");
-            Environment.Exit(143);
+            string name = MyInvocation.MyCommand.Name;
+            Host.UI.WriteErrorLine(_completedAnyway.Count == 0
+                ? $"{name}: terminated by {_signal} after cleaning up."
+                : $"{name}: terminated by {_signal}; what was already complete when it came stays done: {string.Join("; ", _completedAnyway)}. Anything else was cleaned up.");
+            Environment.Exit(_exitCode);
         }
+    }
+
+    private PosixSignalRegistration Terminates(PosixSignal signal, string name, int exitCode) =>
+        PosixSignalRegistration.Create(signal, ctx =>
+        {
+            ctx.Cancel = true;
+            lock (_completedAnyway)
+            {
+                if (_terminated) return;
+                _signal = name;
+                _exitCode = exitCode;
+                _terminated = true;
+            }
+            _stop.Cancel();
+        });
+
+    /// <summary>
+    /// An operation that completed (it had passed its commit point) although Ctrl+C or a signal came while it
+    /// ran: the user learns it is done, since no output object reaches them after that.
+    /// </summary>
+    protected internal void ReportDone(string what)
+    {
+        if (_terminated) { lock (_completedAnyway) _completedAnyway.Add(what); }
+        else if (_interrupted) Host.UI.WriteErrorLine($"{MyInvocation.MyCommand.Name}: Ctrl+C came too late to undo this, so it is complete: {what}.");
     }
 
     /// <summary>The session for the simulated host, or for the real one when this host offers VFIO.</summary>

@@ -17,7 +17,14 @@ internal static class ImagePaths
             cmdlet.WriteVfioError(new VfioMigrationException($"'{path}' is not a file name: an image path must not be empty or blank.", VfioErrors.ImagePathInvalid), path);
             return null;
         }
-        string resolved = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
+        string resolved;
+        ProviderInfo provider;
+        try { (resolved, provider) = Relative(path, p => (cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(p, out var pi, out _), pi)); }
+        catch (Exception e) when (e is SessionStateException or ArgumentException or NotSupportedException)
+        {
+            cmdlet.WriteVfioError(new VfioMigrationException($"'{path}' is not a usable path: {e.Message}", VfioErrors.ImagePathInvalid, null, e), path);
+            return null;
+        }
         if (provider.Name != "FileSystem")
             cmdlet.Terminate(ErrorRecords.For(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files, so use a file-system path.", VfioErrors.NotAFileSystemPath), path));
         return resolved;
@@ -40,11 +47,9 @@ internal static class ImagePaths
             ProviderInfo provider;
             IReadOnlyList<string> resolved;
             if (literal || !WildcardPattern.ContainsWildcardCharacters(path))
-            {
-                var one = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(literal ? path : WildcardPattern.Unescape(path), out provider, out _);
-                resolved = new[] { one };
-            }
-            else resolved = cmdlet.SessionState.Path.GetResolvedProviderPathFromPSPath(path, out provider);
+                (resolved, provider) = Relative(literal ? path : WildcardPattern.Unescape(path),
+                    p => ((IReadOnlyList<string>)new[] { cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(p, out var pi, out _) }, pi));
+            else (resolved, provider) = Relative(path, p => ((IReadOnlyList<string>)cmdlet.SessionState.Path.GetResolvedProviderPathFromPSPath(p, out var pi), pi));
             if (provider.Name != "FileSystem")
                 cmdlet.Terminate(ErrorRecords.For(new VfioMigrationException($"'{path}' is on the {provider.Name} provider; images are files.", VfioErrors.NotAFileSystemPath), path));
             if (resolved.Count == 0)
@@ -64,6 +69,21 @@ internal static class ImagePaths
     }
 
     /// <summary>
+    /// Resolves a path; one that starts like a drive that does not exist ("0000:3b:00.2.vfiostate": device
+    /// addresses have colons, and so do the names of their images) is a name relative to the current location,
+    /// as it is to every other program, so it is resolved again as "./" and the name. A drive that exists
+    /// (C:, Temp:, Env:) keeps its meaning.
+    /// </summary>
+    private static T Relative<T>(string path, Func<string, T> resolve)
+    {
+        try { return resolve(path); }
+        catch (System.Management.Automation.DriveNotFoundException) when (!path.StartsWith('/') && !path.StartsWith("./", StringComparison.Ordinal))
+        {
+            return resolve("./" + path);
+        }
+    }
+
+    /// <summary>
     /// Whether a path names an existing file as it is. A path that came down the pipeline from an object (an image's
     /// Path) is meant literally when it does, even if it has wildcard characters such as brackets.
     /// </summary>
@@ -71,7 +91,7 @@ internal static class ImagePaths
     {
         try
         {
-            var full = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out var provider, out _);
+            var (full, provider) = Relative(path, p => (cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(p, out var pi, out _), pi));
             return provider.Name == "FileSystem" && (File.Exists(full) || Directory.Exists(full));
         }
         catch (Exception e) when (e is SessionStateException or ArgumentException or NotSupportedException) { return false; }
