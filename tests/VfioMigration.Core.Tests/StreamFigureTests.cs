@@ -22,7 +22,7 @@ public class StreamFigureTests
         var o = Assert.Single(DeviceSetSaver.Save(new[] { f.Save(a.Address, "whole.vfiostate") }, new SaveOptions { Live = live }, false, false));
         Assert.True(o.Succeeded, o.Error?.Message);
         Assert.Empty(o.Warnings ?? Array.Empty<string>());
-        return o.Image!.DataBytes;
+        return o.Image!.DataBytes!.Value;
     }
 
     [Theory]
