@@ -70,7 +70,7 @@ Console.WriteLine("|---|---:|---:|---:|---:|");
     using var session = new VfioHostSession(new SimulatedBackend(host));
     var stopCopy = SaveOnce(session, a, live: false);
     var live = SaveOnce(session, a, live: true);
-    Console.WriteLine($"| | {stopCopy.Downtime.TotalMilliseconds:0.0} ms | {live.Downtime.TotalMilliseconds:0.0} ms | {live.Downtime.TotalMilliseconds / stopCopy.Downtime.TotalMilliseconds:0.000} | {live.PreCopyRounds} |");
+    Console.WriteLine($"| | {stopCopy.Downtime!.Value.TotalMilliseconds:0.0} ms | {live.Downtime!.Value.TotalMilliseconds:0.0} ms | {live.Downtime!.Value.TotalMilliseconds / stopCopy.Downtime!.Value.TotalMilliseconds:0.000} | {live.PreCopyRounds} |");
 }
 
 VfioStateImage SaveOnce(VfioHostSession session, SimulatedDevice device, bool live)

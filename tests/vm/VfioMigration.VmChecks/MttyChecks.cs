@@ -138,7 +138,7 @@ internal static class MttyChecks
             var img = saved.Select(o => o.BaseObject).OfType<VfioStateImage>().SingleOrDefault();
             if (e1.Count > 0 || img is null) return "save: " + Errors(e1);
             if (img.SaveMode != "live" || img.PreCopyRounds < 1 || img.PreCopyBytes <= 0) return $"mode {img.SaveMode}, {img.PreCopyRounds} rounds, {img.PreCopyBytes} pre-copy bytes";
-            Console.WriteLine($"     live save of {a}: {img.PreCopyRounds} pre-copy round(s), {img.PreCopyBytes} of {img.DataBytes} bytes before stop-copy, downtime {img.Downtime.TotalMilliseconds:F1} ms");
+            Console.WriteLine($"     live save of {a}: {img.PreCopyRounds} pre-copy round(s), {img.PreCopyBytes} of {img.DataBytes} bytes before stop-copy, downtime {img.Downtime!.Value.TotalMilliseconds:F1} ms");
             if (Device(a)?.State != MigrationState.Running) return $"the source is in {Device(a)?.State} after -KeepRunning";
             var (_, e2, _) = sh.Run($"Set-VfioDeviceState -Address '{b}' -State Stop -Confirm:$false; Restore-VfioDeviceState -Address '{b}' -Path '{image}' -Start -Confirm:$false");
             if (e2.Count > 0) return "restore: " + Errors(e2);
