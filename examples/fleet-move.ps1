@@ -67,8 +67,11 @@ try {
     $readyFrom = @(Invoke-Command $source { $using:from | Test-VfioMigration -Together })
     $readyTo = @(Invoke-Command $destination { $using:to | Test-VfioMigration -Together })
     $readyFrom + $readyTo | Out-Host
-    $blocked = @($readyFrom | Where-Object { -not $_.CanMigrate } | ForEach-Object { "$($_.Name) on the source ($SourceHost)" }) +
-        @($readyTo | Where-Object { -not $_.CanMigrate } | ForEach-Object { "$($_.Name) on the destination ($DestinationHost)" })
+    # A set is refused as a whole (every member then says SetMemberCannotMigrate): name the devices whose own
+    # blockers refuse it.
+    $own = { $_.Blockers | Where-Object { "$($_.Severity)" -eq 'Blocker' -and $_.Code -ne 'SetMemberCannotMigrate' } }
+    $blocked = @($readyFrom | Where-Object $own | ForEach-Object { "$($_.Name) on the source ($SourceHost)" }) +
+        @($readyTo | Where-Object $own | ForEach-Object { "$($_.Name) on the destination ($DestinationHost)" })
     if ($blocked) { throw "Cannot move: $($blocked -join ', ') cannot migrate; the blockers are listed above." }
 
     # Decide all three steps before the first: a move stopped half way leaves the VM's devices stopped.

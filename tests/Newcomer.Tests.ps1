@@ -2,6 +2,7 @@
 # conformance suite's file, a damaged image's row. The objects behind them are checked by NewcomerReportTests.cs.
 
 BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'tools' 'ChildPwsh.psm1') -Force
     $script:Manifest = if ($env:VFIOMIGRATION_MODULE) { $env:VFIOMIGRATION_MODULE } else { Join-Path $PSScriptRoot '..' 'out' 'VfioMigration' 'VfioMigration.psd1' }
     Import-Module $script:Manifest -Force
     $script:Dir = [IO.Directory]::CreateTempSubdirectory('vfio-newcomer-').FullName
@@ -9,7 +10,7 @@ BeforeAll {
 
 AfterAll {
     Remove-Item -LiteralPath $script:Dir -Recurse -Force -ErrorAction SilentlyContinue
-    Remove-Module VfioMigration -ErrorAction SilentlyContinue
+    Remove-Module VfioMigration, ChildPwsh -ErrorAction SilentlyContinue
 }
 
 Describe 'What a new user sees' {
@@ -44,5 +45,16 @@ Describe 'What a new user sees' {
         $list | Should -Not -Match '0001'
         $list | Should -Not -Match 'Kind\s*: Pci'
         $list | Should -Match 'Problem\s*: \S'
+    }
+
+    It 'Remove-Module -WarningAction SilentlyContinue prints no warning; without it the warning is printed' {
+        $manifest = (Resolve-Path -LiteralPath $script:Manifest).ProviderPath
+        $stop = "Import-Module '$manifest'; Set-VfioDeviceState -Simulated 0000:5e:00.1 -State Stop -Confirm:`$false"
+        $quiet = Invoke-ChildPwsh -Command "$stop; Remove-Module VfioMigration -WarningAction SilentlyContinue; 'removed'"
+        $quiet.ExitCode | Should -Be 0 -Because $quiet.Errors
+        $quiet.Output | Should -Match 'removed'
+        "$($quiet.Output)$($quiet.Errors)" | Should -Not -Match 'Closing simulated device'
+        $loud = Invoke-ChildPwsh -Command "$stop; Remove-Module VfioMigration; 'removed'"
+        "$($loud.Output)$($loud.Errors)" | Should -Match 'WARNING: Closing simulated device 0000:5e:00\.1'
     }
 }

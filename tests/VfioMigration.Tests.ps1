@@ -231,8 +231,10 @@ Describe 'Test-VfioMigration' {
     It 'blocks a set on the device that cannot quiesce peer-to-peer DMA' {
         (Get-VfioDevice -Simulated 0000:5e:00.1 | Test-VfioMigration).CanMigrate | Should -BeTrue
         $set = Get-VfioDevice -Simulated 0000:3b:00.2, 0000:5e:00.1 | Test-VfioMigration -Together
-        $set[0].CanMigrate | Should -BeTrue
         $set[1].Blockers.Code | Should -Contain 'NoP2PQuiesce'
+        # The whole set is refused, so its other member says so too.
+        $set[0].CanMigrate | Should -BeFalse
+        $set[0].Blockers.Code | Should -Contain 'SetMemberCannotMigrate'
         $set[1].CanMigrateLive | Should -BeFalse
     }
 }

@@ -46,7 +46,7 @@ static class PreCopyBench
         var perRound = rounds.PerRound();
         if (perRound.Count != image.PreCopyRounds || perRound.Sum() != image.PreCopyBytes)
             throw new InvalidOperationException($"progress saw {perRound.Count} rounds and {perRound.Sum()} bytes, the image says {image.PreCopyRounds} and {image.PreCopyBytes}");
-        return new Result(perRound, image.PreCopyBytes!.Value, image.DataBytes!.Value, image.Downtime!.Value);
+        return new Result(perRound, image.PreCopyBytes!.Value, image.DataBytes!.Value, image.Downtime!.Value); // a just-written image has them all
     }
 
     /// <summary>Bytes moved in each pre-copy round, from the saver's progress reports (synchronous, unlike Progress&lt;T&gt;).</summary>

@@ -53,9 +53,11 @@ public class MigrationReadinessTests
         var alone = MigrationReadinessCheck.Check(s, new[] { s.Identity("0000:3b:00.2"), s.Identity("0000:5e:00.1") });
         Assert.True(alone[1].CanMigrate); // checked one by one, the device is fine
         var set = MigrationReadinessCheck.Check(s, new[] { s.Identity("0000:3b:00.2"), s.Identity("0000:5e:00.1") }, together: true);
-        Assert.True(set[0].CanMigrate);
         Assert.False(set[1].CanMigrate);
         Assert.Contains(set[1].Blockers, b => b.Code == "NoP2PQuiesce" && b.Cause.Contains("1 other device"));
+        // The set moves whole or not at all: its other member cannot move either, and says why (issue 17 item 11).
+        Assert.False(set[0].CanMigrate);
+        Assert.Contains(set[0].Blockers, b => b.Code == "SetMemberCannotMigrate" && b.Cause.Contains("0000:5e:00.1"));
     }
 
     [Fact]

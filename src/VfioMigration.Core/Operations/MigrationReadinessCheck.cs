@@ -41,10 +41,10 @@ public static class MigrationReadinessCheck
                 MigrationBlocker? extra =
                     others.Length > 0 ? new("SetMemberCannotMigrate", BlockerSeverity.Blocker,
                         $"{r.Name} moves as one set with {results.Count - 1} other device(s), and {string.Join(", ", others)} cannot migrate: the set cannot move.",
-                        $"Remove the blockers of {string.Join(", ", others)}, or move {r.Name} without it.")
+                        $"See the blockers of {string.Join(", ", others)}: their fixes make the whole set movable; or move {r.Name} without them.")
                     : othersNotLive.Length > 0 && r.CanMigrateLive ? new("SetMemberCannotMigrateLive", BlockerSeverity.LiveBlocker,
                         $"{r.Name} moves as one set with {results.Count - 1} other device(s), and {string.Join(", ", othersNotLive)} cannot migrate live: the set moves only stopped.",
-                        $"Migrate the set stopped, or remove the live blockers of {string.Join(", ", othersNotLive)}.")
+                        $"Migrate the set stopped, or see the live blockers of {string.Join(", ", othersNotLive)}.")
                     : null;
                 if (extra is not null) results[i] = Summarize(devices[i], null, r.Blockers.Append(extra).ToList(), r);
             }
