@@ -18,9 +18,9 @@ public abstract class DeviceTargetCmdlet : VfioCmdlet
     /// <summary>
     /// Device names (PCI address, ccw bus id, mdev UUID); wildcards allowed. Binds plain strings from the pipeline,
     /// and by property name the Name of a device object (also deserialized) or the DeviceName of an image. An empty
-    /// or null name (a variable that was not set) is the module's InvalidDeviceName error, not a binding error:
-    /// pwsh does not let -ErrorAction Stop stop a script at a binding error, and a cron job must stop there.
+    /// or null name (a variable that was not set) is an InvalidDeviceName error, which -ErrorAction Stop stops at.
     /// </summary>
+    // Not [ValidateNotNullOrEmpty]: pwsh's binding errors end only the statement even under -ErrorAction Stop.
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByAddress, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(AddressCompleter))]
     [Alias("Name", "DeviceName")]
