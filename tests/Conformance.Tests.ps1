@@ -174,8 +174,10 @@ New-VfioSimulatedDevice -Address 0000:07:00.0 -Capabilities P2P, PreCopy -Defect
     }
 
     It 'reports a run that did not happen (<Case>) as failed whatever the tag filters, in the result and the JUnit file' -ForEach @(
-        @{ Case = 'no such device'; Data = "@{ Address = '0000:99:00.0'; Simulated = `$true }"; Says = 'DeviceNotFound' }
-        @{ Case = 'no VFIO on the host'; Data = "@{ Address = '0000:3b:00.2' }"; Says = 'VfioNotAvailable' }
+        @{ Case = 'no such device'; Data = "@{ Address = '0000:99:00.0'; Simulated = `$true }"; Says = 'DeviceNotFound'; Before = '' }
+        @{ Case = 'no VFIO on the host'; Data = "@{ Address = '0000:3b:00.2' }"; Says = 'VfioNotAvailable'; Before = '' }
+        @{ Case = 'migration support unreadable'; Data = "@{ Address = '0000:5e:00.1'; Simulated = `$true }"; Says = 'plumbing.detect'
+           Before = 'Add-VfioSimulatedFault -Address 0000:5e:00.1 -Point FeatureCall -Nth 2 -Errno EIO -Confirm:$false | Out-Null' }  # GET MIGRATION fails
     ) {
         $dir = [IO.Directory]::CreateTempSubdirectory('vfio-conformance-norun-').FullName
         try {
@@ -186,6 +188,7 @@ New-VfioSimulatedDevice -Address 0000:07:00.0 -Capabilities P2P, PreCopy -Defect
 foreach (`$name in `$filters.Keys) {
     `$config = New-PesterConfiguration
     `$config.Run.Container = New-PesterContainer -Path (Get-VfioConformanceSuite).FullName -Data $Data
+    $Before  # the fault fires once: armed again for each run
     `$config.Run.PassThru = `$true
     `$config.Output.Verbosity = 'None'
     if (`$filters[`$name].Tag) { `$config.Filter.Tag = `$filters[`$name].Tag }

@@ -55,6 +55,18 @@ Describe 'A refusal stops a cron script under -ErrorAction Stop' {
         $r.Errors | Should -Match ([regex]::Escape($Says))
     }
 
+    It 'an empty device name (<Case>) is the module''s error, so -ErrorAction Stop stops there too' -ForEach @(
+        @{ Case = 'a variable that was never set'; Line = 'Set-VfioDeviceState -Simulated -Address $env:VFIO_TEST_NEVER_SET -State Stop -Confirm:$false -ErrorAction Stop' }
+        @{ Case = 'a blank name'; Line = "Save-VfioDeviceState -Simulated ' ' -Path ./blank.vfiostate -Confirm:`$false -ErrorAction Stop" }
+        @{ Case = 'an empty list'; Line = 'Reset-VfioDevice -Simulated -Address @() -Confirm:$false -ErrorAction Stop' }
+        @{ Case = 'an empty name to the conformance suite'; Line = "Test-VfioMigrationConformance -Simulated '' -Confirm:`$false -ErrorAction Stop" }
+    ) {
+        $r = Invoke-CronScript $Line
+        $r.Output | Should -Not -Contain 'NEXT LINE RAN'
+        $r.ExitCode | Should -Not -Be 0
+        $r.Errors | Should -Match 'is not a device name: it is empty or blank|No device name was given'
+    }
+
     It 'still ends only the statement without -ErrorAction Stop, as pwsh does' {
         $r = Invoke-CronScript 'Get-VfioDevice'
         $r.Output | Should -Contain 'NEXT LINE RAN'

@@ -17,13 +17,15 @@ public abstract class DeviceTargetCmdlet : VfioCmdlet
 
     /// <summary>
     /// Device names (PCI address, ccw bus id, mdev UUID); wildcards allowed. Binds plain strings from the pipeline,
-    /// and by property name the Name of a device object (also deserialized) or the DeviceName of an image.
+    /// and by property name the Name of a device object (also deserialized) or the DeviceName of an image. An empty
+    /// or null name (a variable that was not set) is an InvalidDeviceName error, which -ErrorAction Stop stops at.
     /// </summary>
+    // Not [ValidateNotNullOrEmpty]: pwsh's binding errors end only the statement even under -ErrorAction Stop.
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByAddress, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ArgumentCompleter(typeof(AddressCompleter))]
     [Alias("Name", "DeviceName")]
     [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
+    [AllowNull, AllowEmptyString, AllowEmptyCollection]
     public virtual string[] Address { get; set; } = Array.Empty<string>();
 
     /// <summary>
@@ -43,10 +45,13 @@ public abstract class DeviceTargetCmdlet : VfioCmdlet
     {
         if (ParameterSetName == ByObject)
             foreach (var d in InputObject) _targets.Add((d.IsSimulated, d.Name));
-        else if (Address.Length == 0 && TargetsAllWithoutAddress)
+        else if ((Address ?? Array.Empty<string>()).Length == 0 && TargetsAllWithoutAddress)
             _targets.Add((Simulated.IsPresent, "*"));
+        else if ((Address ?? Array.Empty<string>()).Length == 0)
+            WriteVfioError(new VfioMigrationException("No device name was given (-Address is empty or null: a variable that was not set?); name a PCI address, ccw bus id or mdev UUID.",
+                VfioErrors.InvalidDeviceName), null);
         else
-            foreach (var a in Address) _targets.Add((Simulated.IsPresent, a));
+            foreach (var a in Address!) _targets.Add((Simulated.IsPresent, a ?? ""));
     }
 
     /// <summary>Whether a call without -Address means every device of the host (Test-VfioMigration, like Get-VfioDevice).</summary>

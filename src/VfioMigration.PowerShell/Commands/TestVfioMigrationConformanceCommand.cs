@@ -25,7 +25,7 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
     [ArgumentCompleter(typeof(Completion.AddressCompleter))]
     [Alias("Name", "DeviceName")]
     [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
+    [AllowNull, AllowEmptyString, AllowEmptyCollection]
     public override string[] Address { get => base.Address; set => base.Address = value; }
 
     /// <summary>

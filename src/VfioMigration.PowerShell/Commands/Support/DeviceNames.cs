@@ -30,6 +30,12 @@ internal static class DeviceNames
     {
         string where = session.Backend.IsSimulated ? "simulated " : "";
         string list = $"Get-VfioDevice{(session.Backend.IsSimulated ? " -Simulated" : "")} lists the devices there are";
+        if (string.IsNullOrWhiteSpace(pattern))
+        {
+            cmdlet.WriteVfioError(new VfioMigrationException(
+                $"'{DisplayText.Escape(pattern)}' is not a device name: it is empty or blank (a variable that was not set?). {list}.", VfioErrors.InvalidDeviceName, pattern), pattern);
+            return Array.Empty<DeviceIdentity>();
+        }
         if (pattern.Any(char.IsControl))
         {
             string shown = DisplayText.Escape(pattern);
