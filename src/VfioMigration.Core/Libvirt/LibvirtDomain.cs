@@ -10,7 +10,7 @@ namespace VfioMigration.Libvirt;
 /// the host device behind it (a PCI address, or an mdev's UUID), and the PCI controllers, whose index is the guest
 /// bus number behind them (libvirt formatdomain: hostdev, controller).
 /// </summary>
-public sealed class LibvirtDomain
+internal sealed class LibvirtDomain
 {
     private readonly Dictionary<(int Domain, int Bus, int Slot, int Function), string> _hostdevs = new();
     private readonly Dictionary<(int Bus, int Slot, int Function), int> _controllers = new();

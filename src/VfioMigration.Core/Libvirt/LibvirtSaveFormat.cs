@@ -1,7 +1,7 @@
 namespace VfioMigration.Libvirt;
 
 /// <summary>How libvirt compressed the QEMU stream of a save file (libvirt src/qemu/qemu_saveimage.h, virQEMUSaveFormat).</summary>
-public enum LibvirtSaveFormat
+internal enum LibvirtSaveFormat
 {
     Raw = 0,
     Gzip = 1,

@@ -17,7 +17,7 @@ namespace VfioMigration.Libvirt;
 /// 92  data_len bytes, then the QEMU stream, compressed as format says
 /// </code>
 /// </summary>
-public sealed record LibvirtSaveHeader(bool Partial, uint Version, uint DataLength, bool WasRunning, LibvirtSaveFormat Format, uint CookieOffset)
+internal sealed record LibvirtSaveHeader(bool Partial, uint Version, uint DataLength, bool WasRunning, LibvirtSaveFormat Format, uint CookieOffset)
 {
     public const int Size = 92;
     /// <summary>The domain XML and cookie are at most this large (libvirt's are a few KiB).</summary>

@@ -4,7 +4,7 @@ namespace VfioMigration.Qemu;
 /// A QEMU stream or save file that cannot be read as such: the message names the file, where in it (a byte offset
 /// of the file, or of the decompressed stream) and what was wrong.
 /// </summary>
-public sealed class QemuStreamException : VfioMigrationException
+internal sealed class QemuStreamException : VfioMigrationException
 {
     public QemuStreamException(string path, string message, VfioError? error = null, long? offset = null)
         : base(offset is { } o ? $"{path}: at byte {o}: {message}" : $"{path}: {message}", error ?? VfioErrors.QemuStreamInvalid)

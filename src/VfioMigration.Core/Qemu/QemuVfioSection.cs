@@ -1,7 +1,7 @@
 namespace VfioMigration.Qemu;
 
 /// <summary>The identity fields of a PCI config space (offsets 0, 2, 9, 0x2c, 0x2e), as 4- or 6-digit hex.</summary>
-public sealed record PciConfigIdentity(string VendorId, string DeviceId, string SubsystemVendorId, string SubsystemId, string ClassCode)
+internal sealed record PciConfigIdentity(string VendorId, string DeviceId, string SubsystemVendorId, string SubsystemId, string ClassCode)
 {
     /// <summary>Reads the first 64 bytes of a config space (little-endian, PCI Local Bus spec, type 0 header).</summary>
     internal static PciConfigIdentity From(ReadOnlySpan<byte> header) => new(
@@ -23,7 +23,7 @@ internal readonly record struct VfioDataFrame(long Offset, long DataLength, bool
 /// the device data bytes of its pre-copy parts and of its stop-copy part, kept apart, its config part's PCI
 /// identity, and the markers the walk met that it names but does not act on.
 /// </summary>
-public sealed class QemuVfioSection
+internal sealed class QemuVfioSection
 {
     internal QemuVfioSection(string idStr, uint sectionId, uint instanceId, uint versionId)
     {
@@ -71,7 +71,7 @@ public sealed class QemuVfioSection
 }
 
 /// <summary>What a walk of a whole QEMU stream found.</summary>
-public sealed class QemuStreamContents
+internal sealed class QemuStreamContents
 {
     public string MachineType { get; internal set; } = "";
     /// <summary>The QEMU stream's length in bytes (decompressed, when it was compressed).</summary>
