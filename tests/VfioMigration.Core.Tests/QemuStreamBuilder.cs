@@ -195,7 +195,7 @@ internal sealed class QemuStreamBuilder
         b.VfioData(2, false, InitDataSent, preCopy);
         b.VfioData(2, false);
         b.Command(0x0b);
-        b.VfioData(2, true, stopCopy[..20], stopCopy[20..]);
+        b.VfioData(2, true, stopCopy[..(stopCopy.Length / 2)], stopCopy[(stopCopy.Length / 2)..]);
         b.Described(4, "timer");
         b.VfioConfig(2, idstr, 0x4348, 0x3253);
         return (b.Finish(), b);

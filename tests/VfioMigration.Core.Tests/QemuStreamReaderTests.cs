@@ -229,10 +229,11 @@ public class QemuStreamReaderTests : IDisposable
     }
 
     [Theory]
-    [InlineData(LibvirtSaveFormat.Raw)]
-    [InlineData(LibvirtSaveFormat.Gzip)]
-    public void ReadsALibvirtSaveFileAndNamesTheHostDevice(LibvirtSaveFormat format)
+    [InlineData((int)LibvirtSaveFormat.Raw)]
+    [InlineData((int)LibvirtSaveFormat.Gzip)]
+    public void ReadsALibvirtSaveFileAndNamesTheHostDevice(int formatNumber)
     {
+        var format = (LibvirtSaveFormat)formatNumber;
         var (stream, _) = QemuStreamBuilder.Mtty();
         var (save, contents) = ReadSave(Write(LibvirtSave(stream, format), "guest1.save"));
         Assert.Equal("guest1", save.Domain.Name);
