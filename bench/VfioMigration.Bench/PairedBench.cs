@@ -18,8 +18,8 @@ static class PairedBench
 {
     private const string Address = "0000:01:00.0";
 
-    /// <summary>The parent: <c>--pairs dir MiB [pairs]</c>.</summary>
-    public static void Run(string dir, long mib, int pairs)
+    /// <summary>The parent: <c>--pairs dir MiB [pairs] [QEMU stream]</c>; with a QEMU stream, its listing (the VFIO sections, as Get-VfioStateImage lists them) against dd reading it once.</summary>
+    public static void Run(string dir, long mib, int pairs, string? qemuStream = null)
     {
         string image = Path.Combine(dir, "pair.vfiostate"), dd = Path.Combine(dir, "pair-dd.bin");
         Console.WriteLine($"# save and restore against dd, whole processes, {pairs} interleaved pairs, {mib} MiB device, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {dir}");
@@ -41,11 +41,25 @@ static class PairedBench
             restore.Add(i % 2 == 0 ? (restoreSide(), ddRead()) : Swap(ddRead(), restoreSide()));
         }
         Delete(image, dd);
+        var listing = new List<(double Tool, double Dd)>();
+        if (qemuStream is not null)
+        {
+            qemuStream = Path.GetFullPath(qemuStream);
+            if (!File.Exists(qemuStream)) Child("make-qemu", qemuStream, mib);
+            Child("list", qemuStream, 0);
+            for (int i = 0; i < pairs; i++)
+            {
+                Func<double> list = () => { double start = Child("start", qemuStream, 0); return Child("list", qemuStream, 0) - start; };
+                Func<double> ddRead = () => { double start = DdStart(dir); return DdRead(qemuStream) - start; };
+                listing.Add(i % 2 == 0 ? (list(), ddRead()) : Swap(ddRead(), list()));
+            }
+        }
         Console.WriteLine();
         Console.WriteLine($"| {mib} MiB, {pairs} pairs | tool min | tool median | dd min | dd median | ratio min | ratio median |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
         Row("save vs dd conv=fsync (write)", save);
         Row("restore vs dd (read twice)", restore);
+        if (qemuStream is not null) Row($"QEMU stream listing ({new FileInfo(qemuStream).Length >> 20} MiB, {Path.GetFileName(qemuStream)}) vs dd (read once)", listing);
     }
 
     private static (double, double) Swap(double dd, double tool) => (tool, dd);
@@ -104,10 +118,39 @@ static class PairedBench
         return seconds;
     }
 
-    /// <summary>The child: <c>--child setup|save|restore image MiB</c>. Setup alone is the save's and the restore's process start.</summary>
+    /// <summary>
+    /// The child: <c>--child setup|save|restore image MiB</c>, <c>--child start|list stream 0</c>. Setup alone is
+    /// the save's and the restore's process start; start (the runtime and nothing else) the listing's;
+    /// <c>--child make-qemu stream MiB</c> writes a QEMU stream with that much VFIO device data.
+    /// </summary>
     public static int Child(string[] args)
     {
         string mode = args[1], image = args[2];
+        if (mode == "start") return 0;
+        if (mode == "make-qemu")
+        {
+            // A stream laid out as QEMU 10.0 writes one mtty-like device, its pre-copy data in 1 MiB chunks (QEMU's
+            // VFIO buffer), built by the tests' QemuStreamBuilder.
+            var chunk = new byte[1 << 20];
+            new Random(1).NextBytes(chunk);
+            var b = new VfioMigration.Tests.QemuStreamBuilder();
+            b.VfioStart(2, "0000:00:04.0/vfio");
+            b.Ram(3);
+            b.VfioData(2, false, VfioMigration.Tests.QemuStreamBuilder.InitDataSent, Enumerable.Repeat(chunk, (int)long.Parse(args[3], CultureInfo.InvariantCulture)).ToArray());
+            b.VfioData(2, false);
+            b.Command(0x0b);
+            b.VfioData(2, true, new byte[] { 1, 2, 3 });
+            b.Described(4, "timer");
+            b.VfioConfig(2, "0000:00:04.0/vfio", 0x4348, 0x3253);
+            File.WriteAllBytes(image, b.Finish());
+            return 0;
+        }
+        if (mode == "list")
+        {
+            var sections = VfioMigration.Sources.DeviceStateSources.Inspect(image, out var damage);
+            if (damage is not null || sections.Count == 0) { Console.Error.WriteLine(damage?.Message ?? "no VFIO section"); return 1; }
+            return 0;
+        }
         long bytes = long.Parse(args[3], CultureInfo.InvariantCulture) << 20;
         var host = new SimulatedHost();
         var device = host.Add(new SimulatedDeviceOptions { Address = Address, Capabilities = MigrationCapabilities.StopCopy | MigrationCapabilities.PreCopy, MemorySize = bytes, Seed = 1, StepsPerAccess = 0 });

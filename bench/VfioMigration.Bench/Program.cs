@@ -19,7 +19,8 @@ if (args.Length > 1 && args[1] == "--precopy")
 }
 if (args.Length > 1 && args[1] == "--pairs")
 {
-    PairedBench.Run(dir, args.Length > 2 ? long.Parse(args[2], CultureInfo.InvariantCulture) : 1024, args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 7);
+    PairedBench.Run(dir, args.Length > 2 ? long.Parse(args[2], CultureInfo.InvariantCulture) : 1024, args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 7,
+        args.Length > 4 ? args[4] : null);
     return 0;
 }
 var sizes = args.Length > 1 ? args.Skip(1).Select(a => long.Parse(a, CultureInfo.InvariantCulture)).ToArray() : new long[] { 256, 1024 };
