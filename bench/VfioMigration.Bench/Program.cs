@@ -8,12 +8,20 @@ using VfioMigration.Protocol;
 // Save and restore throughput against dd on the same bytes in the same directory, peak memory beyond the
 // device memory, and live against stop-copy downtime. Usage: VfioMigration.Bench <work-dir> [sizes in MiB...]
 // With --precopy [runs]: pre-copy convergence (rounds, bytes per round, downtime) against the dirty rate.
+// With --pairs [MiB] [pairs]: save and restore against dd as whole processes in interleaved pairs (PairedBench).
+if (args.Length > 0 && args[0] == "--child") return PairedBench.Child(args);
 var dir = args.Length > 0 ? args[0] : Path.Combine(Path.GetTempPath(), "vfio-bench");
 Directory.CreateDirectory(dir);
 if (args.Length > 1 && args[1] == "--precopy")
 {
     PreCopyBench.Run(dir, args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 5);
-    return;
+    return 0;
+}
+if (args.Length > 1 && args[1] == "--pairs")
+{
+    PairedBench.Run(dir, args.Length > 2 ? long.Parse(args[2], CultureInfo.InvariantCulture) : 1024, args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 7,
+        args.Length > 4 ? args[4] : null);
+    return 0;
 }
 var sizes = args.Length > 1 ? args.Skip(1).Select(a => long.Parse(a, CultureInfo.InvariantCulture)).ToArray() : new long[] { 256, 1024 };
 Console.WriteLine($"# VfioMigration benchmark, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {dir}");
@@ -72,6 +80,8 @@ Console.WriteLine("|---|---:|---:|---:|---:|");
     var live = SaveOnce(session, a, live: true);
     Console.WriteLine($"| | {stopCopy.Downtime!.Value.TotalMilliseconds:0.0} ms | {live.Downtime!.Value.TotalMilliseconds:0.0} ms | {live.Downtime!.Value.TotalMilliseconds / stopCopy.Downtime!.Value.TotalMilliseconds:0.000} | {live.PreCopyRounds} |");
 }
+
+return 0;
 
 VfioStateImage SaveOnce(VfioHostSession session, SimulatedDevice device, bool live)
 {

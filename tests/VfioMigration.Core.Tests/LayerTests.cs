@@ -24,7 +24,10 @@ public sealed partial class LayerTests
         ["VfioMigration.Backends.Simulated"] = ["Backends", "Transport", "Protocol", "Protocol.Uapi", "Logging"],
         ["VfioMigration.Drivers"] = ["Transport", "Protocol", "Protocol.Uapi", "Logging"],
         ["VfioMigration.Images"] = ["Protocol", "Protocol.Uapi", "Logging"],
-        ["VfioMigration.Operations"] = ["Drivers", "Images", "Backends", "Transport", "Protocol", "Protocol.Uapi", "Logging"],
+        ["VfioMigration.Qemu"] = ["Images", "Protocol", "Protocol.Uapi", "Logging"],
+        ["VfioMigration.Libvirt"] = ["Qemu", "Images", "Protocol", "Protocol.Uapi", "Logging"],
+        ["VfioMigration.Sources"] = ["Images", "Qemu", "Libvirt", "Protocol", "Protocol.Uapi", "Logging"],
+        ["VfioMigration.Operations"] = ["Drivers", "Images", "Sources", "Qemu", "Libvirt", "Backends", "Transport", "Protocol", "Protocol.Uapi", "Logging"],
         ["VfioMigration.Conformance"] = ["Drivers", "Transport", "Protocol", "Protocol.Uapi", "Logging"],
     };
 

@@ -124,6 +124,20 @@ public static class VfioErrors
     public static readonly VfioError ImageWriteFailed = new(nameof(ImageWriteFailed), ErrorKind.WriteFailed);
     public static readonly VfioError ImageReadFailed = new(nameof(ImageReadFailed), ErrorKind.ReadFailed);
 
+    // ---- QEMU migration streams and libvirt save files (Qemu/, Libvirt/)
+    /// <summary>A QEMU stream's framing is damaged or not QEMU's; the message names the offset and field.</summary>
+    public static readonly VfioError QemuStreamInvalid = new(nameof(QemuStreamInvalid), ErrorKind.InvalidData);
+    /// <summary>A QEMU stream ends before its end-of-stream marker or its JSON description.</summary>
+    public static readonly VfioError QemuStreamTruncated = new(nameof(QemuStreamTruncated), ErrorKind.InvalidData);
+    /// <summary>A QEMU stream or save file in a layout this module does not read (mapped-ram, lzop, another version).</summary>
+    public static readonly VfioError QemuStreamUnsupported = new(nameof(QemuStreamUnsupported), ErrorKind.InvalidData);
+    /// <summary>The VFIO section asked for is not in the stream, or the stream has several and none was named.</summary>
+    public static readonly VfioError QemuSectionNotFound = new(nameof(QemuSectionNotFound), ErrorKind.InvalidArgument);
+    /// <summary>A template stream's VFIO section does not fit the device state to be written into it.</summary>
+    public static readonly VfioError QemuTemplateMismatch = new(nameof(QemuTemplateMismatch), ErrorKind.InvalidArgument);
+    /// <summary>A libvirt save file's header is damaged (magic, version, lengths, compression format).</summary>
+    public static readonly VfioError LibvirtSaveInvalid = new(nameof(LibvirtSaveInvalid), ErrorKind.InvalidData);
+
     // ---- the audit log (Operations/AuditLog)
     /// <summary>The audit log cannot be opened or written; nothing was changed.</summary>
     public static readonly VfioError AuditLogUnavailable = new(nameof(AuditLogUnavailable), ErrorKind.WriteFailed);

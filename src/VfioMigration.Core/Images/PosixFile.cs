@@ -6,7 +6,8 @@ namespace VfioMigration.Images;
 /// <summary>
 /// The few file syscalls the image code needs beyond .NET's file API, each returning the errno it failed with:
 /// open with O_NOFOLLOW / O_NONBLOCK / O_EXCL, statx (the one stat call whose struct layout is the same on every
-/// architecture, include/uapi/linux/stat.h), pwrite, fsync, renameat2 (RENAME_NOREPLACE), link, unlink, flock.
+/// architecture, include/uapi/linux/stat.h), pwrite, fsync, sync_file_range, renameat2 (RENAME_NOREPLACE), link,
+/// unlink, flock.
 /// </summary>
 internal static unsafe partial class PosixFile
 {
@@ -97,6 +98,14 @@ internal static unsafe partial class PosixFile
 
     public static int Sync(int fd) => Fsync(fd) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
+    /// <summary>
+    /// sync_file_range(SYNC_FILE_RANGE_WRITE): starts writing a range to disk and returns without waiting, so the
+    /// disk works while the caller goes on; the fsync at the end still makes it durable and reports any error.
+    /// 0 or an errno (file systems that do not support it answer EINVAL or ESPIPE; callers ignore it).
+    /// </summary>
+    public static int StartWriteback(int fd, long offset, long length) =>
+        SyncFileRange(fd, offset, length, 2 /* SYNC_FILE_RANGE_WRITE */) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
     /// <summary>rename, or with <paramref name="noReplace"/> renameat2(RENAME_NOREPLACE); 0 or an errno.</summary>
     public static int Rename(string from, string to, bool noReplace) =>
         Renameat2(AtFdCwd, from, AtFdCwd, to, noReplace ? RenameNoReplace : 0) == 0 ? 0 : Marshal.GetLastPInvokeError();
@@ -137,6 +146,9 @@ internal static unsafe partial class PosixFile
 
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static partial int Fsync(int fd);
+
+    [LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
+    private static partial int SyncFileRange(int fd, long offset, long nbytes, uint flags);
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);

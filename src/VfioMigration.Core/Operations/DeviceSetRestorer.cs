@@ -1,6 +1,7 @@
 using VfioMigration.Drivers;
 using VfioMigration.Images;
 using VfioMigration.Protocol;
+using VfioMigration.Sources;
 
 namespace VfioMigration.Operations;
 
@@ -32,9 +33,10 @@ internal static class DeviceSetRestorer
         IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
     {
         var images = new VfioStateImage[targets.Count];
+        var sources = new IDeviceStateSource[targets.Count];
         try
         {
-            Check(targets, images, overrides, cancellationToken);
+            Check(targets, sources, images, overrides, cancellationToken);
         }
         catch (VfioMigrationException e)
         {
@@ -48,7 +50,7 @@ internal static class DeviceSetRestorer
 
         IDeviceMigration? current = null;
         // Each device's restore is the single-device restore; the set runs its members in step.
-        var restores = targets.Select((t, i) => new DeviceRestore(t.Device, (sink, ct) => Feed(images[i], sink, ct), images[i].DataBytes)).ToArray();
+        var restores = targets.Select((t, i) => new DeviceRestore(t.Device, (sink, ct) => sources[i].Feed(chunk => sink(chunk), ct), images[i].DataBytes)).ToArray();
         try
         {
             DeviceStateRestorer.Run(restores, finalState, progress, cancellationToken, entering: i => current = i < 0 ? null : targets[i].Device);
@@ -78,18 +80,8 @@ internal static class DeviceSetRestorer
         return targets.Select((t, i) => new DeviceOutcome(t.Device.Address, images[i], null, t.Device.TryGetState())).ToArray();
     }
 
-    /// <summary>An image's data into a device, with the checksum computed again on the way.</summary>
-    private static void Feed(VfioStateImage image, DataSink sink, CancellationToken cancellationToken)
-    {
-        using var file = ImageFile.OpenRead(image.Path);
-        var reader = StateImageReader.Open(file, image.Path);
-        reader.ReadData(chunk => sink(chunk), cancellationToken);
-        if (reader.Checksum != image.Checksum)
-            throw new StateImageException(image.Path, "checksum", "the image changed while it was being restored.", VfioErrors.ImageChecksumMismatch);
-    }
-
     /// <summary>Everything that can be known without touching a device.</summary>
-    private static void Check(IReadOnlyList<RestoreTarget> targets, VfioStateImage[] images, RestoreOverrides overrides, CancellationToken ct)
+    private static void Check(IReadOnlyList<RestoreTarget> targets, IDeviceStateSource[] sources, VfioStateImage[] images, RestoreOverrides overrides, CancellationToken ct)
     {
         var duplicate = targets.GroupBy(t => t.Device.Address, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null)
@@ -97,18 +89,21 @@ internal static class DeviceSetRestorer
         for (int i = 0; i < targets.Count; i++)
         {
             var t = targets[i];
-            var reader = StateImageInspector.Verify(t.Path, out long fileBytes, ct);
-            images[i] = StateImageInspector.Describe(reader, ImageFile.FullPath(t.Path), fileBytes, null);
+            // The one seam: an image file or a QEMU stream's VFIO section, verified whole here.
+            var source = DeviceStateSources.Open(t.Path, t.Section, ct);
+            sources[i] = source;
+            images[i] = source.Description;
             if (t.Device.Protocol == MigrationProtocol.None)
                 throw new VfioMigrationException($"{t.Device.Address}: cannot restore: {NoMigrationDriver.Explanation}.", VfioErrors.MigrationNotSupported, t.Device.Address);
-            var header = reader.Header.Device;
-            if (ImageIdentityCheck.Mismatch(header, ImageDevice.From(t.Description)) is { } m && !overrides.HasFlag(RestoreOverrides.Identity))
+            string? section = source.Description.Section;
+            string what = section is not null ? $"the VFIO section '{section}'" : "the image";
+            if (source.Mismatch(t.Description) is { } m && !overrides.HasFlag(RestoreOverrides.Identity))
                 throw new StateImageException(images[i].Path, m.Field,
-                    $"the image does not fit {t.Device.Address}: {m.Field} is '{m.Image}' in the image and '{m.Device}' on the device.", VfioErrors.ImageDeviceMismatch, ErrorRemedy.OverrideIdentityCheck);
+                    $"{what} does not fit {t.Device.Address}: {m.Field} is '{m.Saved}' in {(section is null ? "the image" : "its config space")} and '{m.Device}' on the device.", VfioErrors.ImageDeviceMismatch, ErrorRemedy.OverrideIdentityCheck);
             // Even -Force cannot bridge protocols: a v1 stream means nothing to a v2 device.
-            if (header.Protocol != t.Description.Protocol)
+            if (source.Protocol != t.Description.Protocol)
                 throw new StateImageException(images[i].Path, "protocol",
-                    $"the image does not fit {t.Device.Address}: protocol is '{header.Protocol}' in the image and '{t.Description.Protocol}' on the device.", VfioErrors.ImageDeviceMismatch);
+                    $"{what} does not fit {t.Device.Address}: protocol is '{source.Protocol}' in {(section is null ? "the image" : "the stream")} and '{t.Description.Protocol}' on the device.", VfioErrors.ImageDeviceMismatch);
         }
         foreach (var set in images.Select((im, i) => (Image: im, Target: targets[i])).Where(x => x.Image.SetId is not null).GroupBy(x => x.Image.SetId))
         {

@@ -53,6 +53,22 @@ public sealed class VfioStateImage
     /// header's set.index counts from 0 (docs/image-format.md); only this turns one into the other.
     /// </summary>
     public static string Position(int index, int count) => $"{index + 1}/{count}";
+    /// <summary>What the file is: "VfioState" (this module's image), "QemuStream" (a QEMU migration stream) or "LibvirtSave" (a libvirt save file).</summary>
+    public string SourceFormat { get; init; } = "VfioState";
+    /// <summary>For a QEMU stream or libvirt save: the VFIO section's idstr ("0000:00:04.0/vfio"); null for an image.</summary>
+    public string? Section { get; init; }
+    /// <summary>For a libvirt save: the host device the domain XML maps the guest address to (a PCI address or an mdev UUID), when it says.</summary>
+    public string? HostDevice { get; init; }
+    /// <summary>Device data bytes of the stop-copy part (a QEMU section; DataBytes - PreCopyBytes).</summary>
+    public long StopCopyBytes { get; init; }
+    /// <summary>For a QEMU section: the setup, stop-copy and config parts are all there (the save finished).</summary>
+    public bool IsComplete { get; init; } = true;
+    public string? SubsystemVendorId { get; init; }
+    public string? SubsystemId { get; init; }
+    /// <summary>PCI class code, 6 hex digits (class, subclass, programming interface).</summary>
+    public string? ClassCode { get; init; }
+    /// <summary>For a QEMU stream: the machine type it was saved from ("pc-q35-10.0").</summary>
+    public string? MachineType { get; init; }
     public bool IsValid { get; init; }
     /// <summary>Why the image does not verify, when it does not.</summary>
     public string? Problem { get; init; }

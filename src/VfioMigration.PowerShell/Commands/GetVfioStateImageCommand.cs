@@ -1,9 +1,14 @@
 using System.Management.Automation;
 using VfioMigration.Images;
+using VfioMigration.Sources;
 
 namespace VfioMigration.PowerShell.Commands;
 
-/// <summary>Reads image files and verifies them whole, with no device involved. Each file stands alone: a damaged or unreadable one is an error for that file, and the others are still read.</summary>
+/// <summary>
+/// Reads image files and verifies them whole, with no device involved; a QEMU migration stream or libvirt save
+/// file yields one object per VFIO device section in it. Each file stands alone: a damaged or unreadable one is an
+/// error for that file, and the others are still read.
+/// </summary>
 [Cmdlet(VerbsCommon.Get, "VfioStateImage", DefaultParameterSetName = ByPath)]
 [OutputType(typeof(VfioStateImage))]
 public sealed class GetVfioStateImageCommand : VfioCmdlet
@@ -35,9 +40,10 @@ public sealed class GetVfioStateImageCommand : VfioCmdlet
             if (Cancellation.IsCancellationRequested) return;
             try
             {
-                var image = StateImageInspector.Inspect(file, out var damage, Cancellation);
-                WriteObject(image);
-                if (damage is not null) WriteVfioError(damage, image);
+                var images = DeviceStateSources.Inspect(file, out var damage, Cancellation);
+                if (images.Count == 0) WriteVerbose($"{file}: the QEMU stream holds no VFIO device section.");
+                foreach (var image in images) WriteObject(image);
+                if (damage is not null) WriteVfioError(damage, images[0]);
             }
             catch (VfioMigrationException e) { WriteVfioError(e, file); }
             catch (IOException e) { WriteVfioError(FileSystemError.From(e, file, "reading the image", writing: false), file); }

@@ -28,6 +28,14 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceSetCmdlet
     private readonly List<(string Path, bool Literal)> _paths = new();
     private bool _pathsFromCommandLine;
 
+    /// <summary>
+    /// For a QEMU migration stream or libvirt save file: the VFIO section to restore, by its guest PCI address
+    /// ("0000:00:04.0") or idstr ("0000:00:04.0/vfio"). Not needed when the file has one VFIO section.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Section { get; set; }
+
     /// <summary>Start the devices (Running) after the restore instead of leaving them stopped.</summary>
     [Parameter]
     public SwitchParameter Start { get; set; }
@@ -114,7 +122,7 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceSetCmdlet
                     if (holds && !this.ConfirmLoss(Force, address, $"{address} holds state restored earlier that no save has captured; restoring {images[i]} replaces it.",
                             "Replace restored device state", ref yesToAll, ref noToAll))
                         continue;
-                    targets.Add(new RestoreTarget(session.Migration(address), session.Describe(devices[i]), images[i]));
+                    targets.Add(new RestoreTarget(session.Migration(address), session.Describe(devices[i]), images[i], Section));
                 }
                 catch (VfioMigrationException e) { WriteVfioError(e, address); }
             }

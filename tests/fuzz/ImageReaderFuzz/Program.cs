@@ -3,22 +3,56 @@ using VfioMigration.Backends.Simulated;
 using VfioMigration.Images;
 using VfioMigration.Operations;
 using VfioMigration.Protocol;
+using VfioMigration.Qemu;
+using VfioMigration.Tests;
 
-// afl++ feeds one input per run through stdin/shared memory; everything but StateImageException is a crash.
+// Two targets: "image" (the state image reader, the default) and "qemu" (the QEMU migration stream reader).
+// afl++ feeds one input per run through stdin/shared memory; everything but the reader's own error is a crash.
+string target = args.FirstOrDefault(a => a is "image" or "qemu") ?? "image";
+args = args.Where(a => a is not ("image" or "qemu")).ToArray();
+Action<Stream> run = target == "qemu" ? ReadQemu : Read;
 if (args is ["seeds", var directory])
 {
-    WriteSeeds(directory);
+    if (target == "qemu") WriteQemuSeeds(directory); else WriteSeeds(directory);
     return;
 }
 if (args is ["check", var file])
 {
     // Replays one input (a crash afl found) outside the fuzzer, with the exception shown.
     using var input = File.OpenRead(file);
-    Read(input);
+    run(input);
     Console.WriteLine("no crash");
     return;
 }
-Fuzzer.OutOfProcess.Run(Read);
+Fuzzer.OutOfProcess.Run(run);
+
+static void ReadQemu(Stream stream)
+{
+    var copy = new MemoryStream();
+    stream.CopyTo(copy);
+    var bytes = copy.ToArray();
+    try
+    {
+        var input = new QemuStreamInput { Path = "fuzz", Length = bytes.Length, Open = () => new MemoryStream(bytes, writable: false) };
+        var contents = QemuStreamReader.Read(input, extract: 2, onData: _ => { });
+        foreach (var s in contents.VfioSections) _ = (s.Problem, s.GuestAddress, s.Config);
+    }
+    catch (QemuStreamException)
+    {
+        // A refused stream is the reader doing its job.
+    }
+}
+
+// Small streams of the documented layout: one mtty device (RAM, a described device, the VFIO parts), one cut short.
+static void WriteQemuSeeds(string directory)
+{
+    Directory.CreateDirectory(directory);
+    var (stream, builder) = QemuStreamBuilder.Mtty(new byte[] { 1, 2, 3, 4 }, new byte[] { 5, 6, 7, 8, 9, 10 });
+    File.WriteAllBytes(Path.Combine(directory, "mtty.mig"), stream);
+    var b = new QemuStreamBuilder();
+    b.VfioStart(2, "0000:00:05.0/vfio").VfioData(2, false, QemuStreamBuilder.ConfigLoadReady, new byte[] { 1 }).VfioConfig(2, "0000:00:05.0/vfio", 0x10de, 0x2330, 256);
+    File.WriteAllBytes(Path.Combine(directory, "incomplete.mig"), b.Finish());
+}
 
 static void Read(Stream stream)
 {

@@ -1,0 +1,150 @@
+using System.Buffers.Binary;
+using System.Text.Json;
+
+namespace VfioMigration.Qemu;
+
+/// <summary>
+/// The JSON description QEMU writes after the end-of-stream byte (<c>00</c>, then <c>06</c>, be32 length, JSON): it
+/// records, for every non-iterable section, the bytes each field was written with. Sections carry no length, so
+/// this is what sizes them (migration/vmstate.c: a field's <c>size</c> is the bytes one element was written with,
+/// <c>array_len</c> how many equal elements it stands for; a subsection follows its parent's fields as
+/// <c>05</c>, u8 name length, name, be32 version, then its own fields). An old-style section (no VMState, such as
+/// a VFIO device's config part) is described by its total <c>size</c> alone.
+/// </summary>
+internal sealed class VmDescription : IDisposable
+{
+    private readonly Dictionary<(string Name, long Instance), JsonElement> _devices;
+    private readonly JsonDocument _document;
+
+    private VmDescription(JsonDocument document, long eofOffset, int pageSize, Dictionary<(string, long), JsonElement> devices, JsonElement? configuration)
+    {
+        _document = document;
+        EofOffset = eofOffset;
+        PageSize = pageSize;
+        _devices = devices;
+        Configuration = configuration;
+    }
+
+    /// <summary>Where the end-of-stream byte is: the walk must meet it exactly there.</summary>
+    public long EofOffset { get; }
+    /// <summary>The target page size RAM page addresses are aligned to (flags live below it).</summary>
+    public int PageSize { get; }
+    /// <summary>The configuration section's description (QEMU 9.1+ writes one), or null.</summary>
+    public JsonElement? Configuration { get; }
+    public int DeviceCount => _devices.Count;
+
+    public void Dispose() => _document.Dispose();
+
+    /// <summary>
+    /// Finds and parses the description in the last bytes of a stream of <paramref name="length"/> bytes:
+    /// <paramref name="tail"/> are its last bytes (at most <see cref="QemuStreamFormat.MaxDescriptionBytes"/> + 6).
+    /// JSON holds no NUL byte, so the end-of-stream byte is at most four bytes before the last NUL, and the length
+    /// after it must reach the end exactly.
+    /// </summary>
+    public static VmDescription Locate(ReadOnlySpan<byte> tail, long length, string path, long reportBase, string where)
+    {
+        long tailStart = length - tail.Length;
+        // JSON holds no NUL, so the last NUL is the end byte or in the be32 length after it: try those five places.
+        int last = tail.LastIndexOf((byte)0), eof = last;
+        for (int e = last; e >= Math.Max(0, last - 4); e--)
+        {
+            if (tail.Length - e >= 6 && tail[e] == 0 && tail[e + 1] == QemuStreamFormat.DescriptionMarker &&
+                BinaryPrimitives.ReadUInt32BigEndian(tail[(e + 2)..]) == tail.Length - e - 6) { eof = e; break; }
+        }
+        string missing = "the stream has no JSON description of its sections at its end, so the sections, which carry no length, cannot be walked: " +
+                         "the stream is truncated, or QEMU wrote it without one (a machine type with suppress-vmdesc)";
+        if (eof < 0 || tail.Length - eof < 6 || tail[eof + 1] != QemuStreamFormat.DescriptionMarker)
+            throw new QemuStreamException(path + where, missing + ".", VfioErrors.QemuStreamTruncated);
+        uint jsonLength = BinaryPrimitives.ReadUInt32BigEndian(tail[(eof + 2)..]);
+        var json = tail[(eof + 6)..];
+        if (jsonLength != json.Length)
+            throw new QemuStreamException(path + where, $"{missing} (the description's length field says {jsonLength} bytes, {json.Length} follow it).",
+                VfioErrors.QemuStreamTruncated, reportBase + tailStart + eof + 2);
+        JsonDocument document;
+        try { document = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { MaxDepth = 256 }); }
+        catch (JsonException e)
+        {
+            throw new QemuStreamException(path + where, $"the JSON description at the end of the stream is not valid JSON: {e.Message}", VfioErrors.QemuStreamInvalid, reportBase + tailStart + eof + 6);
+        }
+        try
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("devices", out var devices) || devices.ValueKind != JsonValueKind.Array)
+                throw new QemuStreamException(path + where, "the JSON description at the end of the stream has no 'devices' list.", VfioErrors.QemuStreamInvalid, reportBase + tailStart + eof + 6);
+            int pageSize = root.TryGetProperty("page_size", out var ps) && ps.TryGetInt32(out int p) ? p : 4096;
+            if (pageSize < 512 || pageSize > 1 << 20 || (pageSize & (pageSize - 1)) != 0)
+                throw new QemuStreamException(path + where, $"the description's page_size {pageSize} is not a power of two from 512 to 1 MiB.", VfioErrors.QemuStreamInvalid);
+            var map = new Dictionary<(string, long), JsonElement>();
+            foreach (var d in devices.EnumerateArray())
+            {
+                if (d.ValueKind != JsonValueKind.Object || !d.TryGetProperty("name", out var n) || n.ValueKind != JsonValueKind.String ||
+                    !d.TryGetProperty("instance_id", out var i) || !i.TryGetInt64(out long instance))
+                    throw new QemuStreamException(path + where, "a device of the JSON description has no name or instance_id.", VfioErrors.QemuStreamInvalid);
+                map[(n.GetString()!, instance)] = d;
+            }
+            JsonElement? configuration = root.TryGetProperty("configuration", out var c) && c.ValueKind == JsonValueKind.Object ? c : null;
+            return new VmDescription(document, tailStart + eof, pageSize, map, configuration);
+        }
+        catch
+        {
+            document.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Whether the description has the section (name, instance).</summary>
+    public bool TryGet(string idstr, long instance, out JsonElement device) => _devices.TryGetValue((idstr, instance), out device);
+
+    /// <summary>An old-style section's total size, or null when it is described field by field.</summary>
+    public static ulong? OldStyleSize(JsonElement device, StreamCursor c, string idstr) =>
+        device.TryGetProperty("fields", out _) ? null : device.TryGetProperty("size", out var s) ? Size(s, c, $"the description of '{idstr}'") : null;
+
+    /// <summary>Passes over one section's body as its description sizes it, checking each subsection's header.</summary>
+    public static void SkipBody(StreamCursor c, JsonElement description, string idstr, int depth = 0)
+    {
+        if (depth > 64) throw c.Error($"the description of '{idstr}' nests subsections more than 64 deep.", c.Position);
+        if (description.ValueKind != JsonValueKind.Object) throw c.Error($"the description of '{idstr}' is not an object.", c.Position);
+        if (!description.TryGetProperty("fields", out var fields))
+        {
+            if (OldStyleSize(description, c, idstr) is { } size) { c.Skip(size, $"section '{idstr}'"); return; }
+            throw c.Error($"the description of '{idstr}' has neither fields nor a size, so its section cannot be walked.", c.Position);
+        }
+        if (fields.ValueKind != JsonValueKind.Array) throw c.Error($"the description of '{idstr}' has a 'fields' that is not a list.", c.Position);
+        foreach (var field in fields.EnumerateArray())
+        {
+            string name = field.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : "?";
+            string what = $"field '{name}' of '{idstr}'";
+            if (!field.TryGetProperty("size", out var s)) throw c.Error($"the description of {what} has no size.", c.Position);
+            ulong size = Size(s, c, what);
+            ulong count = field.TryGetProperty("array_len", out var a) ? Size(a, c, what + " (array_len)") : 1;
+            ulong total;
+            try { total = checked(size * count); }
+            catch (OverflowException) { throw c.Error($"the description of {what} sizes it past any file ({size} x {count} bytes).", c.Position); }
+            c.Skip(total, what);
+        }
+        if (!description.TryGetProperty("subsections", out var subsections)) return;
+        if (subsections.ValueKind != JsonValueKind.Array) throw c.Error($"the description of '{idstr}' has a 'subsections' that is not a list.", c.Position);
+        foreach (var sub in subsections.EnumerateArray())
+        {
+            string expected = sub.ValueKind == JsonValueKind.Object && sub.TryGetProperty("vmsd_name", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
+            long at = c.Position;
+            byte type = c.U8($"the subsection marker of '{idstr}'");
+            if (type != QemuStreamFormat.Subsection)
+                throw c.Error($"section '{idstr}' should continue with subsection '{expected}' (byte 05), but byte {type:x2} is there.", at);
+            string name = c.ShortText($"a subsection name of '{idstr}'");
+            if (name != expected)
+                throw c.Error($"section '{idstr}' has subsection '{name}' where its description says '{expected}'.", at);
+            uint version = c.U32($"the version of subsection '{name}'");
+            if (sub.TryGetProperty("version", out var dv) && dv.TryGetInt64(out long described) && described != version)
+                throw c.Error($"subsection '{name}' has version {version}, its description version {described}.", at);
+            SkipBody(c, sub, name, depth + 1);
+        }
+    }
+
+    private static ulong Size(JsonElement value, StreamCursor c, string what)
+    {
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out long n) || n < 0)
+            throw c.Error($"the size of {what} in the description is not a whole number of bytes.", c.Position);
+        return (ulong)n;
+    }
+}

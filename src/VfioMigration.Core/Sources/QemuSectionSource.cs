@@ -1,0 +1,132 @@
+using System.IO.Hashing;
+using VfioMigration.Images;
+using VfioMigration.Libvirt;
+using VfioMigration.Protocol;
+using VfioMigration.Qemu;
+
+namespace VfioMigration.Sources;
+
+/// <summary>
+/// A VFIO section of a QEMU migration stream (Qemu/) or of a libvirt save file (Libvirt/) as a restore source:
+/// the whole stream is walked and the section must be complete; its identity is its config space's vendor and
+/// device id; its bytes are the pre-copy chunks then the stop-copy chunks, checked against the XXH128 of the walk.
+/// </summary>
+internal sealed class QemuSectionSource : IDeviceStateSource
+{
+    private readonly QemuStreamInput _input;
+    private readonly QemuVfioSection _section;
+
+    private QemuSectionSource(QemuStreamInput input, QemuVfioSection section, VfioStateImage description)
+    {
+        _input = input;
+        _section = section;
+        Description = description;
+    }
+
+    public string Path => _input.Path;
+    public VfioStateImage Description { get; }
+    public MigrationProtocol Protocol => MigrationProtocol.V2;
+
+    /// <summary>The file's QEMU stream, and the libvirt save around it when there is one.</summary>
+    internal static (QemuStreamInput Input, LibvirtSaveFile? Save, string Format) Input(string full, ReadOnlySpan<byte> prefix, long fileBytes)
+    {
+        if (LibvirtSaveHeader.Is(prefix))
+        {
+            var save = LibvirtSaveFile.Open(full);
+            return (save.Input, save, "LibvirtSave");
+        }
+        return (QemuStreamFile.Input(full, fileBytes), null, "QemuStream");
+    }
+
+    /// <summary>Every VFIO section of the file, described; a stream that cannot be walked throws.</summary>
+    public static IReadOnlyList<VfioStateImage> Inspect(string full, ReadOnlySpan<byte> prefix, long fileBytes, CancellationToken cancellationToken)
+    {
+        var (input, save, format) = Input(full, prefix, fileBytes);
+        var contents = QemuStreamReader.Read(input, cancellationToken: cancellationToken);
+        return contents.VfioSections.Select(s => Describe(full, fileBytes, format, contents, s, save)).ToArray();
+    }
+
+    /// <summary>
+    /// Walks the whole file and picks the VFIO section named by <paramref name="section"/> (its idstr or guest
+    /// address), or the only one; a missing, ambiguous or incomplete section is refused.
+    /// </summary>
+    public static QemuSectionSource Open(string full, ReadOnlySpan<byte> prefix, long fileBytes, string? section, CancellationToken cancellationToken)
+    {
+        var (input, save, format) = Input(full, prefix, fileBytes);
+        var contents = QemuStreamReader.Read(input, cancellationToken: cancellationToken);
+        var sections = contents.VfioSections;
+        string names = string.Join(", ", sections.Select(s => s.GuestAddress));
+        QemuVfioSection chosen;
+        if (section is null)
+        {
+            if (sections.Count != 1)
+                throw new VfioMigrationException(sections.Count == 0
+                    ? $"{full}: the stream holds no VFIO device section."
+                    : $"{full}: the stream holds {sections.Count} VFIO device sections ({names}); name one by its guest address.", VfioErrors.QemuSectionNotFound);
+            chosen = sections[0];
+        }
+        else
+        {
+            chosen = sections.FirstOrDefault(s => string.Equals(s.IdStr, section, StringComparison.OrdinalIgnoreCase) || string.Equals(s.GuestAddress, section, StringComparison.OrdinalIgnoreCase))
+                ?? throw new VfioMigrationException($"{full}: the stream has no VFIO section '{section}'; its VFIO sections are: {(names.Length > 0 ? names : "none")}.", VfioErrors.QemuSectionNotFound);
+        }
+        if (chosen.Problem is { } problem)
+            throw new QemuStreamException(full, $"VFIO section '{chosen.IdStr}' is not a whole device state: {problem}.", VfioErrors.QemuStreamTruncated);
+        return new QemuSectionSource(input, chosen, Describe(full, fileBytes, format, contents, chosen, save));
+    }
+
+    public (string Field, string? Saved, string? Device)? Mismatch(VfioDevice target)
+    {
+        var id = target.Identity;
+        if (id.Kind != VfioDeviceKind.Pci) return ("kind", VfioDeviceKind.Pci.ToString(), id.Kind.ToString());
+        if (!Same(_section.Config?.VendorId, id.VendorId)) return ("vendorId", _section.Config?.VendorId, id.VendorId);
+        if (!Same(_section.Config?.DeviceId, id.DeviceId)) return ("deviceId", _section.Config?.DeviceId, id.DeviceId);
+        return null;
+    }
+
+    /// <summary>The section's bytes from a new walk of the whole stream, hashed on the way and compared with the verified walk.</summary>
+    public void Feed(ChunkHandler sink, CancellationToken cancellationToken)
+    {
+        var hash = new XxHash128();
+        QemuStreamReader.Read(_input, _section.SectionId, chunk => { hash.Append(chunk); sink(chunk); }, cancellationToken);
+        if (Convert.ToHexString(hash.GetCurrentHash()).ToLowerInvariant() != _section.Checksum)
+            throw new QemuStreamException(Path, $"VFIO section '{_section.IdStr}' changed while it was being restored.", VfioErrors.ImageChecksumMismatch);
+    }
+
+    /// <summary>The one place a QEMU section becomes the output object.</summary>
+    internal static VfioStateImage Describe(string full, long fileBytes, string format, QemuStreamContents contents, QemuVfioSection s, LibvirtSaveFile? save)
+    {
+        string? host = save?.Domain.HostDeviceFor(s.GuestAddress);
+        string? problem = s.Problem ?? (save?.Header.Partial == true ? "the libvirt save did not finish (LibvirtQemudPart)" : null);
+        return new VfioStateImage
+        {
+            Path = full,
+            DeviceName = host ?? s.GuestAddress,
+            Kind = VfioDeviceKind.Pci,
+            VendorId = s.Config?.VendorId,
+            DeviceId = s.Config?.DeviceId,
+            SubsystemVendorId = s.Config?.SubsystemVendorId,
+            SubsystemId = s.Config?.SubsystemId,
+            ClassCode = s.Config?.ClassCode,
+            Protocol = MigrationProtocol.V2,
+            Created = File.GetLastWriteTimeUtc(full),
+            SaveMode = s.PreCopyBytes > 0 ? "live" : "stop-copy",
+            FormatVersion = (int)QemuStreamFormat.StreamVersion,
+            DataBytes = s.DataBytes,
+            FileBytes = fileBytes,
+            Checksum = s.Checksum,
+            PreCopyRounds = s.PreCopyChunks,
+            PreCopyBytes = s.PreCopyBytes,
+            StopCopyBytes = s.StopCopyBytes,
+            SourceFormat = format,
+            Section = s.IdStr,
+            HostDevice = host,
+            MachineType = contents.MachineType,
+            IsComplete = s.IsComplete,
+            IsValid = problem is null,
+            Problem = problem,
+        };
+    }
+
+    private static bool Same(string? a, string? b) => string.Equals(a ?? "", b ?? "", StringComparison.OrdinalIgnoreCase);
+}
