@@ -169,7 +169,9 @@ New-VfioSimulatedDevice -Address 0000:07:00.0 -Capabilities P2P, PreCopy -Defect
             $eof = $cases | Where-Object { $_.name -like '*0000:07:00.0*data.stopcopy-eof*' }
             $eof.failure.message | Should -BeLike '*Observed:*ENOMSG*Required:*Source:*'
             @($cases | Where-Object { $_.name -like '*0000:5e:00.1*' -and $_.failure }).Count | Should -Be 0
-            @($cases | Where-Object { $_.name -like '*0000:5e:00.1*data.precopy*' -and $_.skipped }).Count | Should -Be 2
+            @($cases | Where-Object { $_.name -like '*0000:5e:00.1*data.precopy*' -and $_.name -notlike '*data.precopy-v2*' -and $_.skipped }).Count | Should -Be 2
+            # PRECOPY_INFOv2 without PRE_COPY: the refusal is checked, the other four rules do not apply.
+            @($cases | Where-Object { $_.name -like '*0000:5e:00.1*data.precopy-v2*' -and $_.skipped }).Count | Should -Be 4
         } finally { Remove-Item -LiteralPath $xml -ErrorAction SilentlyContinue }
     }
 

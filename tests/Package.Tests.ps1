@@ -161,7 +161,7 @@ Describe 'Installed with the README''s commands, in a scratch scope' {
         $described.Count | Should -BeGreaterThan 0
         @($script:Facts.Formats) | Should -Be $described
         $script:Facts.Table | Should -Match '(?m)^-+ +-+'
-        $script:Facts.Table | Should -Match 'mlx5_vfio_pci'
+        $script:Facts.Table | Should -Match '(?m)^Name +State +Protocol +Capabilities +HeldBy'
     }
 
     It 'changed nothing of this machine''s modules or PSResourceGet settings, nor added anything to the work tree' {

@@ -36,6 +36,11 @@ public sealed class ExampleTests : IDisposable
         Assert.Contains("PeerQuiesceUnsupported", text);
         Assert.Contains("Recommendation: Use -SkipQuiesceCheck", text);
         Assert.Contains("WARNING: 0000:5e:00.1 (in Running) cannot quiesce", text);
+        // NDMA's two readings: the suite reports each, and the peer-to-peer quiesce holds under both.
+        Assert.Contains("0000:42:00.0 ndma.reading: Passed. in 0x9 the device started no DMA into guest memory in 50 steps: the RFC's reading", text);
+        Assert.Matches(@"0000:43:00\.0 ndma\.reading: Passed\. in 0x9 the device started \d+ DMA writes into guest memory in 50 steps: the NOP2P reading", text);
+        Assert.Contains("0000:42:00.0 ndma.p2p-quiesced: Passed.", text);
+        Assert.Contains("0000:43:00.0 ndma.p2p-quiesced: Passed.", text);
         Assert.All(_ps.Ok("Get-VfioDevice -Simulated -MigrationCapable").Select(o => ((VfioDevice)o.BaseObject).State.ToString()), s => Assert.Equal("Running", s));
     }
 

@@ -201,5 +201,20 @@ public sealed partial class ConformanceSuite
         });
         Check(62, "ndma.p2p-quiesced", area, "0x9 starts no peer-to-peer DMA; 0x1 does again", "no new P2P writes in 0x9",
             $"{NdmaSource} (\"no new DMA\"; narrowed to peer-to-peer in the RFC discussion, docs/protocol.md §2.2)", () => P2PQuiesceCheck(MigrationState.RunningP2P, () => _driver.RequestState(MigrationState.Running)));
+        Check(84, "ndma.reading", area, "Which reading of NDMA the device follows: the RFC's (no DMA) or NOP2P (no peer-to-peer DMA)",
+            "either reading; reported, not judged (the thread left it open)", $"{NdmaSource}; docs/protocol.md §2.2", () =>
+            {
+                if (_observer?.GuestWritesSent is null) return NotApplicable("DMA into guest memory cannot be observed on this device (a real device)");
+                int rc = V1WriteState(0x9);
+                if (rc != 0) return Fail($"write 0x9: {Rc(rc)}", "the NDMA state must be accepted");
+                ulong before = _observer.GuestWritesSent!.Value;
+                _observer.Advance(50);
+                ulong during = _observer.GuestWritesSent!.Value - before;
+                NdmaReading = during == 0 ? "RFC" : "NOP2P";
+                string obs = during == 0
+                    ? "in 0x9 the device started no DMA into guest memory in 50 steps: the RFC's reading (no DMA at all)"
+                    : $"in 0x9 the device started {during} DMA writes into guest memory in 50 steps: the NOP2P reading (only peer-to-peer DMA stops)";
+                return Pass(obs);
+            });
     }
 }

@@ -77,6 +77,12 @@ public sealed partial class ConformanceSuite
     /// </summary>
     public Func<IVfioDeviceTransport>? Reopen { get; init; }
 
+    /// <summary>
+    /// v1 with NDMA, where DMA can be observed: which reading of NDMA the device follows, "RFC" (no DMA at all) or
+    /// "NOP2P" (only peer-to-peer DMA stops; docs/protocol.md §2.2, checklist 84); null otherwise.
+    /// </summary>
+    public string? NdmaReading { get; private set; }
+
     /// <summary>The protocol the device speaks, once <see cref="Run"/> has found out.</summary>
     public MigrationProtocol Protocol { get; private set; }
 

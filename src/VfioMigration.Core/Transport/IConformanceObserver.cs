@@ -15,6 +15,9 @@ public interface IConformanceObserver
     /// <summary>Peer-to-peer writes the device has started; null if it has no peer or they cannot be counted.</summary>
     ulong? PeerWritesSent { get; }
 
+    /// <summary>DMA writes into guest memory the device has started; null if they cannot be counted.</summary>
+    ulong? GuestWritesSent { get; }
+
     /// <summary>Lets the device work for <paramref name="steps"/> units, as time passing would.</summary>
     void Advance(int steps);
 

@@ -34,8 +34,9 @@ internal sealed class ProcessHolders
     {
         var found = new List<Process>();
         int unreadable = 0, seen = 0;
-        IEnumerable<string> dirs;
-        try { dirs = Directory.EnumerateDirectories(_proc); }
+        string[] dirs;
+        // Listed at once: processes come and go while they are read.
+        try { dirs = Directory.GetDirectories(_proc); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return (found, 1); }
         foreach (var dir in dirs)
         {

@@ -20,6 +20,11 @@ internal sealed class SimulatedConformanceObserver : IConformanceObserver
         get { lock (_device.SyncRoot) return _device.Model.Peer is null ? null : _device.Model.PeerWritesSent; }
     }
 
+    public ulong? GuestWritesSent
+    {
+        get { lock (_device.SyncRoot) return _device.Model.GuestWritesSent; }
+    }
+
     public void Advance(int steps) => _device.Advance(steps);
 
     public byte[]? CaptureState()

@@ -40,6 +40,8 @@ public abstract class SimulatedDeviceModel
     public ReadOnlySpan<uint> Registers => _registers;
     public ulong Steps { get; private set; }
     public ulong PeerWritesSent { get; private set; }
+    /// <summary>DMA writes into guest memory the device has started.</summary>
+    public ulong GuestWritesSent { get; private set; }
     public ulong PeerWritesReceived { get; private set; }
     /// <summary>Peer-to-peer writes that arrived while this device was frozen: the multi-device hazard, counted.</summary>
     public ulong PeerWritesLost { get; private set; }
@@ -62,6 +64,7 @@ public abstract class SimulatedDeviceModel
         if (RunLevel is RunLevel.Running or RunLevel.NoPeerToPeer)
         {
             long iova = Random.NextInt((int)(Guest.Size / DmaWriteSize)) * (long)DmaWriteSize;
+            GuestWritesSent++;
             _inFlight.Enqueue(new PendingWrite(null, iova, chunk.ToArray()));
         }
         if (RunLevel == RunLevel.Running && Peer is not null)

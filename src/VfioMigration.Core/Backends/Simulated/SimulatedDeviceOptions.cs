@@ -41,6 +41,8 @@ public sealed record SimulatedDeviceOptions
     public bool PreCopyEmptyReadReturnsZero { get; init; }
     /// <summary>v1: reproduce libvfio-user's restricted transition table and exact segment sizes (docs/protocol.md §1.8).</summary>
     public bool StrictV1 { get; init; }
+    /// <summary>v1 with Ndma: what the NDMA bit stops (the RFC's no DMA at all, or only peer-to-peer DMA).</summary>
+    public NdmaReading NdmaReading { get; init; } = NdmaReading.Rfc;
     /// <summary>v1: size of the migration region's data section.</summary>
     public int V1DataSectionSize { get; init; } = 64 * 1024;
     /// <summary>A failed transition (resume validation, ccw quiesce timeout) leaves the device in Error rather than where it was.</summary>

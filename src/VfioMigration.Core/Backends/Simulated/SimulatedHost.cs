@@ -104,6 +104,10 @@ public sealed partial class SimulatedHost
             why = "The v1 data section must be from 4 KiB to 16 MiB.";
         else if (o.IommuGroup < 0)
             why = "IOMMU group numbers are not negative.";
+        else if (o.NdmaReading != NdmaReading.Rfc && !(o.Protocol == MigrationProtocol.V1 && o.Capabilities.HasFlag(MigrationCapabilities.Ndma)))
+            why = $"The NDMA reading {o.NdmaReading} needs a v1 device with the Ndma capability.";
+        else if (o.PreCopyReinitAfterBytes is { } reinit && (reinit < 0 || o.Protocol != MigrationProtocol.V2 || !o.Capabilities.HasFlag(MigrationCapabilities.PreCopy)))
+            why = "A pre-copy re-init needs a v2 device with PreCopy and a byte count of 0 or more.";
         why ??= DefectiveTransport.Problem(o);
         if (why is not null) throw new VfioMigrationException(why, VfioErrors.InvalidSimulatedDevice, o.Address);
     }

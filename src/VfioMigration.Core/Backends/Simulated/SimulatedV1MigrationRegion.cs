@@ -243,8 +243,10 @@ internal sealed class SimulatedV1MigrationRegion
         DeviceState = (DeviceState & ~0xFu) | 0x6;
     }
 
-    private static RunLevel RunLevelOf(uint bits) =>
-        (bits & 0x1) == 0 ? RunLevel.Stopped : (bits & 0x8) != 0 ? RunLevel.NoDma : RunLevel.Running;
+    private RunLevel RunLevelOf(uint bits) =>
+        (bits & 0x1) == 0 ? RunLevel.Stopped
+        : (bits & 0x8) == 0 ? RunLevel.Running
+        : _device.Options.NdmaReading == NdmaReading.NoPeerToPeer ? RunLevel.NoPeerToPeer : RunLevel.NoDma;
 
     /// <summary>libvfio-user's v1 table (docs/protocol.md §1.8), including its quirks: 0x3→0x3 refused, a write of 0x6 accepted there but not here.</summary>
     private static bool StrictTableAllows(uint from, uint to) => (from, to) switch

@@ -61,6 +61,14 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
     [Parameter]
     public SwitchParameter StrictV1 { get; set; }
 
+    /// <summary>
+    /// v1 with Ndma: what the NDMA bit stops. Rfc (the default): no DMA at all, as the December 2021 RFC wrote it.
+    /// NoPeerToPeer: only peer-to-peer DMA, the reading its discussion ended with ("maybe should be NOP2P"); DMA
+    /// into guest memory goes on until the device stops.
+    /// </summary>
+    [Parameter]
+    public NdmaReading NdmaReading { get; set; } = NdmaReading.Rfc;
+
     [Parameter]
     public SwitchParameter NoReset { get; set; }
 
@@ -68,7 +76,9 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
     /// Defective driver personalities the device plays, to rehearse Test-VfioMigrationConformance: NotRunningAfterOpen,
     /// ResetKeepsState, ResetKeepsDataFd, FailedSetLeavesStrayState, PreCopyInitialBytesGrow, PreCopyInfoOmitsQueuedData, StopCopyEndsWithEnomsg,
     /// AcceptsTruncatedStream, DataSizeWrong, V1SpontaneousStateChange, QuiesceLeaksP2P, UndefinedMigrationFlags,
-    /// ProbeWritesBack, SameStateSetFails, ArgszUnchecked, DmaLoggingRepeatedStart. A defect the device cannot play
+    /// ProbeWritesBack, SameStateSetFails, ArgszUnchecked, DmaLoggingRepeatedStart, and for PRECOPY_INFOv2 (kernel 7.3)
+    /// PrecopyInfoV2ProbeRefused, PrecopyInfoV2WithoutPreCopy, PrecopyFlagsEchoedAfterOptIn, ReinitWithoutOptIn,
+    /// PrecopyOptInSurvivesClose. A defect the device cannot play
     /// (a v1 defect on a v2 device, QuiesceLeaksP2P without P2P or Ndma) is an InvalidSimulatedDevice error.
     /// </summary>
     [Parameter]
@@ -92,6 +102,7 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
             PciIdentity = new PciIdentity(Hex(VendorId), Hex(DeviceId), Hex(VendorId), 0, 0x020000),
             DmaLogging = DmaLogging,
             StrictV1 = StrictV1,
+            NdmaReading = NdmaReading,
             SupportsReset = !NoReset,
             Defects = Defect,
         };
