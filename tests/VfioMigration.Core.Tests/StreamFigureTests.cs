@@ -41,7 +41,9 @@ public class StreamFigureTests
         var o = Assert.Single(DeviceSetSaver.Save(new[] { f.Save(a.Address, "cut.vfiostate") }, new SaveOptions { Live = live }, false, false));
         Assert.True(o.Succeeded, o.Error?.Message);
         Assert.Equal(cut, o.Image!.DataBytes);
-        var warning = Assert.Single(o.Warnings!);
+        // A live save cut in pre-copy also leaves initial data unsent, which the pre-copy check says on its own.
+        var warning = Assert.Single(o.Warnings!, w => w.Contains("MIG_DATA_SIZE", StringComparison.Ordinal));
+        Assert.All(o.Warnings!, w => Assert.True(w.Contains("MIG_DATA_SIZE", StringComparison.Ordinal) || (live && w.Contains("initial data still unsent", StringComparison.Ordinal)), w));
         Assert.Contains(a.Address, warning);
         Assert.Contains("MIG_DATA_SIZE", warning);
         Assert.Matches(@"\b\d{4,}\b.*\b\d{4,}\b", warning);
