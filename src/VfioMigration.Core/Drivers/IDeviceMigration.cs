@@ -41,6 +41,13 @@ public interface IDeviceMigration : IDisposable
     void Reset();
 
     /// <summary>
+    /// Why a VFIO_DEVICE_RESET cannot help this device now, as a phrase for an error, or null when one may: the
+    /// device offers no reset (VFIO_DEVICE_GET_INFO without VFIO_DEVICE_FLAGS_RESET), or the last reset tried
+    /// failed. Errors and readiness recommend a reset only when this is null.
+    /// </summary>
+    string? ResetUnavailable { get; }
+
+    /// <summary>
     /// Whether the device can log its own DMA (v2 features 6-8, DMA_LOGGING_START/STOP/REPORT), asked with a
     /// VFIO_DEVICE_FEATURE PROBE that changes nothing; false for v1 and unmigratable devices and when the probe fails.
     /// </summary>

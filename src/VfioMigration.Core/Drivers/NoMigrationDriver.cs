@@ -8,11 +8,18 @@ public sealed class NoMigrationDriver : IDeviceMigration
 {
     private readonly Transport.IVfioDeviceTransport _transport;
 
-    public NoMigrationDriver(Transport.IVfioDeviceTransport transport) => _transport = transport;
+    private readonly DeviceReset _reset;
+
+    public NoMigrationDriver(Transport.IVfioDeviceTransport transport)
+    {
+        _transport = transport;
+        _reset = new DeviceReset(new Transport.CheckedDeviceCalls(transport));
+    }
 
     public string Address => _transport.Address;
     public MigrationProtocol Protocol => MigrationProtocol.None;
     public Func<string?>? WhatResetLoses { get; set; }
+    public string? ResetUnavailable => _reset.Unavailable;
     public MigrationCapabilities Capabilities => MigrationCapabilities.None;
 
     public static string Explanation =>
@@ -31,7 +38,7 @@ public sealed class NoMigrationDriver : IDeviceMigration
 
     public void Reset()
     {
-        int rc = _transport.Reset();
+        int rc = _reset.Run();
         if (rc < 0) throw new Transport.VfioCallException(Address, "VFIO_DEVICE_RESET", -rc);
     }
 

@@ -18,10 +18,12 @@ internal sealed class V2MigrationDriver : IDeviceMigration
     private IMigrationDataChannel? _session;
     private MigrationState _sessionState;
     private bool _checkedFoundState;
+    private readonly DeviceReset _reset;
 
     public V2MigrationDriver(CheckedDeviceCalls calls, MigrationCapabilities flags, ILogger<V2MigrationDriver> logger)
     {
         _calls = calls;
+        _reset = new DeviceReset(calls);
         Capabilities = flags;
         _logger = logger;
     }
@@ -29,6 +31,7 @@ internal sealed class V2MigrationDriver : IDeviceMigration
     public string Address => _calls.Address;
     public MigrationProtocol Protocol => MigrationProtocol.V2;
     public Func<string?>? WhatResetLoses { get; set; }
+    public string? ResetUnavailable => _reset.Unavailable;
     public MigrationCapabilities Capabilities { get; }
     public bool HasOpenSession => _session is not null;
 
@@ -87,7 +90,7 @@ internal sealed class V2MigrationDriver : IDeviceMigration
         if (found == MigrationState.Resuming)
         {
             action = "aborted the abandoned resume with VFIO_DEVICE_RESET";
-            rc = _calls.Transport.Reset();
+            rc = _reset.Run();
         }
         else
         {
@@ -101,7 +104,7 @@ internal sealed class V2MigrationDriver : IDeviceMigration
         if (rc < 0 || now is not { } n || IsSessionState(n))
             throw new MigrationTransitionException(Address, found, to,
                 $"the device was found in {found} with no migration data fd of this process (another process left the session), and ending that session failed ({(rc < 0 ? Errno.Name(-rc) : $"the device is still in {now?.ToString() ?? "an unreadable state"}")}); {(found == MigrationState.Resuming ? "a resume can only be aborted by a reset" : "a reset returns it to Running")}.",
-                now, now is { } s ? TransitionPlanner.ReachableFrom(s, Capabilities) : Array.Empty<MigrationState>(), Array.Empty<MigrationArc>(), VfioErrors.AbandonedSession, rc < 0 ? -rc : Errno.EINVAL);
+                now, now is { } s ? TransitionPlanner.ReachableFrom(s, Capabilities) : Array.Empty<MigrationState>(), Array.Empty<MigrationArc>(), VfioErrors.AbandonedSession, rc < 0 ? -rc : Errno.EINVAL, _reset.Unavailable);
         return n;
     }
 
@@ -206,7 +209,7 @@ internal sealed class V2MigrationDriver : IDeviceMigration
     {
         string before;
         try { before = GetState().ToString(); } catch (VfioCallException) { before = "unknown"; }
-        int rc = _calls.Transport.Reset();
+        int rc = _reset.Run();
         CloseSession();
         CoreLog.DeviceReset(_logger, Address, before, rc < 0 ? Errno.Name(-rc) : "ok");
         _calls.Check(rc, "VFIO_DEVICE_RESET");

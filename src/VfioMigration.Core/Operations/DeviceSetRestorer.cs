@@ -61,17 +61,27 @@ internal static class DeviceSetRestorer
                 OperationCanceledException => new VfioMigrationException("Restore cancelled.", VfioErrors.RestoreCancelled, current?.Address, e),
                 _ => new VfioMigrationException($"reading the image failed: {e.Message}", VfioErrors.ImageReadFailed, current?.Address, e),
             };
-            foreach (var d in restores.Where(r => r.Touched).Select(r => r.Device))
+            // A partial resume is left only by a reset (vfio.h); a device without one, or whose reset fails, is
+            // told so with what is left, and is never told to reset again.
+            var resetFailed = new Dictionary<IDeviceMigration, string>();
+            var touched = restores.Where(r => r.Touched).Select(r => r.Device).ToHashSet();
+            foreach (var d in touched)
             {
-                try { d.Reset(); } catch (VfioMigrationException) { /* reported below through the state read back */ }
+                if (d.ResetUnavailable is { } none) { resetFailed[d] = $"it was not reset: no VFIO reset is possible ({none}); {DeviceReset.WhatIsLeft}"; continue; }
+                try { d.Reset(); }
+                catch (VfioMigrationException r) { resetFailed[d] = $"the reset (VFIO_DEVICE_RESET) that ends a partial resume failed: {r.Message.TrimEnd('.')}; no VFIO reset is possible now; {DeviceReset.WhatIsLeft}"; }
             }
             return targets.Select(t =>
             {
                 var now = t.Device.TryGetState();
-                string where = now is { } s ? $"The device was reset and is in {s}." : "The device's state could not be read after the reset.";
+                string state = now is { } s ? $"is in {s}" : "is in a state that could not be read";
+                string where = resetFailed.TryGetValue(t.Device, out var failure) ? $"Recovery: {failure}. The device {state}."
+                    : touched.Contains(t.Device) ? (now is { } r ? $"The device was reset and is in {r}." : "The device's state could not be read after the reset.")
+                    : $"The device was not touched and {state}.";
+                var remedy = FailureRecovery.RemedyAt(t.Device, now, touched.Contains(t.Device) ? MigrationState.Running : null, t.Device == current || current is null ? cause.Remedy : ErrorRemedy.None);
                 var error = t.Device == current || current is null
-                    ? new VfioMigrationException($"{Prefix(cause, t.Device.Address)} {where}", cause.Error, t.Device.Address, cause, cause.Remedy)
-                    : new VfioMigrationException($"{t.Device.Address}: not restored: restoring {current.Address} failed. {where}", VfioErrors.RestoreAborted, t.Device.Address, cause);
+                    ? new VfioMigrationException($"{Prefix(cause, t.Device.Address)} {where}", cause.Error, t.Device.Address, cause, remedy)
+                    : new VfioMigrationException($"{t.Device.Address}: not restored: restoring {current.Address} failed. {where}", VfioErrors.RestoreAborted, t.Device.Address, cause, remedy);
                 return new DeviceOutcome(t.Device.Address, null, error, now);
             }).ToArray();
         }

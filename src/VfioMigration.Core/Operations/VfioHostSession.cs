@@ -244,7 +244,8 @@ public sealed class VfioHostSession : IDisposable
             string cause = e is Transport.VfioCallException { Errno: Protocol.Errno.EINVAL or Protocol.Errno.ENOTTY }
                 ? " The device has no reset method the kernel can use (no FLR, PM reset or bus reset; VFIO_DEVICE_INFO does not set VFIO_DEVICE_FLAGS_RESET)."
                 : "";
-            throw new VfioMigrationException(e.Message + cause + now, e.Error, driver.Address, e, e.Remedy);
+            // Another reset is not the advice after a failed one: say what is left.
+            throw new VfioMigrationException($"{e.Message}{cause}{now} No VFIO reset is possible now; {DeviceReset.WhatIsLeft}.", e.Error, driver.Address, e, ErrorRemedy.ReleaseDevice);
         }
     }
 

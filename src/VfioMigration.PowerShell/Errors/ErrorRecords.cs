@@ -51,6 +51,7 @@ public static class ErrorRecords
     public static string? Wording(ErrorRemedy remedy) => remedy switch
     {
         ErrorRemedy.ResetDevice => "Reset-VfioDevice returns the device to Running.",
+        ErrorRemedy.ReleaseDevice => "No VFIO reset can help this device: close it (Remove-Module VfioMigration, or end this PowerShell session) so its driver starts it afresh when it is opened again, or unbind and rebind its driver.",
         ErrorRemedy.ReplaceFile => "Use -Force to replace it.",
         ErrorRemedy.OverrideIdentityCheck => "-SkipIdentityCheck restores anyway, unless the protocol differs.",
         ErrorRemedy.OverrideSetCheck => "-SkipSetCheck restores the images as given, without the set check.",
