@@ -16,6 +16,14 @@ public interface IDeviceMigration : IDisposable
     /// <summary>Reads the current state from the device (v2 GET; v1 device_state).</summary>
     MigrationState GetState();
 
+    /// <summary>
+    /// Reads the state without acting on it, for a look that must change nothing (an inventory, a readiness
+    /// check): a v2 device found in a session state with no data fd of this process (another process left the
+    /// session; mtty keeps its state across close) is reported as found, with <paramref name="leftByAnotherProcess"/>
+    /// true, and not taken over. <see cref="GetState"/> and every state change take it over instead.
+    /// </summary>
+    MigrationState ObserveState(out bool leftByAnotherProcess);
+
     /// <summary>v1 only: the raw device_state register, reserved bits included; null for other protocols.</summary>
     uint? ReadRawState();
 

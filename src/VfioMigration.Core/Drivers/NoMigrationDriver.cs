@@ -27,6 +27,11 @@ public sealed class NoMigrationDriver : IDeviceMigration
 
     public MigrationState GetState() =>
         throw new VfioMigrationException($"{Address}: has no migration state to read: {Explanation}.", VfioErrors.MigrationNotSupported, Address);
+    public MigrationState ObserveState(out bool leftByAnotherProcess)
+    {
+        leftByAnotherProcess = false;
+        return GetState();
+    }
     public uint? ReadRawState() => null;
     public TransitionPlan Plan(MigrationState current, MigrationState target) => TransitionPlan.Refuse(current, target, Explanation + ".");
     public TransitionResult RequestState(MigrationState target, CancellationToken cancellationToken = default) => throw NotSupported(target);

@@ -61,6 +61,13 @@ internal sealed class V1MigrationDriver : IDeviceMigration
     public MigrationCapabilities Capabilities => MigrationCapabilities.StopCopy | MigrationCapabilities.PreCopy
         | (NdmaCapable ? MigrationCapabilities.Ndma : MigrationCapabilities.None);
 
+    /// <summary>v1 has no session another process can leave behind that a read would end: the state as read.</summary>
+    public MigrationState ObserveState(out bool leftByAnotherProcess)
+    {
+        leftByAnotherProcess = false;
+        return GetState();
+    }
+
     public uint? ReadRawState() => _calls.ReadU32(_base + L.DeviceStateOffset, "device_state");
 
     public MigrationState GetState() => StateOf(ReadRawState()!.Value);

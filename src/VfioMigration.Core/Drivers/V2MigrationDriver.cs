@@ -48,6 +48,14 @@ internal sealed class V2MigrationDriver : IDeviceMigration
         return _session is null && IsSessionState(s) ? EndFoundSession(s) : s;
     }
 
+    public MigrationState ObserveState(out bool leftByAnotherProcess)
+    {
+        var s = ReadState();
+        // Once checked, a session state is ours (or ending the found one failed, which the state change reported).
+        leftByAnotherProcess = !_checkedFoundState && _session is null && IsSessionState(s);
+        return s;
+    }
+
     private MigrationState ReadState()
     {
         var b = DeviceFeatureBuffer.MigDeviceState(VfioUapi.FeatureGet, MigrationState.Running);
@@ -82,11 +90,15 @@ internal sealed class V2MigrationDriver : IDeviceMigration
         return _session is null && IsSessionState(found) ? EndFoundSession(found) : found;
     }
 
+    /// <summary>Where ending a found session leaves the device: a save session's closing arc keeps it as running or stopped as it was; an aborted resume (a reset) is Running.</summary>
+    public static MigrationState FoundSessionEnd(MigrationState found) =>
+        found switch { MigrationState.StopCopy => MigrationState.Stop, MigrationState.PreCopy or MigrationState.Resuming => MigrationState.Running, _ => MigrationState.RunningP2P };
+
     private MigrationState EndFoundSession(MigrationState found)
     {
         string action;
         int rc;
-        var to = found switch { MigrationState.StopCopy => MigrationState.Stop, MigrationState.PreCopy or MigrationState.Resuming => MigrationState.Running, _ => MigrationState.RunningP2P };
+        var to = FoundSessionEnd(found);
         if (found == MigrationState.Resuming)
         {
             action = "aborted the abandoned resume with VFIO_DEVICE_RESET";

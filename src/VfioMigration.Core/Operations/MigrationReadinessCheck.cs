@@ -67,7 +67,15 @@ public static class MigrationReadinessCheck
         {
             try
             {
-                if (d.GetState() == MigrationState.Error)
+                // A look changes nothing: a session another process left is reported, not ended (VfioHostSession.Describe).
+                var state = d.ObserveState(out bool leftByOther);
+                if (leftByOther)
+                    blockers.Add(new("SessionLeftByAnotherProcess", BlockerSeverity.Warning,
+                        $"{id.Address} is in {state}, a migration session another process started and left (its data fd went with it); this check left it so.",
+                        state == MigrationState.Resuming
+                            ? "The next state change, save or restore ends it first, with a reset (VFIO_DEVICE_RESET): a resume is only left by a reset."
+                            : $"The next state change, save or restore ends it first ({state} -> {V2MigrationDriver.FoundSessionEnd(state)})."));
+                if (state == MigrationState.Error)
                     blockers.Add(d.ResetUnavailable is { } none
                         ? new("DeviceInError", BlockerSeverity.Blocker, "The device is in the Error migration state.",
                             $"Only a reset (VFIO_DEVICE_RESET) leaves Error, and none is possible: {none}; {DeviceReset.WhatIsLeft}.", ErrorRemedy.ReleaseDevice)

@@ -131,6 +131,7 @@ public sealed class VfioHostSession : IDisposable
         MigrationState? state = null;
         uint? raw = null;
         string? error = null;
+        bool leftByOther = false;
         try
         {
             if (!id.IsVfioBound)
@@ -139,7 +140,8 @@ public sealed class VfioHostSession : IDisposable
             if (driver.Protocol != MigrationProtocol.None)
             {
                 raw = driver.ReadRawState();
-                state = driver.GetState();
+                // A look changes nothing: a session another process left is reported, and ended only by a change.
+                state = driver.ObserveState(out leftByOther);
             }
         }
         catch (VfioMigrationException e)
@@ -153,6 +155,7 @@ public sealed class VfioHostSession : IDisposable
             State = state,
             RawDeviceState = raw,
             StateError = error ?? id.Problem,
+            LeftByAnotherProcess = leftByOther,
         };
     }
 
