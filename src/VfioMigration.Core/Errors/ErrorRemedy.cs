@@ -25,4 +25,6 @@ public enum ErrorRemedy
     /// afresh on the next open, rebinding its driver, or restarting the host.
     /// </summary>
     ReleaseDevice,
+    /// <summary>Only the identity check and the set check overridden together let a restore through.</summary>
+    OverrideIdentityAndSetChecks,
 }

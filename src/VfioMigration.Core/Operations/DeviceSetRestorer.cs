@@ -5,8 +5,8 @@ using VfioMigration.Protocol;
 namespace VfioMigration.Operations;
 
 /// <summary>
-/// Restores images onto devices, all or nothing. Every image is verified whole first (checksum, format version,
-/// identity against its target, set completeness) before any device is touched. Then each device is restored by
+/// Restores images onto devices, all or nothing. Every image is verified whole first (<see cref="RestorePreflight"/>:
+/// checksum, format version, identity against its target, a set's completeness and mapping) before any device is touched. Then each device is restored by
 /// the single-device restore (<see cref="DeviceStateRestorer.Run"/>: Resuming, a set quiesced first; the data, its
 /// checksum computed again on the way; out of Resuming for Stop, or for Running with a set woken in order). After
 /// any failure every touched device is reset, which returns it to Running.
@@ -31,20 +31,18 @@ internal static class DeviceSetRestorer
     private static IReadOnlyList<DeviceOutcome> RestoreHeld(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, RestoreOverrides overrides,
         IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
     {
-        var images = new VfioStateImage[targets.Count];
+        RestorePreflight check;
         try
         {
-            Check(targets, images, overrides, cancellationToken);
-        }
-        catch (VfioMigrationException e)
-        {
-            return targets.Select(t => Untouched(t, Blame(t, e, "not restored"))).ToArray();
+            check = RestorePreflight.Run(targets, overrides, cancellationToken);
         }
         catch (OperationCanceledException e)
         {
             var cancelled = new VfioMigrationException("Restore cancelled while verifying the images.", VfioErrors.RestoreCancelled, null, e);
             return targets.Select(t => Untouched(t, cancelled)).ToArray();
         }
+        if (!check.Passed) return targets.Select((t, i) => Untouched(t, ProblemOf(check, i, t))).ToArray();
+        var images = check.Images.Select(im => im!).ToArray();
 
         IDeviceMigration? current = null;
         // Each device's restore is the single-device restore; the set runs its members in step.
@@ -85,7 +83,7 @@ internal static class DeviceSetRestorer
                 return new DeviceOutcome(t.Device.Address, null, error, now);
             }).ToArray();
         }
-        return targets.Select((t, i) => new DeviceOutcome(t.Device.Address, images[i], null, t.Device.TryGetState())).ToArray();
+        return targets.Select((t, i) => new DeviceOutcome(t.Device.Address, images[i], null, t.Device.TryGetState(), check.Warnings)).ToArray();
     }
 
     /// <summary>An image's data into a device, with the checksum computed again on the way.</summary>
@@ -98,60 +96,12 @@ internal static class DeviceSetRestorer
             throw new StateImageException(image.Path, "checksum", "the image changed while it was being restored.", VfioErrors.ImageChecksumMismatch);
     }
 
-    /// <summary>Everything that can be known without touching a device.</summary>
-    private static void Check(IReadOnlyList<RestoreTarget> targets, VfioStateImage[] images, RestoreOverrides overrides, CancellationToken ct)
+    /// <summary>The problem the pre-flight found with this target, else a "not restored because" error naming the first one.</summary>
+    private static VfioMigrationException ProblemOf(RestorePreflight check, int index, RestoreTarget t)
     {
-        var duplicate = targets.GroupBy(t => t.Device.Address, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null)
-            throw new VfioMigrationException($"{duplicate.Key} is the target of more than one image.", VfioErrors.RestoreTargetConflict, duplicate.Key);
-        for (int i = 0; i < targets.Count; i++)
-        {
-            var t = targets[i];
-            var reader = StateImageInspector.Verify(t.Path, out long fileBytes, ct);
-            images[i] = StateImageInspector.Describe(reader, ImageFile.FullPath(t.Path), fileBytes, null);
-            if (t.Device.Protocol == MigrationProtocol.None)
-                throw new VfioMigrationException($"{t.Device.Address}: cannot restore: {NoMigrationDriver.Explanation}.", VfioErrors.MigrationNotSupported, t.Device.Address);
-            var header = reader.Header.Device;
-            if (ImageIdentityCheck.Mismatch(header, ImageDevice.From(t.Description)) is { } m && !overrides.HasFlag(RestoreOverrides.Identity))
-                throw new StateImageException(images[i].Path, m.Field,
-                    $"the image does not fit {t.Device.Address}: {m.Field} is '{m.Image}' in the image and '{m.Device}' on the device.", VfioErrors.ImageDeviceMismatch, ErrorRemedy.OverrideIdentityCheck);
-            // Even -Force cannot bridge protocols: a v1 stream means nothing to a v2 device.
-            if (header.Protocol != t.Description.Protocol)
-                throw new StateImageException(images[i].Path, "protocol",
-                    $"the image does not fit {t.Device.Address}: protocol is '{header.Protocol}' in the image and '{t.Description.Protocol}' on the device.", VfioErrors.ImageDeviceMismatch);
-        }
-        foreach (var set in images.Select((im, i) => (Image: im, Target: targets[i])).Where(x => x.Image.SetId is not null).GroupBy(x => x.Image.SetId))
-        {
-            var first = set.First().Image;
-            var members = first.SetMembers ?? Array.Empty<string>();
-            // The images of one set must tell one story, whatever the override says.
-            foreach (var (im, _) in set)
-            {
-                if (!(im.SetMembers ?? Array.Empty<string>()).SequenceEqual(members, StringComparer.OrdinalIgnoreCase))
-                    throw new StateImageException(im.Path, "set.members", $"the image is in set {set.Key} with {first.Path}, but their member lists differ ({string.Join(", ", im.SetMembers ?? Array.Empty<string>())} / {string.Join(", ", members)}).", VfioErrors.ImageSetMismatch);
-            }
-            var twice = set.GroupBy(x => x.Image.SetIndex).FirstOrDefault(g => g.Count() > 1);
-            if (twice is not null)
-                throw new StateImageException(twice.Last().Image.Path, "set.index", $"two images given are member {twice.Key} of set {set.Key} ({twice.First().Image.Path}, {twice.Last().Image.Path}).", VfioErrors.ImageSetMismatch);
-            if (overrides.HasFlag(RestoreOverrides.SetMembership)) continue;
-            var present = set.Select(x => x.Image.SetIndex ?? -1).ToHashSet();
-            var missing = members.Where((m, index) => !present.Contains(index)).ToArray();
-            if (missing.Length > 0)
-                throw new VfioMigrationException($"The images of set {set.Key} belong together, but the image(s) of {string.Join(", ", missing)} are missing; restore the whole set.", VfioErrors.ImageSetIncomplete, null);
-            // Each device gets the image its place in the set says: onto the saved devices themselves, member by
-            // address; onto other devices, the images in set order (the order the devices were saved in).
-            var given = set.ToArray();
-            for (int k = 0; k < given.Length; k++)
-            {
-                var (im, target) = given[k];
-                int index = im.SetIndex ?? -1;
-                int own = Array.FindIndex(members, m => string.Equals(m, target.Device.Address, StringComparison.OrdinalIgnoreCase));
-                if (own >= 0 && own != index)
-                    throw new StateImageException(im.Path, "set.index", $"the image is member {index} of set {set.Key} (saved from {members[index]}), but it was given for {target.Device.Address}, which is member {own}; give the images in the order of the devices.", VfioErrors.ImageSetOrder);
-                if (own < 0 && index != k)
-                    throw new StateImageException(im.Path, "set.index", $"the image is member {index} of set {set.Key} (saved from {members[index]}), but it was given in place {k} for {target.Device.Address}; give the images in set order, {string.Join(", ", members)}, one per device in that order.", VfioErrors.ImageSetOrder);
-            }
-        }
+        foreach (var (target, error) in check.Problems) if (target == index) return error;
+        var (_, first) = check.Problems[0];
+        return first.Device is null && first is not StateImageException ? first : Blame(t, first, "not restored");
     }
 
     private static string FullOrSelf(string path)

@@ -207,6 +207,13 @@ public sealed class VfioHostSession : IDisposable
         return outcomes;
     }
 
+    /// <summary>
+    /// The restore's pre-flight: every check that needs no device call (images, identities, a set's completeness and
+    /// mapping), every problem at once. Touches no device and writes no audit record; <see cref="Restore"/> runs it again.
+    /// </summary>
+    public RestorePreflight CheckRestore(IReadOnlyList<RestoreTarget> targets, RestoreOverrides overrides, CancellationToken cancellationToken = default) =>
+        RestorePreflight.Run(targets, overrides, cancellationToken);
+
     /// <summary>Restores images onto devices, auditing each outcome.</summary>
     public IReadOnlyList<DeviceOutcome> Restore(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, RestoreOverrides overrides,
         IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
