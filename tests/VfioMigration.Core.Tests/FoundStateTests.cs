@@ -92,6 +92,45 @@ public sealed class FoundStateTests
         Sim.AssertSameDeviceState(source, target);
     }
 
+    /// <summary>
+    /// Issue 17 item 6: an inventory and a readiness check change nothing. A device found in a session state
+    /// another process left is reported as found (state, left by another process), not ended; only a state change
+    /// takes it over, and says so.
+    /// </summary>
+    [Theory]
+    [InlineData(MigrationState.StopCopy)]
+    [InlineData(MigrationState.PreCopy)]
+    [InlineData(MigrationState.PreCopyP2P)]
+    [InlineData(MigrationState.Resuming)]
+    public void LookingAtADeviceLeftInASessionChangesNothingAndOnlyAStateChangeTakesItOver(MigrationState left)
+    {
+        var host = new SimulatedHost();
+        var device = MttyLike(host, "0000:04:00.0", 1);
+        LeaveIn(device, left, left == MigrationState.Resuming ? new byte[] { 1, 2, 3 } : null);
+        int arcs = device.ArcHistory.Count;
+        var log = new Warnings();
+        using var session = new VfioHostSession(new SimulatedBackend(host), log);
+
+        var seen = session.Describe(device.Address);
+        Assert.Equal(left, seen.State);
+        Assert.True(seen.LeftByAnotherProcess);
+        var readiness = Assert.Single(MigrationReadinessCheck.Check(session, new[] { session.Identity(device.Address) }));
+        var found = Assert.Single(readiness.Blockers, b => b.Code == "SessionLeftByAnotherProcess");
+        Assert.Contains($"is in {left}", found.Cause);
+        Assert.Contains(left == MigrationState.Resuming ? "VFIO_DEVICE_RESET" : $"{left} -> ", found.Fix);
+        Assert.Equal(left, session.Describe(device.Address).State);
+
+        Assert.Equal(left, device.MigrationState);
+        Assert.Equal(arcs, device.ArcHistory.Count);
+        Assert.DoesNotContain(log.Lines, l => l.Name == nameof(CoreLog.AbandonedSessionEnded));
+
+        // A state change takes it over, and says so.
+        session.Migration(device.Address).RequestState(MigrationState.Running);
+        Assert.Equal(MigrationState.Running, device.MigrationState);
+        Assert.Single(log.Lines, l => l.Name == nameof(CoreLog.AbandonedSessionEnded) && l.Level == LogLevel.Warning);
+        Assert.False(session.Describe(device.Address).LeftByAnotherProcess);
+    }
+
     [Fact]
     public void AnAbandonedResumeIsNeverLeftThroughStop()
     {
@@ -126,8 +165,10 @@ public sealed class FoundStateTests
         var d = MttyLike(host, "0000:04:00.0", 1);
         LeaveIn(d, MigrationState.StopCopy);
         using var session = new VfioHostSession(new SimulatedBackend(host));
+        // Looking leaves it as found (issue 17 item 6); the save is what takes it over.
         var seen = session.Describe("0000:04:00.0");
-        Assert.Equal(MigrationState.Stop, seen.State);
+        Assert.Equal(MigrationState.StopCopy, seen.State);
+        Assert.True(seen.LeftByAnotherProcess);
         var dir = Directory.CreateTempSubdirectory("found-state-").FullName;
         try
         {

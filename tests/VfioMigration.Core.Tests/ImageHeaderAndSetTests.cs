@@ -123,6 +123,88 @@ public class ImageHeaderAndSetTests
         }
     }
 
+    /// <summary>Issue 17 item 4: a set restored whole onto other devices, in set order but onto functions swapped, would swap the members' state.</summary>
+    [Fact]
+    public void ASetOntoOtherDevicesWhoseFunctionsAreSwappedIsRefusedAndRestoresWithTheOverride()
+    {
+        var (f, a, b, _, _) = SavedSet();
+        using (f)
+        {
+            var c = f.Host.Add(Sim.V2(address: "0000:02:00.0", memory: 32 * 1024, seed: 8));
+            var d = f.Host.Add(Sim.V2(address: "0000:02:00.1", memory: 32 * 1024, seed: 9));
+            // The images in set order (a, b), the devices listed the other way round: a's state would land on .1.
+            var swapped = DeviceSetRestorer.Restore(new[] { f.Restore(d.Address, "a.vfiostate"), f.Restore(c.Address, "b.vfiostate") }, MigrationState.Stop, RestoreOverrides.None);
+            Assert.All(swapped, o => Assert.Equal("ImageSetOrder", o.Error!.ErrorId));
+            Assert.Contains("function 0", swapped[0].Error!.Message);
+            Assert.Contains($"belongs on {c.Address}", swapped[0].Error!.Message);
+            Assert.Equal(ErrorRemedy.OverrideSetCheck, swapped[0].Error!.Remedy);
+            Assert.Empty(c.ArcHistory);
+            Assert.Empty(d.ArcHistory);
+            // Function for function, the same images restore without a word.
+            var ok = DeviceSetRestorer.Restore(new[] { f.Restore(c.Address, "a.vfiostate"), f.Restore(d.Address, "b.vfiostate") }, MigrationState.Stop, RestoreOverrides.None);
+            Assert.All(ok, o => Assert.True(o.Succeeded, o.Error?.Message));
+            Assert.All(ok, o => Assert.Empty(o.Warnings ?? Array.Empty<string>()));
+            Sim.AssertSameDeviceState(a, c);
+            Sim.AssertSameDeviceState(b, d);
+        }
+    }
+
+    [Fact]
+    public void ASetOntoDevicesTheImagesCannotTellApartIsRestoredInSetOrderWithAWarning()
+    {
+        var (f, a, _, _, _) = SavedSet();
+        using (f)
+        {
+            var c = f.Host.Add(Sim.V2(address: "0000:03:00.2", memory: 32 * 1024, seed: 8));
+            var d = f.Host.Add(Sim.V2(address: "0000:03:00.3", memory: 32 * 1024, seed: 9));
+            var outcomes = DeviceSetRestorer.Restore(new[] { f.Restore(c.Address, "a.vfiostate"), f.Restore(d.Address, "b.vfiostate") }, MigrationState.Stop, RestoreOverrides.None);
+            Assert.All(outcomes, o => Assert.True(o.Succeeded, o.Error?.Message));
+            var warning = Assert.Single(outcomes[0].Warnings!);
+            Assert.Contains($"{c.Address} gets the state of {a.Address}", warning);
+            Sim.AssertSameDeviceState(a, c);
+        }
+    }
+
+    /// <summary>Issue 17 item 3: every mismatch of every image at once, and an override named only where it would make the restore succeed.</summary>
+    [Fact]
+    public void ThePreflightReportsEveryMismatchOfEveryImageAndRecommendsOnlyOverridesThatWouldWork()
+    {
+        var (f, a, b, _, _) = SavedSet();
+        using (f)
+        {
+            var other = new PciIdentity(0x8086, 0x4941, 0x8086, 0x0000, 0x0b4000);
+            var c = f.Host.Add(Sim.V2(address: "0000:02:00.0", memory: 32 * 1024, seed: 8) with { PciIdentity = other, Driver = "qat_vfio_pci" });
+            var d = f.Host.Add(Sim.V2(address: "0000:02:00.1", memory: 32 * 1024, seed: 9) with { PciIdentity = other, Driver = "qat_vfio_pci" });
+            var v1 = f.Host.Add(Sim.V1(address: "0000:02:00.2"));
+
+            // Both images misfit, each in three fields: all of it at once, each on its own device, and -SkipIdentityCheck would do.
+            var both = DeviceSetRestorer.Restore(new[] { f.Restore(c.Address, "a.vfiostate"), f.Restore(d.Address, "b.vfiostate") }, MigrationState.Stop, RestoreOverrides.None);
+            Assert.All(both, o =>
+            {
+                Assert.Equal("ImageDeviceMismatch", o.Error!.ErrorId);
+                Assert.Contains("vendorId", o.Error.Message);
+                Assert.Contains("deviceId", o.Error.Message);
+                Assert.Contains("driver", o.Error.Message);
+                Assert.Equal(ErrorRemedy.OverrideIdentityCheck, o.Error.Remedy);
+            });
+            Assert.Contains("a.vfiostate", both[0].Error!.Message);
+            Assert.Contains("b.vfiostate", both[1].Error!.Message);
+            Assert.True(RestorePreflight.Run(new[] { f.Restore(c.Address, "a.vfiostate"), f.Restore(d.Address, "b.vfiostate") }, RestoreOverrides.Identity).Passed);
+
+            // A misfit image of an incomplete set: only both overrides together would do.
+            var partial = Assert.Single(DeviceSetRestorer.Restore(new[] { f.Restore(c.Address, "a.vfiostate") }, MigrationState.Stop, RestoreOverrides.None));
+            Assert.Equal(ErrorRemedy.OverrideIdentityAndSetChecks, partial.Error!.Remedy);
+
+            // A v2 image on a v1 device: no override bridges the protocol, so none is recommended, for any image.
+            var protocol = DeviceSetRestorer.Restore(new[] { f.Restore(v1.Address, "a.vfiostate"), f.Restore(d.Address, "b.vfiostate") }, MigrationState.Stop, RestoreOverrides.None);
+            Assert.Contains("protocol is 'V2' in the image and 'V1' on the device", protocol[0].Error!.Message);
+            Assert.Contains("vendorId", protocol[1].Error!.Message);
+            Assert.All(protocol, o => Assert.Equal(ErrorRemedy.None, o.Error!.Remedy));
+            Assert.Empty(c.ArcHistory);
+            Assert.Empty(d.ArcHistory);
+        }
+    }
+
     [Fact]
     public void TwoImagesOfOneSetPlaceOrDifferentMemberListsAreRefusedEvenWithTheOverride()
     {

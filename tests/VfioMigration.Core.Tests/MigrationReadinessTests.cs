@@ -75,4 +75,25 @@ public class MigrationReadinessTests
         Assert.Contains(Check(other, "0000:3b:00.2").Blockers, b => b.Code == "GroupInUse");
         Assert.DoesNotContain(Check(other, "0000:3b:00.2").Blockers, b => b.Cause.Contains("(a running VM)", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void AMigratableDeviceWithoutAResetIsWarnedAboutAndInErrorIsNotToldToReset()
+    {
+        var host = new SimulatedHost();
+        host.Add(Sim.V2() with { SupportsReset = false });
+        host.Add(Sim.V2(address: "0000:01:00.1"));
+        using var s = new VfioHostSession(new SimulatedBackend(host));
+        var warned = Assert.Single(Check(s, "0000:01:00.0").Blockers, b => b.Code == "NoDeviceReset");
+        Assert.Equal(BlockerSeverity.Warning, warned.Severity);
+        Assert.Contains("VFIO_DEVICE_FLAGS_RESET", warned.Cause);
+        Assert.True(Check(s, "0000:01:00.0").CanMigrate);
+        Assert.DoesNotContain(Check(s, "0000:01:00.1").Blockers, b => b.Code == "NoDeviceReset");
+
+        host["0000:01:00.0"].Faults.Arm(new FaultRule(FaultPoint.Transition) { EnterError = true });
+        Assert.ThrowsAny<VfioMigrationException>(() => s.Migration("0000:01:00.0").RequestState(Protocol.MigrationState.Stop));
+        var error = Assert.Single(Check(s, "0000:01:00.0").Blockers, b => b.Code == "DeviceInError");
+        Assert.NotEqual(ErrorRemedy.ResetDevice, error.Remedy);
+        Assert.Equal(ErrorRemedy.ReleaseDevice, error.Remedy);
+        Assert.Contains("none is possible", error.Fix);
+    }
 }

@@ -249,6 +249,8 @@ public sealed class ErrorCatalogueTests : IDisposable
     [InlineData(nameof(ErrorRemedy.OverrideSetCheck), "-SkipSetCheck")]
     [InlineData(nameof(ErrorRemedy.OverrideQuiesceCheck), "-SkipQuiesceCheck")]
     [InlineData(nameof(ErrorRemedy.SaveStopped), "without -Live")]
+    [InlineData(nameof(ErrorRemedy.ReleaseDevice), "Remove-Module VfioMigration")]
+    [InlineData(nameof(ErrorRemedy.OverrideIdentityAndSetChecks), "-SkipIdentityCheck and -SkipSetCheck")]
     public void EachRemedyIsWordedWithTheCmdletOrSwitchThatTakesIt(string remedy, string words)
     {
         var record = (ErrorRecord)_ps.Ok($"[VfioMigration.PowerShell.Errors.ErrorRecords]::For([VfioMigration.VfioMigrationException]::new('m', [VfioMigration.VfioErrors]::TransitionFailed, '0000:01:00.0', $null, '{remedy}'), $null)").Single().BaseObject;

@@ -26,6 +26,42 @@ public sealed class GetVfioDeviceTests : IDisposable
         Assert.Equal(2, devices.Count(d => d.Kind == VfioDeviceKind.Ccw));
     }
 
+    /// <summary>Issue 17 item 6: Get-VfioDevice and Test-VfioMigration look without touching; Set-VfioDeviceState takes over with a warning.</summary>
+    [Fact]
+    public void ADeviceLeftInASessionByAnotherProcessIsReportedNotTakenOverByLooking()
+    {
+        var host = _ps.Value<Backends.Simulated.SimulatedHost>("[VfioMigration.PowerShell.Session.ModuleState]::Current.SimulatedHost");
+        var device = host.Add(new Backends.Simulated.SimulatedDeviceOptions
+        {
+            Address = "0000:92:00.0", Capabilities = Protocol.MigrationCapabilities.StopCopy | Protocol.MigrationCapabilities.P2P | Protocol.MigrationCapabilities.PreCopy,
+            StateSurvivesClose = true, PreCopyEmptyReadReturnsZero = true,
+        });
+        using (var t = device.Open()) // "another process": a resume begun and abandoned, as mtty keeps it across close
+        using (var d = Drivers.MigrationDriverFactory.Open(t))
+        {
+            d.RequestState(Protocol.MigrationState.Resuming);
+            d.WriteResumeData(new byte[] { 1, 2, 3 });
+        }
+        int arcs = device.ArcHistory.Count;
+
+        var (output, shell) = _ps.Run("Get-VfioDevice -Simulated 0000:92:00.0");
+        var seen = (VfioDevice)Assert.Single(output).BaseObject;
+        Assert.Empty(shell.Streams.Error);
+        Assert.Equal(Protocol.MigrationState.Resuming, seen.State);
+        Assert.True(seen.LeftByAnotherProcess);
+        Assert.Contains(shell.Streams.Warning, w => w.Message.Contains("another process left") && w.Message.Contains("left as found"));
+        var blockers = _ps.Ok("(Test-VfioMigration -Simulated 0000:92:00.0).Blockers.Code").Select(o => o.ToString()).ToArray();
+        Assert.Contains("SessionLeftByAnotherProcess", blockers);
+        Assert.Equal(Protocol.MigrationState.Resuming, device.MigrationState);
+        Assert.Equal(arcs, device.ArcHistory.Count);
+
+        var (_, set) = _ps.Run("Set-VfioDeviceState -Simulated 0000:92:00.0 -State Stop");
+        Assert.Empty(set.Streams.Error);
+        Assert.Contains(set.Streams.Warning, w => w.Message.Contains("found in Resuming") && w.Message.Contains("VFIO_DEVICE_RESET"));
+        Assert.Equal(Protocol.MigrationState.Stop, device.MigrationState);
+        Assert.DoesNotContain(device.ArcHistory.Skip(arcs), a => a.From == Protocol.MigrationState.Resuming);
+    }
+
     [Fact]
     public void FiltersByWildcardKindAndMigrationCapability()
     {

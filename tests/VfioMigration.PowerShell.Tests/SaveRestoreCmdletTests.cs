@@ -78,6 +78,36 @@ public sealed class SaveRestoreCmdletTests : IDisposable
         Assert.Equal("Stop", StateOf("0000:3b:00.2"));
     }
 
+    /// <summary>Issue 17 item 3: -WhatIf is the pre-flight; every image's every mismatch at once, before any question, and no switch that cannot help.</summary>
+    [Fact]
+    public void RestoreWhatIfRunsEveryCheckAndNamesEveryMismatchBeforeAnyQuestion()
+    {
+        _ps.Ok($"Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path '{P("qat.vfiostate")}' -KeepRunning");
+        _ps.Ok($"Save-VfioDeviceState -Simulated 0000:af:00.1 -Path '{P("v1.vfiostate")}' -KeepRunning");
+        var (_, whatIf) = _ps.Run($"Restore-VfioDeviceState -Simulated 0000:3b:00.2, 0000:3b:00.3 -Path '{P("qat.vfiostate")}', '{P("v1.vfiostate")}' -Together -WhatIf");
+        var errors = whatIf.Streams.Error.ToArray();
+        Assert.Equal(2, errors.Length);
+        Assert.All(errors, e => Assert.StartsWith("ImageDeviceMismatch", e.FullyQualifiedErrorId));
+        Assert.Contains(errors, e => e.Exception.Message.Contains("qat.vfiostate") && e.Exception.Message.Contains("vendorId") && e.Exception.Message.Contains("driver"));
+        Assert.Contains(errors, e => e.Exception.Message.Contains("v1.vfiostate") && e.Exception.Message.Contains("protocol is 'V1' in the image"));
+        // The v1 image cannot be restored onto a v2 device at all, so no override is offered for either.
+        Assert.All(errors, e => Assert.DoesNotContain("-Skip", e.ErrorDetails?.RecommendedAction ?? ""));
+        Assert.DoesNotContain("What if", _ps.Host.Written);
+        Assert.Equal("Running", StateOf("0000:3b:00.2"));
+        Assert.Equal("Running", StateOf("0000:3b:00.3"));
+
+        // Asked interactively, a refused restore asks nothing.
+        var (_, asked) = _ps.Run($"Restore-VfioDeviceState -Simulated 0000:3b:00.2 -Path '{P("qat.vfiostate")}' -Confirm");
+        Assert.Empty(_ps.Host.Prompts);
+        var one = Assert.Single(asked.Streams.Error);
+        Assert.Contains("-SkipIdentityCheck", one.ErrorDetails.RecommendedAction);
+
+        // A restore that passes its pre-flight is only described by -WhatIf.
+        _ps.Ok($"Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path '{P("qat.vfiostate")}' -WhatIf");
+        Assert.Contains("What if", _ps.Host.Written);
+        Assert.Equal("Running", StateOf("0000:5e:00.1"));
+    }
+
     [Fact]
     public void ADamagedImageIsReportedByGetVfioStateImageAndRefusedByRestore()
     {

@@ -105,6 +105,26 @@ public sealed class SetVfioDeviceStateTests : IDisposable
         Assert.Equal("Stop", StateOf("0000:3b:00.3"));
     }
 
+    /// <summary>Issue 17 item 2: advice that cannot work is never given; the device and the readiness check say what is left.</summary>
+    [Fact]
+    public void ADeviceWithoutAResetIsNeverToldToUseResetVfioDevice()
+    {
+        _ps.Ok("$null = New-VfioSimulatedDevice -Address 0000:91:00.0 -NoReset");
+        var warning = _ps.Ok("(Test-VfioMigration -Simulated 0000:91:00.0).Blockers | Where-Object Code -eq NoDeviceReset").Single();
+        Assert.Equal("Warning", warning.Properties["Severity"].Value.ToString());
+        _ps.Ok("Add-VfioSimulatedFault -Address 0000:91:00.0 -Point Transition -ArcTo Stop -EnterError -Errno EIO");
+        var e = _ps.OneError("Set-VfioDeviceState -Simulated 0000:91:00.0 -State Stop");
+        Assert.Contains("no VFIO reset is possible", e.Exception.Message);
+        Assert.DoesNotContain("Reset-VfioDevice", e.ErrorDetails.RecommendedAction);
+        Assert.Contains("Remove-Module VfioMigration", e.ErrorDetails.RecommendedAction);
+        Assert.Equal("Error", StateOf("0000:91:00.0"));
+        var fix = _ps.Ok("(Test-VfioMigration -Simulated 0000:91:00.0).Blockers | Where-Object Code -eq DeviceInError | ForEach-Object Fix").Single().ToString()!;
+        Assert.DoesNotContain("Reset-VfioDevice", fix);
+        Assert.Contains("none is possible", fix);
+        var reset = _ps.OneError("Reset-VfioDevice -Simulated 0000:91:00.0 -Force");
+        Assert.DoesNotContain("Reset-VfioDevice", reset.ErrorDetails.RecommendedAction);
+    }
+
     [Fact]
     public void SeveralDevicesAreQuiescedBeforeAnyStops()
     {

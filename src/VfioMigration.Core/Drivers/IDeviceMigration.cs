@@ -16,6 +16,14 @@ public interface IDeviceMigration : IDisposable
     /// <summary>Reads the current state from the device (v2 GET; v1 device_state).</summary>
     MigrationState GetState();
 
+    /// <summary>
+    /// Reads the state without acting on it, for a look that must change nothing (an inventory, a readiness
+    /// check): a v2 device found in a session state with no data fd of this process (another process left the
+    /// session; mtty keeps its state across close) is reported as found, with <paramref name="leftByAnotherProcess"/>
+    /// true, and not taken over. <see cref="GetState"/> and every state change take it over instead.
+    /// </summary>
+    MigrationState ObserveState(out bool leftByAnotherProcess);
+
     /// <summary>v1 only: the raw device_state register, reserved bits included; null for other protocols.</summary>
     uint? ReadRawState();
 
@@ -39,6 +47,13 @@ public interface IDeviceMigration : IDisposable
 
     /// <summary>VFIO_DEVICE_RESET: back to Running, any session ended.</summary>
     void Reset();
+
+    /// <summary>
+    /// Why a VFIO_DEVICE_RESET cannot help this device now, as a phrase for an error, or null when one may: the
+    /// device offers no reset (VFIO_DEVICE_GET_INFO without VFIO_DEVICE_FLAGS_RESET), or the last reset tried
+    /// failed. Errors and readiness recommend a reset only when this is null.
+    /// </summary>
+    string? ResetUnavailable { get; }
 
     /// <summary>
     /// Whether the device can log its own DMA (v2 features 6-8, DMA_LOGGING_START/STOP/REPORT), asked with a

@@ -10,9 +10,9 @@ internal sealed class MigrationTransitionException : VfioMigrationException
 {
     public MigrationTransitionException(string device, MigrationState? from, MigrationState requested, string reason,
         MigrationState? stateNow, IReadOnlyList<MigrationState> reachable, IReadOnlyList<MigrationArc> arcsDone,
-        VfioError error, int? errno = null)
-        : base(Compose(device, from, requested, reason, stateNow, Without(reachable, requested)), error, device, null,
-            NeedsReset(from, requested, stateNow) ? ErrorRemedy.ResetDevice : null)
+        VfioError error, int? errno = null, string? resetUnavailable = null)
+        : base(Compose(device, from, requested, reason, stateNow, Without(reachable, requested), resetUnavailable), error, device, null,
+            RemedyFor(error, from, requested, stateNow, resetUnavailable))
     {
         reachable = Without(reachable, requested);
         From = from;
@@ -43,6 +43,12 @@ internal sealed class MigrationTransitionException : VfioMigrationException
     private static IReadOnlyList<MigrationState> Without(IReadOnlyList<MigrationState> reachable, MigrationState requested) =>
         reachable.Contains(requested) ? reachable.Where(s => s != requested).ToArray() : reachable;
 
+    /// <summary>A reset where the device needs one and one is possible; what is left where none is; else the entry's own.</summary>
+    private static ErrorRemedy? RemedyFor(VfioError error, MigrationState? from, MigrationState requested, MigrationState? now, string? resetUnavailable) =>
+        NeedsReset(from, requested, now) || error.Remedy == ErrorRemedy.ResetDevice
+            ? resetUnavailable is null ? ErrorRemedy.ResetDevice : ErrorRemedy.ReleaseDevice
+            : null;
+
     /// <summary>Error, and a resume the driver would not leave, end only with VFIO_DEVICE_RESET.</summary>
     private static bool NeedsReset(MigrationState? from, MigrationState requested, MigrationState? now) =>
         now == MigrationState.Error || AbandonedResume(from, requested, now);
@@ -50,17 +56,19 @@ internal sealed class MigrationTransitionException : VfioMigrationException
     private static bool AbandonedResume(MigrationState? from, MigrationState requested, MigrationState? now) =>
         now == MigrationState.Resuming && from == MigrationState.Resuming && requested != MigrationState.Resuming;
 
+    /// <summary>The message; <paramref name="resetUnavailable"/> (why no VFIO reset can help) makes a device that needs one be told what is left instead.</summary>
     private static string Compose(string device, MigrationState? from, MigrationState requested, string reason,
-        MigrationState? now, IReadOnlyList<MigrationState> reachable)
+        MigrationState? now, IReadOnlyList<MigrationState> reachable, string? resetUnavailable)
     {
         string start = from is { } f ? $"from {f} " : "";
         string where = now is { } n ? $"The device is now in {n}" : "The device's state could not be read back";
+        string noReset = resetUnavailable is null ? "" : $", and none is possible: {resetUnavailable}; {DeviceReset.WhatIsLeft}";
         string next = now == MigrationState.Error
-            ? "; only a reset (VFIO_DEVICE_RESET) leaves Error."
+            ? $"; only a reset (VFIO_DEVICE_RESET) leaves Error{noReset}."
             : AbandonedResume(from, requested, now)
                 // The uAPI: a driver refuses to leave RESUMING with a stream it cannot load (mtty: EINVAL, state
                 // unchanged); the way out of an abandoned resume is VFIO_DEVICE_RESET, never RESUMING -> STOP again.
-                ? "; the state data written to it is missing or incomplete, so the driver did not load it. A reset (VFIO_DEVICE_RESET) aborts the resume and returns it to Running."
+                ? $"; the state data written to it is missing or incomplete, so the driver did not load it. Only a reset (VFIO_DEVICE_RESET) aborts the resume and returns it to Running{noReset}."
                 : reachable.Count > 0 ? $"; from there it can reach: {string.Join(", ", reachable)}." : ".";
         return $"{device}: cannot change state {start}to {requested}: {reason} {where}{next}";
     }

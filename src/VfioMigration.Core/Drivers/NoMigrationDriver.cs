@@ -8,11 +8,18 @@ public sealed class NoMigrationDriver : IDeviceMigration
 {
     private readonly Transport.IVfioDeviceTransport _transport;
 
-    public NoMigrationDriver(Transport.IVfioDeviceTransport transport) => _transport = transport;
+    private readonly DeviceReset _reset;
+
+    public NoMigrationDriver(Transport.IVfioDeviceTransport transport)
+    {
+        _transport = transport;
+        _reset = new DeviceReset(new Transport.CheckedDeviceCalls(transport));
+    }
 
     public string Address => _transport.Address;
     public MigrationProtocol Protocol => MigrationProtocol.None;
     public Func<string?>? WhatResetLoses { get; set; }
+    public string? ResetUnavailable => _reset.Unavailable;
     public MigrationCapabilities Capabilities => MigrationCapabilities.None;
 
     public static string Explanation =>
@@ -20,6 +27,11 @@ public sealed class NoMigrationDriver : IDeviceMigration
 
     public MigrationState GetState() =>
         throw new VfioMigrationException($"{Address}: has no migration state to read: {Explanation}.", VfioErrors.MigrationNotSupported, Address);
+    public MigrationState ObserveState(out bool leftByAnotherProcess)
+    {
+        leftByAnotherProcess = false;
+        return GetState();
+    }
     public uint? ReadRawState() => null;
     public TransitionPlan Plan(MigrationState current, MigrationState target) => TransitionPlan.Refuse(current, target, Explanation + ".");
     public TransitionResult RequestState(MigrationState target, CancellationToken cancellationToken = default) => throw NotSupported(target);
@@ -31,7 +43,7 @@ public sealed class NoMigrationDriver : IDeviceMigration
 
     public void Reset()
     {
-        int rc = _transport.Reset();
+        int rc = _reset.Run();
         if (rc < 0) throw new Transport.VfioCallException(Address, "VFIO_DEVICE_RESET", -rc);
     }
 

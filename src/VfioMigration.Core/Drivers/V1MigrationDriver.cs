@@ -22,6 +22,7 @@ internal sealed class V1MigrationDriver : IDeviceMigration
     private readonly RegionInfo _region;
     private readonly ILogger _logger;
     private readonly long _base;
+    private readonly DeviceReset _reset;
 
     // Save: the segment being handed up.
     private readonly byte[] _frameHeader = new byte[FrameHeaderSize];
@@ -42,6 +43,7 @@ internal sealed class V1MigrationDriver : IDeviceMigration
     public V1MigrationDriver(CheckedDeviceCalls calls, RegionInfo region, ILogger<V1MigrationDriver> logger)
     {
         _calls = calls;
+        _reset = new DeviceReset(calls);
         _region = region;
         _logger = logger;
         _base = (long)region.Offset;
@@ -55,8 +57,16 @@ internal sealed class V1MigrationDriver : IDeviceMigration
 
     /// <summary>v1 always has stop-copy and pre-copy (pre-copy is mandatory in v1); NDMA when the region says so.</summary>
     public Func<string?>? WhatResetLoses { get; set; }
+    public string? ResetUnavailable => _reset.Unavailable;
     public MigrationCapabilities Capabilities => MigrationCapabilities.StopCopy | MigrationCapabilities.PreCopy
         | (NdmaCapable ? MigrationCapabilities.Ndma : MigrationCapabilities.None);
+
+    /// <summary>v1 has no session another process can leave behind that a read would end: the state as read.</summary>
+    public MigrationState ObserveState(out bool leftByAnotherProcess)
+    {
+        leftByAnotherProcess = false;
+        return GetState();
+    }
 
     public uint? ReadRawState() => _calls.ReadU32(_base + L.DeviceStateOffset, "device_state");
 
@@ -221,7 +231,7 @@ internal sealed class V1MigrationDriver : IDeviceMigration
     {
         string before;
         try { before = $"0x{ReadRawState():X}"; } catch (VfioCallException) { before = "unknown"; }
-        int rc = _calls.Transport.Reset();
+        int rc = _reset.Run();
         StartSaveCursor();
         StartResumeCursor();
         CoreLog.DeviceReset(_logger, Address, before, rc < 0 ? Errno.Name(-rc) : "ok");

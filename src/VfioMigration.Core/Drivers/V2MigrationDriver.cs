@@ -19,10 +19,12 @@ internal sealed class V2MigrationDriver : IDeviceMigration
     private MigrationState _sessionState;
     private bool _checkedFoundState;
     private bool? _precopyFlagsAreOutput;
+    private readonly DeviceReset _reset;
 
     public V2MigrationDriver(CheckedDeviceCalls calls, MigrationCapabilities flags, ILogger<V2MigrationDriver> logger)
     {
         _calls = calls;
+        _reset = new DeviceReset(calls);
         Capabilities = flags;
         _logger = logger;
     }
@@ -30,6 +32,7 @@ internal sealed class V2MigrationDriver : IDeviceMigration
     public string Address => _calls.Address;
     public MigrationProtocol Protocol => MigrationProtocol.V2;
     public Func<string?>? WhatResetLoses { get; set; }
+    public string? ResetUnavailable => _reset.Unavailable;
     public MigrationCapabilities Capabilities { get; }
     public bool HasOpenSession => _session is not null;
 
@@ -44,6 +47,14 @@ internal sealed class V2MigrationDriver : IDeviceMigration
         if (_checkedFoundState) return s;
         _checkedFoundState = true;
         return _session is null && IsSessionState(s) ? EndFoundSession(s) : s;
+    }
+
+    public MigrationState ObserveState(out bool leftByAnotherProcess)
+    {
+        var s = ReadState();
+        // Once checked, a session state is ours (or ending the found one failed, which the state change reported).
+        leftByAnotherProcess = !_checkedFoundState && _session is null && IsSessionState(s);
+        return s;
     }
 
     private MigrationState ReadState()
@@ -80,15 +91,19 @@ internal sealed class V2MigrationDriver : IDeviceMigration
         return _session is null && IsSessionState(found) ? EndFoundSession(found) : found;
     }
 
+    /// <summary>Where ending a found session leaves the device: a save session's closing arc keeps it as running or stopped as it was; an aborted resume (a reset) is Running.</summary>
+    public static MigrationState FoundSessionEnd(MigrationState found) =>
+        found switch { MigrationState.StopCopy => MigrationState.Stop, MigrationState.PreCopy or MigrationState.Resuming => MigrationState.Running, _ => MigrationState.RunningP2P };
+
     private MigrationState EndFoundSession(MigrationState found)
     {
         string action;
         int rc;
-        var to = found switch { MigrationState.StopCopy => MigrationState.Stop, MigrationState.PreCopy or MigrationState.Resuming => MigrationState.Running, _ => MigrationState.RunningP2P };
+        var to = FoundSessionEnd(found);
         if (found == MigrationState.Resuming)
         {
             action = "aborted the abandoned resume with VFIO_DEVICE_RESET";
-            rc = _calls.Transport.Reset();
+            rc = _reset.Run();
         }
         else
         {
@@ -102,7 +117,7 @@ internal sealed class V2MigrationDriver : IDeviceMigration
         if (rc < 0 || now is not { } n || IsSessionState(n))
             throw new MigrationTransitionException(Address, found, to,
                 $"the device was found in {found} with no migration data fd of this process (another process left the session), and ending that session failed ({(rc < 0 ? Errno.Name(-rc) : $"the device is still in {now?.ToString() ?? "an unreadable state"}")}); {(found == MigrationState.Resuming ? "a resume can only be aborted by a reset" : "a reset returns it to Running")}.",
-                now, now is { } s ? TransitionPlanner.ReachableFrom(s, Capabilities) : Array.Empty<MigrationState>(), Array.Empty<MigrationArc>(), VfioErrors.AbandonedSession, rc < 0 ? -rc : Errno.EINVAL);
+                now, now is { } s ? TransitionPlanner.ReachableFrom(s, Capabilities) : Array.Empty<MigrationState>(), Array.Empty<MigrationArc>(), VfioErrors.AbandonedSession, rc < 0 ? -rc : Errno.EINVAL, _reset.Unavailable);
         return n;
     }
 
@@ -232,7 +247,7 @@ internal sealed class V2MigrationDriver : IDeviceMigration
     {
         string before;
         try { before = GetState().ToString(); } catch (VfioCallException) { before = "unknown"; }
-        int rc = _calls.Transport.Reset();
+        int rc = _reset.Run();
         CloseSession();
         CoreLog.DeviceReset(_logger, Address, before, rc < 0 ? Errno.Name(-rc) : "ok");
         _calls.Check(rc, "VFIO_DEVICE_RESET");

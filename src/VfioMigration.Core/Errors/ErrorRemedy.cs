@@ -19,4 +19,12 @@ public enum ErrorRemedy
     OverrideQuiesceCheck,
     /// <summary>The device can be saved stopped (stop-copy) instead of live.</summary>
     SaveStopped,
+    /// <summary>
+    /// The device needs a reset (Error, an abandoned resume, a failed recovery) but no VFIO_DEVICE_RESET can help:
+    /// it has no reset method, or the reset tried failed. What is left: closing the device so its driver starts it
+    /// afresh on the next open, rebinding its driver, or restarting the host.
+    /// </summary>
+    ReleaseDevice,
+    /// <summary>Only the identity check and the set check overridden together let a restore through.</summary>
+    OverrideIdentityAndSetChecks,
 }

@@ -1,13 +1,12 @@
 using VfioMigration.Drivers;
 using VfioMigration.Images;
 using VfioMigration.Protocol;
-using VfioMigration.Sources;
 
 namespace VfioMigration.Operations;
 
 /// <summary>
-/// Restores images onto devices, all or nothing. Every image is verified whole first (checksum, format version,
-/// identity against its target, set completeness) before any device is touched. Then each device is restored by
+/// Restores images onto devices, all or nothing. Every image is verified whole first (<see cref="RestorePreflight"/>:
+/// checksum, format version, identity against its target, a set's completeness and mapping) before any device is touched. Then each device is restored by
 /// the single-device restore (<see cref="DeviceStateRestorer.Run"/>: Resuming, a set quiesced first; the data, its
 /// checksum computed again on the way; out of Resuming for Stop, or for Running with a set woken in order). After
 /// any failure every touched device is reset, which returns it to Running.
@@ -32,21 +31,19 @@ internal static class DeviceSetRestorer
     private static IReadOnlyList<DeviceOutcome> RestoreHeld(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, RestoreOverrides overrides,
         IProgress<SaveProgress>? progress, CancellationToken cancellationToken)
     {
-        var images = new VfioStateImage[targets.Count];
-        var sources = new IDeviceStateSource[targets.Count];
+        RestorePreflight check;
         try
         {
-            Check(targets, sources, images, overrides, cancellationToken);
-        }
-        catch (VfioMigrationException e)
-        {
-            return targets.Select(t => Untouched(t, Blame(t, e, "not restored"))).ToArray();
+            check = RestorePreflight.Run(targets, overrides, cancellationToken);
         }
         catch (OperationCanceledException e)
         {
             var cancelled = new VfioMigrationException("Restore cancelled while verifying the images.", VfioErrors.RestoreCancelled, null, e);
             return targets.Select(t => Untouched(t, cancelled)).ToArray();
         }
+        if (!check.Passed) return targets.Select((t, i) => Untouched(t, ProblemOf(check, i, t))).ToArray();
+        var images = check.Images.Select(im => im!).ToArray();
+        var sources = check.Sources.Select(s => s!).ToArray();
 
         IDeviceMigration? current = null;
         // Each device's restore is the single-device restore; the set runs its members in step.
@@ -63,80 +60,39 @@ internal static class DeviceSetRestorer
                 OperationCanceledException => new VfioMigrationException("Restore cancelled.", VfioErrors.RestoreCancelled, current?.Address, e),
                 _ => new VfioMigrationException($"reading the image failed: {e.Message}", VfioErrors.ImageReadFailed, current?.Address, e),
             };
-            foreach (var d in restores.Where(r => r.Touched).Select(r => r.Device))
+            // A partial resume is left only by a reset (vfio.h); a device without one, or whose reset fails, is
+            // told so with what is left, and is never told to reset again.
+            var resetFailed = new Dictionary<IDeviceMigration, string>();
+            var touched = restores.Where(r => r.Touched).Select(r => r.Device).ToHashSet();
+            foreach (var d in touched)
             {
-                try { d.Reset(); } catch (VfioMigrationException) { /* reported below through the state read back */ }
+                if (d.ResetUnavailable is { } none) { resetFailed[d] = $"it was not reset: no VFIO reset is possible ({none}); {DeviceReset.WhatIsLeft}"; continue; }
+                try { d.Reset(); }
+                catch (VfioMigrationException r) { resetFailed[d] = $"the reset (VFIO_DEVICE_RESET) that ends a partial resume failed: {r.Message.TrimEnd('.')}; no VFIO reset is possible now; {DeviceReset.WhatIsLeft}"; }
             }
             return targets.Select(t =>
             {
                 var now = t.Device.TryGetState();
-                string where = now is { } s ? $"The device was reset and is in {s}." : "The device's state could not be read after the reset.";
+                string state = now is { } s ? $"is in {s}" : "is in a state that could not be read";
+                string where = resetFailed.TryGetValue(t.Device, out var failure) ? $"Recovery: {failure}. The device {state}."
+                    : touched.Contains(t.Device) ? (now is { } r ? $"The device was reset and is in {r}." : "The device's state could not be read after the reset.")
+                    : $"The device was not touched and {state}.";
+                var remedy = FailureRecovery.RemedyAt(t.Device, now, touched.Contains(t.Device) ? MigrationState.Running : null, t.Device == current || current is null ? cause.Remedy : ErrorRemedy.None);
                 var error = t.Device == current || current is null
-                    ? new VfioMigrationException($"{Prefix(cause, t.Device.Address)} {where}", cause.Error, t.Device.Address, cause, cause.Remedy)
-                    : new VfioMigrationException($"{t.Device.Address}: not restored: restoring {current.Address} failed. {where}", VfioErrors.RestoreAborted, t.Device.Address, cause);
+                    ? new VfioMigrationException($"{Prefix(cause, t.Device.Address)} {where}", cause.Error, t.Device.Address, cause, remedy)
+                    : new VfioMigrationException($"{t.Device.Address}: not restored: restoring {current.Address} failed. {where}", VfioErrors.RestoreAborted, t.Device.Address, cause, remedy);
                 return new DeviceOutcome(t.Device.Address, null, error, now);
             }).ToArray();
         }
-        return targets.Select((t, i) => new DeviceOutcome(t.Device.Address, images[i], null, t.Device.TryGetState())).ToArray();
+        return targets.Select((t, i) => new DeviceOutcome(t.Device.Address, images[i], null, t.Device.TryGetState(), check.Warnings)).ToArray();
     }
 
-    /// <summary>Everything that can be known without touching a device.</summary>
-    private static void Check(IReadOnlyList<RestoreTarget> targets, IDeviceStateSource[] sources, VfioStateImage[] images, RestoreOverrides overrides, CancellationToken ct)
+    /// <summary>The problem the pre-flight found with this target, else a "not restored because" error naming the first one.</summary>
+    private static VfioMigrationException ProblemOf(RestorePreflight check, int index, RestoreTarget t)
     {
-        var duplicate = targets.GroupBy(t => t.Device.Address, StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null)
-            throw new VfioMigrationException($"{duplicate.Key} is the target of more than one image.", VfioErrors.RestoreTargetConflict, duplicate.Key);
-        for (int i = 0; i < targets.Count; i++)
-        {
-            var t = targets[i];
-            // The one seam: an image file or a QEMU stream's VFIO section, verified whole here.
-            var source = DeviceStateSources.Open(t.Path, t.Section, ct);
-            sources[i] = source;
-            images[i] = source.Description;
-            if (t.Device.Protocol == MigrationProtocol.None)
-                throw new VfioMigrationException($"{t.Device.Address}: cannot restore: {NoMigrationDriver.Explanation}.", VfioErrors.MigrationNotSupported, t.Device.Address);
-            string? section = source.Description.Section;
-            string what = section is not null ? $"the VFIO section '{section}'" : "the image";
-            if (source.Mismatch(t.Description) is { } m && !overrides.HasFlag(RestoreOverrides.Identity))
-                throw new StateImageException(images[i].Path, m.Field,
-                    $"{what} does not fit {t.Device.Address}: {m.Field} is '{m.Saved}' in {(section is null ? "the image" : "its config space")} and '{m.Device}' on the device.", VfioErrors.ImageDeviceMismatch, ErrorRemedy.OverrideIdentityCheck);
-            // Even -Force cannot bridge protocols: a v1 stream means nothing to a v2 device.
-            if (source.Protocol != t.Description.Protocol)
-                throw new StateImageException(images[i].Path, "protocol",
-                    $"{what} does not fit {t.Device.Address}: protocol is '{source.Protocol}' in {(section is null ? "the image" : "the stream")} and '{t.Description.Protocol}' on the device.", VfioErrors.ImageDeviceMismatch);
-        }
-        foreach (var set in images.Select((im, i) => (Image: im, Target: targets[i])).Where(x => x.Image.SetId is not null).GroupBy(x => x.Image.SetId))
-        {
-            var first = set.First().Image;
-            var members = first.SetMembers ?? Array.Empty<string>();
-            // The images of one set must tell one story, whatever the override says.
-            foreach (var (im, _) in set)
-            {
-                if (!(im.SetMembers ?? Array.Empty<string>()).SequenceEqual(members, StringComparer.OrdinalIgnoreCase))
-                    throw new StateImageException(im.Path, "set.members", $"the image is in set {set.Key} with {first.Path}, but their member lists differ ({string.Join(", ", im.SetMembers ?? Array.Empty<string>())} / {string.Join(", ", members)}).", VfioErrors.ImageSetMismatch);
-            }
-            var twice = set.GroupBy(x => x.Image.SetIndex).FirstOrDefault(g => g.Count() > 1);
-            if (twice is not null)
-                throw new StateImageException(twice.Last().Image.Path, "set.index", $"two images given are member {(twice.Key is { } k ? VfioStateImage.Position(k, members.Length) : "?")} of set {set.Key} ({twice.First().Image.Path}, {twice.Last().Image.Path}).", VfioErrors.ImageSetMismatch);
-            if (overrides.HasFlag(RestoreOverrides.SetMembership)) continue;
-            var present = set.Select(x => x.Image.SetIndex ?? -1).ToHashSet();
-            var missing = members.Where((m, index) => !present.Contains(index)).ToArray();
-            if (missing.Length > 0)
-                throw new VfioMigrationException($"The images of set {set.Key} belong together, but the image(s) of {string.Join(", ", missing)} are missing; restore the whole set.", VfioErrors.ImageSetIncomplete, null);
-            // Each device gets the image its place in the set says: onto the saved devices themselves, member by
-            // address; onto other devices, the images in set order (the order the devices were saved in).
-            var given = set.ToArray();
-            for (int k = 0; k < given.Length; k++)
-            {
-                var (im, target) = given[k];
-                int index = im.SetIndex ?? -1;
-                int own = Array.FindIndex(members, m => string.Equals(m, target.Device.Address, StringComparison.OrdinalIgnoreCase));
-                if (own >= 0 && own != index)
-                    throw new StateImageException(im.Path, "set.index", $"the image is member {VfioStateImage.Position(index, members.Length)} of set {set.Key} (saved from {members[index]}), but it was given for {target.Device.Address}, which is member {VfioStateImage.Position(own, members.Length)}; give the images in the order of the devices.", VfioErrors.ImageSetOrder);
-                if (own < 0 && index != k)
-                    throw new StateImageException(im.Path, "set.index", $"the image is member {VfioStateImage.Position(index, members.Length)} of set {set.Key} (saved from {members[index]}), but it was given in place {k + 1} for {target.Device.Address}; give the images in set order, {string.Join(", ", members)}, one per device in that order.", VfioErrors.ImageSetOrder);
-            }
-        }
+        foreach (var (target, error) in check.Problems) if (target == index) return error;
+        var (_, first) = check.Problems[0];
+        return first.Device is null && first is not StateImageException ? first : Blame(t, first, "not restored");
     }
 
     private static string FullOrSelf(string path)
@@ -157,9 +113,7 @@ internal static class DeviceSetRestorer
     private static DeviceOutcome Untouched(RestoreTarget t, VfioMigrationException e)
     {
         var now = t.Device.TryGetState();
-        string where = now is { } s ? $" {t.Device.Address} was not touched and is in {s}."
-            : t.Device.Protocol == MigrationProtocol.None ? $" {t.Device.Address} was not touched; it has no migration state."
-            : $" {t.Device.Address} was not touched; its state could not be read.";
+        string where = now is { } s ? $" {t.Device.Address} was not touched and is in {s}." : $" {t.Device.Address} was not touched; its state could not be read.";
         VfioMigrationException error = e is StateImageException si
             ? new StateImageException(si.Path, si.Field, si.Message[(si.Message.StartsWith(si.Path + ": ", StringComparison.Ordinal) ? si.Path.Length + 2 : 0)..] + where, si.Error, si.Remedy)
             : new VfioMigrationException(e.Message + where, e.Error, e.Device ?? t.Device.Address, e, e.Remedy);

@@ -180,29 +180,48 @@ internal static class DeviceSetSaver
 
     private static VfioMigrationException NotMoved(SaveTarget t, MigrationState final, VfioMigrationException e, MigrationState? now) =>
         new($"{t.Device.Address}: the image was saved to {t.Path} and is valid, but the device could not then be moved to {final}: {Sentence(MigrationTransitionException.WithoutState(e))} {Where(t.Device, now)}",
-            VfioErrors.SavedButNotMoved, t.Device.Address, e, RemedyAt(now, ErrorRemedy.None));
+            VfioErrors.SavedButNotMoved, t.Device.Address, e, FailureRecovery.RemedyAt(t.Device, now, null, ErrorRemedy.None));
 
-    /// <summary>After a failed save: every device back to where it started (Running, usually), and say where each is.</summary>
+    /// <summary>
+    /// After a failed save, the recovery rule of a failed state change (<see cref="FailureRecovery.Recover"/>):
+    /// every device back to where it started (Running, usually; a set in its quiesce order), and a device that
+    /// cannot go back, or is in Error or unreadable, gets the last resort (a reset when it loses nothing and the
+    /// device has one). Each outcome says what was tried, what happened and where its device is.
+    /// </summary>
     private static IReadOnlyList<DeviceOutcome> Recover(IReadOnlyList<SaveTarget> targets, Dictionary<IDeviceMigration, MigrationState> starts,
         IDeviceMigration? failed, VfioMigrationException cause)
     {
         var touched = targets.Where(t => starts.ContainsKey(t.Device)).ToArray();
-        var backToRunning = touched.Where(t => starts[t.Device] == MigrationState.Running && t.Device.TryGetState() is { } s && s != MigrationState.Error && s != MigrationState.Running).ToArray();
-        try
+        var returnFailed = new Dictionary<IDeviceMigration, string>();
+        if (touched.Length > 1)
         {
-            if (backToRunning.Length > 0)
-                DeviceSetTransition.Plan(backToRunning.Select(t => (t.Device, t.Device.GetState())).ToArray(), MigrationState.Running, force: true).Execute();
-            foreach (var t in touched.Where(t => starts[t.Device] != MigrationState.Running))
-                if (t.Device.TryGetState() is { } s && s != MigrationState.Error && s != starts[t.Device]) t.Device.RequestState(starts[t.Device]);
+            // A set goes back in its quiesce order; what fails there is not tried again alone, only reset.
+            var backToRunning = touched.Where(t => starts[t.Device] == MigrationState.Running && t.Device.TryGetState() is { } s && s != MigrationState.Error && s != MigrationState.Running).ToArray();
+            try
+            {
+                if (backToRunning.Length > 0)
+                    foreach (var o in DeviceSetTransition.Plan(backToRunning.Select(t => (t.Device, t.Device.GetState())).ToArray(), MigrationState.Running, force: true).Execute())
+                        if (o.Error is { } e) returnFailed[o.Device] = MigrationTransitionException.WithoutState(e);
+            }
+            catch (VfioMigrationException e)
+            {
+                foreach (var t in backToRunning) returnFailed[t.Device] = MigrationTransitionException.WithoutState(e);
+            }
         }
-        catch (VfioMigrationException) { /* each outcome below reports the state the device is really in */ }
+        var said = new Dictionary<IDeviceMigration, string>();
+        foreach (var t in touched)
+            said[t.Device] = FailureRecovery.Recover(t.Device, t.Device.TryGetState(), starts[t.Device], returnFailed.GetValueOrDefault(t.Device)).Said;
         return targets.Select(t =>
         {
             var now = t.Device.TryGetState();
+            MigrationState? start = starts.TryGetValue(t.Device, out var s) ? s : null;
+            string recovery = said.GetValueOrDefault(t.Device, "").Trim();
+            if (recovery.Length > 0) recovery += " ";
             var error = t.Device == failed || failed is null && targets.Count == 1
-                ? new VfioMigrationException($"{Sentence(MigrationTransitionException.WithoutState(cause))} No image was written. {Where(t.Device, now)}", cause.Error, t.Device.Address, cause, RemedyAt(now, cause.Remedy))
-                : new VfioMigrationException($"{t.Device.Address}: not saved: {(failed is null ? Sentence(MigrationTransitionException.WithoutState(cause)) : $"saving {failed.Address} failed.")} No image was written. {Where(t.Device, now)}", VfioErrors.SaveAborted, t.Device.Address, cause,
-                    RemedyAt(now, failed is null ? cause.Remedy : ErrorRemedy.None));
+                ? new VfioMigrationException($"{Sentence(MigrationTransitionException.WithoutState(cause))} No image was written. {recovery}{Where(t.Device, now)}", cause.Error, t.Device.Address, cause,
+                    FailureRecovery.RemedyAt(t.Device, now, start, cause.Remedy))
+                : new VfioMigrationException($"{t.Device.Address}: not saved: {(failed is null ? Sentence(MigrationTransitionException.WithoutState(cause)) : $"saving {failed.Address} failed.")} No image was written. {recovery}{Where(t.Device, now)}", VfioErrors.SaveAborted, t.Device.Address, cause,
+                    FailureRecovery.RemedyAt(t.Device, now, start, failed is null ? cause.Remedy : ErrorRemedy.None));
             return new DeviceOutcome(t.Device.Address, null, error, now);
         }).ToArray();
     }
@@ -210,17 +229,17 @@ internal static class DeviceSetSaver
     private static string Sentence(string s) => s.EndsWith('.') ? s : s + ".";
 
     /// <summary>Where a device is after a save that did not happen: its state, or that it has none to read.</summary>
-    private static string Where(IDeviceMigration device, MigrationState? now) => (device.Address, now) switch
+    private static string Where(IDeviceMigration device, MigrationState? now) => now switch
     {
         // A device without migration (plain vfio-pci, no v1 region) has no state: nothing failed to read it.
-        (var address, null) when device.Protocol == MigrationProtocol.None => $"{address} has no migration state; it was not touched.",
-        (var address, null) => $"The state of {address} could not be read.",
-        (var address, MigrationState.Error) => $"{address} is in Error; only a reset (VFIO_DEVICE_RESET) leaves Error.",
-        (var address, _) => $"{address} is in {now}.",
+        null when device.Protocol == MigrationProtocol.None => $"{device.Address} has no migration state; it was not touched.",
+        null => $"The state of {device.Address} could not be read.",
+        MigrationState.Error => device.ResetUnavailable is { } none
+            ? $"{device.Address} is in Error; only a reset (VFIO_DEVICE_RESET) leaves Error, and none is possible: {none}; {DeviceReset.WhatIsLeft}."
+            : $"{device.Address} is in Error; only a reset (VFIO_DEVICE_RESET) leaves Error.",
+        _ => $"{device.Address} is in {now}.",
     };
 
-    /// <summary>A device left in Error needs a reset whatever else went wrong; otherwise the cause's remedy applies.</summary>
-    private static ErrorRemedy RemedyAt(MigrationState? now, ErrorRemedy otherwise) => now == MigrationState.Error ? ErrorRemedy.ResetDevice : otherwise;
 
     private static VfioMigrationException Wrap(Exception e, IDeviceMigration? device, string path) => e switch
     {
@@ -237,8 +256,8 @@ internal static class DeviceSetSaver
             var now = t.Device.TryGetState();
             bool concerns = e.Device is null || string.Equals(e.Device, t.Device.Address, StringComparison.OrdinalIgnoreCase);
             var error = concerns
-                ? new VfioMigrationException($"{Sentence(MigrationTransitionException.WithoutState(e))} No image was written. {Where(t.Device, now)}", e.Error, t.Device.Address, e, RemedyAt(now, e.Remedy))
-                : new VfioMigrationException($"{t.Device.Address}: not saved: {Sentence(MigrationTransitionException.WithoutState(e))} No image was written. {Where(t.Device, now)}", VfioErrors.SaveAborted, t.Device.Address, e, RemedyAt(now, e.Remedy));
+                ? new VfioMigrationException($"{Sentence(MigrationTransitionException.WithoutState(e))} No image was written. {Where(t.Device, now)}", e.Error, t.Device.Address, e, FailureRecovery.RemedyAt(t.Device, now, null, e.Remedy))
+                : new VfioMigrationException($"{t.Device.Address}: not saved: {Sentence(MigrationTransitionException.WithoutState(e))} No image was written. {Where(t.Device, now)}", VfioErrors.SaveAborted, t.Device.Address, e, FailureRecovery.RemedyAt(t.Device, now, null, e.Remedy));
             return new DeviceOutcome(t.Device.Address, null, error, now);
         }).ToArray();
 }

@@ -90,11 +90,28 @@ public static class MigrationReadinessCheck
         {
             try
             {
-                if (d.GetState() == MigrationState.Error)
-                    blockers.Add(new("DeviceInError", BlockerSeverity.Blocker, "The device is in the Error migration state.",
-                        "Only a reset (VFIO_DEVICE_RESET) leaves Error.", ErrorRemedy.ResetDevice));
+                // A look changes nothing: a session another process left is reported, not ended (VfioHostSession.Describe).
+                var state = d.ObserveState(out bool leftByOther);
+                if (leftByOther)
+                    blockers.Add(new("SessionLeftByAnotherProcess", BlockerSeverity.Warning,
+                        $"{id.Address} is in {state}, a migration session another process started and left (its data fd went with it); this check left it so.",
+                        state == MigrationState.Resuming
+                            ? "The next state change, save or restore ends it first, with a reset (VFIO_DEVICE_RESET): a resume is only left by a reset."
+                            : $"The next state change, save or restore ends it first ({state} -> {V2MigrationDriver.FoundSessionEnd(state)})."));
+                if (state == MigrationState.Error)
+                    blockers.Add(d.ResetUnavailable is { } none
+                        ? new("DeviceInError", BlockerSeverity.Blocker, "The device is in the Error migration state.",
+                            $"Only a reset (VFIO_DEVICE_RESET) leaves Error, and none is possible: {none}; {DeviceReset.WhatIsLeft}.", ErrorRemedy.ReleaseDevice)
+                        : new("DeviceInError", BlockerSeverity.Blocker, "The device is in the Error migration state.",
+                            "Only a reset (VFIO_DEVICE_RESET) leaves Error.", ErrorRemedy.ResetDevice));
             }
             catch (VfioMigrationException e) { blockers.Add(new("StateUnreadable", BlockerSeverity.Blocker, e.Message, "See the cause.")); }
+            // A migration that fails can leave a device in Error, and QEMU's recovery ends in a reset; without one the
+            // device stays there (vfio.h: only VFIO_DEVICE_RESET leaves ERROR).
+            if (d.ResetUnavailable is { } noReset && !blockers.Any(b => b.Code == "DeviceInError"))
+                blockers.Add(new("NoDeviceReset", BlockerSeverity.Warning,
+                    $"No VFIO reset is possible: {noReset}. A migration that fails and leaves the device in Error, or in an unfinished resume, cannot be undone by a reset.",
+                    $"Know the way back before migrating: {DeviceReset.WhatIsLeft}; or use a device or slot with a reset (FLR, PM or bus reset)."));
             if (d.Protocol == MigrationProtocol.V1)
                 blockers.Add(new("V1Protocol", BlockerSeverity.Warning, "The device speaks the v1 migration protocol, which kernels since 5.18 and QEMU since 8.0 no longer support.",
                     "Only tools that speak v1 (this module, vfio-user servers, old QEMU with x-enable-migration) can migrate it; prefer a driver with v2."));

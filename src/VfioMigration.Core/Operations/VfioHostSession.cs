@@ -137,6 +137,7 @@ public sealed class VfioHostSession : IDisposable
         uint? raw = null;
         string? error = null;
         DeviceHolding? holding = null;
+        bool leftByOther = false;
         try
         {
             if (!id.IsVfioBound)
@@ -145,7 +146,8 @@ public sealed class VfioHostSession : IDisposable
             if (driver.Protocol != MigrationProtocol.None)
             {
                 raw = driver.ReadRawState();
-                state = driver.GetState();
+                // A look changes nothing: a session another process left is reported, and ended only by a change.
+                state = driver.ObserveState(out leftByOther);
             }
         }
         catch (VfioMigrationException e)
@@ -167,6 +169,7 @@ public sealed class VfioHostSession : IDisposable
             HeldState = holding?.State,
             HeldFeatures = holding?.Features,
             HeldStateProblem = holding?.StateProblem,
+            LeftByAnotherProcess = leftByOther,
         };
     }
 
@@ -218,6 +221,13 @@ public sealed class VfioHostSession : IDisposable
         return outcomes;
     }
 
+    /// <summary>
+    /// The restore's pre-flight: every check that needs no device call (images, identities, a set's completeness and
+    /// mapping), every problem at once. Touches no device and writes no audit record; <see cref="Restore"/> runs it again.
+    /// </summary>
+    public RestorePreflight CheckRestore(IReadOnlyList<RestoreTarget> targets, RestoreOverrides overrides, CancellationToken cancellationToken = default) =>
+        RestorePreflight.Run(targets, overrides, cancellationToken);
+
     /// <summary>Restores images onto devices, auditing each outcome.</summary>
     public IReadOnlyList<DeviceOutcome> Restore(IReadOnlyList<RestoreTarget> targets, MigrationState finalState, RestoreOverrides overrides,
         IProgress<SaveProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -258,7 +268,8 @@ public sealed class VfioHostSession : IDisposable
             string cause = e is Transport.VfioCallException { Errno: Protocol.Errno.EINVAL or Protocol.Errno.ENOTTY }
                 ? " The device has no reset method the kernel can use (no FLR, PM reset or bus reset; VFIO_DEVICE_INFO does not set VFIO_DEVICE_FLAGS_RESET)."
                 : "";
-            throw new VfioMigrationException(e.Message + cause + now, e.Error, driver.Address, e, e.Remedy);
+            // Another reset is not the advice after a failed one: say what is left.
+            throw new VfioMigrationException($"{e.Message}{cause}{now} No VFIO reset is possible now; {DeviceReset.WhatIsLeft}.", e.Error, driver.Address, e, ErrorRemedy.ReleaseDevice);
         }
     }
 

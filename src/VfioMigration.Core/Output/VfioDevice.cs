@@ -69,6 +69,12 @@ public sealed class VfioDevice
     public string? HeldFeatures { get; init; }
     /// <summary>Why the state of a held device cannot be shown (no VFIO debugfs, not mounted, root-only, ...).</summary>
     public string? HeldStateProblem { get; init; }
+    /// <summary>
+    /// The device was found in a session state (PreCopy, PreCopyP2P, StopCopy, Resuming) that another process
+    /// opened and left: its data fd is gone with that process. Looking leaves it so; the next state change, save or
+    /// restore ends that session first (a resume by VFIO_DEVICE_RESET) and warns.
+    /// </summary>
+    public bool LeftByAnotherProcess { get; init; }
 
     public override string ToString() => Name;
 }

@@ -17,8 +17,8 @@ internal interface IDeviceStateSource
     VfioStateImage Description { get; }
     /// <summary>The protocol of the device the bytes came from (a QEMU section: v2, QEMU 8.0+ speaks no other).</summary>
     Protocol.MigrationProtocol Protocol { get; }
-    /// <summary>The first identity field that differs from <paramref name="target"/> (field, saved value, device value), or null.</summary>
-    (string Field, string? Saved, string? Device)? Mismatch(VfioDevice target);
+    /// <summary>Every identity field that differs from <paramref name="target"/> (field, saved value, device value); empty when it fits.</summary>
+    IReadOnlyList<(string Field, string? Saved, string? Device)> Mismatches(VfioDevice target);
     /// <summary>Writes the device bytes, in order, into <paramref name="sink"/>; throws if the file changed since it was verified.</summary>
     void Feed(ChunkHandler sink, CancellationToken cancellationToken);
 }

@@ -26,8 +26,8 @@ internal sealed class ImageFileSource : IDeviceStateSource
         return new ImageFileSource(full, StateImageInspector.Describe(reader, full, fileBytes, null), reader.Header.Device);
     }
 
-    public (string Field, string? Saved, string? Device)? Mismatch(VfioDevice target) =>
-        ImageIdentityCheck.Mismatch(_device, ImageDevice.From(target)) is { } m ? (m.Field, m.Image, m.Device) : null;
+    public IReadOnlyList<(string Field, string? Saved, string? Device)> Mismatches(VfioDevice target) =>
+        ImageIdentityCheck.Mismatches(_device, ImageDevice.From(target)).Select(m => (m.Field, m.Image, m.Device)).ToArray();
 
     /// <summary>The image's data, with the checksum computed again on the way.</summary>
     public void Feed(ChunkHandler sink, CancellationToken cancellationToken)

@@ -75,13 +75,14 @@ internal sealed class QemuSectionSource : IDeviceStateSource
         return new QemuSectionSource(input, chosen, Describe(full, fileBytes, format, contents, chosen, save));
     }
 
-    public (string Field, string? Saved, string? Device)? Mismatch(VfioDevice target)
+    public IReadOnlyList<(string Field, string? Saved, string? Device)> Mismatches(VfioDevice target)
     {
         var id = target.Identity;
-        if (id.Kind != VfioDeviceKind.Pci) return ("kind", VfioDeviceKind.Pci.ToString(), id.Kind.ToString());
-        if (!Same(_section.Config?.VendorId, id.VendorId)) return ("vendorId", _section.Config?.VendorId, id.VendorId);
-        if (!Same(_section.Config?.DeviceId, id.DeviceId)) return ("deviceId", _section.Config?.DeviceId, id.DeviceId);
-        return null;
+        var found = new List<(string, string?, string?)>();
+        if (id.Kind != VfioDeviceKind.Pci) found.Add(("kind", VfioDeviceKind.Pci.ToString(), id.Kind.ToString()));
+        if (!Same(_section.Config?.VendorId, id.VendorId)) found.Add(("vendorId", _section.Config?.VendorId, id.VendorId));
+        if (!Same(_section.Config?.DeviceId, id.DeviceId)) found.Add(("deviceId", _section.Config?.DeviceId, id.DeviceId));
+        return found;
     }
 
     /// <summary>The section's bytes from a new walk of the whole stream, hashed on the way and compared with the verified walk.</summary>

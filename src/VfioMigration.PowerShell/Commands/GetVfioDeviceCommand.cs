@@ -51,6 +51,8 @@ public sealed class GetVfioDeviceCommand : VfioCmdlet
             var device = session.Describe(id);
             this.DrainLog();
             if (MigrationCapable && device.Protocol == MigrationProtocol.None) continue;
+            if (device.LeftByAnotherProcess)
+                WriteWarning($"{device.Name} is in {device.State}, a migration session another process left; it was left as found. The next Set-, Save- or Restore-VfioDeviceState on it ends that session first.");
             WriteObject(device);
         }
     }

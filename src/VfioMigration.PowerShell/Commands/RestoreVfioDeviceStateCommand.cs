@@ -5,9 +5,10 @@ using VfioMigration.Protocol;
 namespace VfioMigration.PowerShell.Commands;
 
 /// <summary>
-/// Restores image files onto compatible devices: every image is verified whole before any device is touched;
-/// the devices are left stopped unless -Start. Images of a saved set, or all with -Together, are restored as one
-/// set. Asks (beyond ShouldProcess) only before replacing state this session restored earlier.
+/// Restores image files onto compatible devices: every image is verified whole, and every identity and set check
+/// run, before anything is asked or any device is touched (-WhatIf runs those checks: the pre-flight); the devices
+/// are left stopped unless -Start. Images of a saved set, or all with -Together, are restored as one set. Asks
+/// (beyond ShouldProcess) only before replacing state this session restored earlier.
 /// </summary>
 [Cmdlet(VerbsData.Restore, "VfioDeviceState", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByAddress)]
 [OutputType(typeof(VfioDevice))]
@@ -109,29 +110,101 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceSetCmdlet
                     $"{images.Length} image(s) for {devices.Count} device(s): give one image per device, in the same order.", VfioErrors.ImageCountMismatch), _paths.Select(p => p.Path).ToArray());
                 continue;
             }
+            // Every target first, then the pre-flight of each restore, and only then a question: nobody is asked
+            // about a restore that would be refused.
             var targets = new List<RestoreTarget>();
-            bool yesToAll = false, noToAll = false;
-            for (int i = 0; i < devices.Count; i++)
+            var openedToCheck = new List<string>();
+            try
             {
-                var address = devices[i].Address;
-                bool holds = session.HoldsRestoredState(address);
-                string replaces = holds ? "; this replaces the state restored into it earlier, which no save has captured" : "";
-                if (!this.ShouldProcessOrRefuse(address, $"Restore migration state from {images[i]}{(Start ? " and start the device" : " (device is left stopped)")}{replaces}")) continue;
-                try
+                for (int i = 0; i < devices.Count; i++)
                 {
-                    if (holds && !this.ConfirmLoss(Force, address, $"{address} holds state restored earlier that no save has captured; restoring {images[i]} replaces it.",
-                            "Replace restored device state", ref yesToAll, ref noToAll))
-                        continue;
-                    targets.Add(new RestoreTarget(session.Migration(address), session.Describe(devices[i]), images[i], Section));
+                    try
+                    {
+                        if (!session.IsOpen(devices[i].Address)) openedToCheck.Add(devices[i].Address);
+                        targets.Add(new RestoreTarget(session.Migration(devices[i].Address), session.Describe(devices[i]), images[i], Section));
+                    }
+                    catch (VfioMigrationException e) { WriteVfioError(e, devices[i].Address); }
                 }
-                catch (VfioMigrationException e) { WriteVfioError(e, address); }
+                bool yesToAll = false, noToAll = false;
+                foreach (var group in Groups(targets))
+                {
+                    if (Cancellation.IsCancellationRequested) return;
+                    if (!Preflight(session, group, overrides)) continue;
+                    var confirmed = Confirm(session, group, ref yesToAll, ref noToAll);
+                    if (confirmed.Count == 0) continue;
+                    if (confirmed.Count < group.Count)
+                    {
+                        // A set restores whole or not at all: a member declined keeps the others as they are.
+                        RefuseSet(session, confirmed.Select(t => t.Device.Address), "another device of the set was declined", VfioErrors.SetDeclined);
+                        continue;
+                    }
+                    RestoreSet(session, group, overrides);
+                }
             }
-            foreach (var group in Groups(targets))
+            finally
             {
-                if (Cancellation.IsCancellationRequested) return;
-                RestoreSet(session, group, overrides);
+                // A device opened only to be checked (refused, declined, -WhatIf) is closed again, as a look would be.
+                foreach (var a in openedToCheck) if (!session.IsHeld(a)) session.Close(a);
             }
         }
+    }
+
+    /// <summary>
+    /// The pre-flight (-WhatIf runs it too, as Compare-VM does for Import-VM): every problem of every image of the
+    /// restore is written, each with the state its device is still in; true when the restore may go ahead.
+    /// </summary>
+    private bool Preflight(VfioHostSession session, IReadOnlyList<RestoreTarget> group, RestoreOverrides overrides)
+    {
+        var check = session.CheckRestore(group, overrides, Cancellation);
+        foreach (var w in check.Warnings) WriteWarning(w);
+        if (check.Passed)
+        {
+            WriteVerbose($"Pre-flight passed for {string.Join(", ", group.Select(t => t.Device.Address))}: every image verified, identities and set checked.");
+            return true;
+        }
+        foreach (var (target, error) in check.Problems)
+        {
+            string? address = target is { } i ? group[i].Device.Address : null;
+            WriteVfioError(address is null ? error : Untouched(session, error, address), (object?)address ?? group.Select(t => t.Path).ToArray());
+        }
+        var blamed = check.Problems.Where(p => p.Target is not null).Select(p => p.Target!.Value).ToHashSet();
+        if (check.Problems.Any(p => p.Target is null)) return false;
+        foreach (var (t, i) in group.Select((t, i) => (t, i)).Where(x => !blamed.Contains(x.i)))
+            WriteVfioError(new VfioMigrationException($"{t.Device.Address}: not restored (still {StateText(session, t.Device.Address)}): the images restored with it were refused; they are restored together or not at all.", VfioErrors.RestoreAborted, t.Device.Address), t.Device.Address);
+        return false;
+    }
+
+    /// <summary>The error with the state its device is still in, said once.</summary>
+    private static VfioMigrationException Untouched(VfioHostSession session, VfioMigrationException e, string address)
+    {
+        string where = $" {address} was not touched and is {StateWords(session, address)}.";
+        return e is Images.StateImageException si
+            ? new Images.StateImageException(si.Path, si.Field, si.Message[(si.Message.StartsWith(si.Path + ": ", StringComparison.Ordinal) ? si.Path.Length + 2 : 0)..] + where, si.Error, si.Remedy)
+            : new VfioMigrationException(e.Message + where, e.Error, e.Device ?? address, e, e.Remedy);
+    }
+
+    private static string StateWords(VfioHostSession session, string address)
+    {
+        string s = StateText(session, address);
+        return s.StartsWith("in ", StringComparison.Ordinal) ? s : $"in {s}";
+    }
+
+    /// <summary>ShouldProcess for each device of a restore that passed its pre-flight, and the loss question where it replaces restored state.</summary>
+    private List<RestoreTarget> Confirm(VfioHostSession session, IReadOnlyList<RestoreTarget> group, ref bool yesToAll, ref bool noToAll)
+    {
+        var confirmed = new List<RestoreTarget>();
+        foreach (var t in group)
+        {
+            var address = t.Device.Address;
+            bool holds = session.HoldsRestoredState(address);
+            string replaces = holds ? "; this replaces the state restored into it earlier, which no save has captured" : "";
+            if (!this.ShouldProcessOrRefuse(address, $"Restore migration state from {t.Path}{(t.Section is { } section ? $" (VFIO section {section})" : "")}{(Start ? " and start the device" : " (device is left stopped)")}{replaces}")) continue;
+            if (holds && !this.ConfirmLoss(Force, address, $"{address} holds state restored earlier that no save has captured; restoring {t.Path} replaces it.",
+                    "Replace restored device state", ref yesToAll, ref noToAll))
+                continue;
+            confirmed.Add(t);
+        }
+        return confirmed;
     }
 
     /// <summary>

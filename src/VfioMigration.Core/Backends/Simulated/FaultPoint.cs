@@ -13,4 +13,6 @@ public enum FaultPoint
     StreamWrite,
     /// <summary>Executing a state transition arc (v2) or a device_state write (v1).</summary>
     Transition,
+    /// <summary>VFIO_DEVICE_RESET (the device keeps its state, as a function whose FLR timed out would).</summary>
+    Reset,
 }

@@ -194,6 +194,7 @@ public sealed class SimulatedDevice
         lock (_sync)
         {
             if (!Options.SupportsReset) return -Errno.EINVAL;
+            if (Faults.Check(FaultPoint.Reset) is var f and < 0) return f;
             Model.ResetFunction();
             ResetMigration();
             return 0;
