@@ -136,11 +136,12 @@ internal sealed class QemuStreamBuilder
     }
 
     /// <summary>The end byte and the JSON description; the stream's bytes.</summary>
-    public byte[] Finish()
+    public byte[] Finish(Func<byte[], byte[]>? editJson = null)
     {
         Boundary();
         U8(0, "eof");
         var json = Encoding.UTF8.GetBytes($"{{\"page_size\": 4096, \"devices\": [{string.Join(", ", _devices)}]}}");
+        if (editJson is not null) json = editJson(json);
         U8(6, "description marker");
         U32((uint)json.Length, "description length");
         Raw(json);

@@ -152,6 +152,53 @@ public class QemuStreamReaderTests : IDisposable
         }
     }
 
+    /// <summary>Found by the fuzzer (tests/fuzz, target qemu): JSON values of the wrong kind or with invalid UTF-8 escaped as raw exceptions.</summary>
+    [Theory]
+    [InlineData("\"instance_id\": 0", "\"instance_id\": \"0\"")]
+    [InlineData("\"page_size\": 4096", "\"page_size\": \"4096\"")]
+    [InlineData("\"version\": 2", "\"version\": \"2\"")]
+    [InlineData("\"version\": 1, \"fields\"", "\"version\": [1], \"fields\"")]
+    [InlineData("{\"name\": \"b\"", "7, {\"name\": \"b\"")]
+    [InlineData("\"vmsd_name\": \"timer/sub\", ", "")]
+    [InlineData("\"subsections\": [{", "\"subsections\": [3, {")]
+    [InlineData("\"name\": \"timer\"", "\"name\": \"timer\\udc00\"")]
+    public void AJsonDescriptionWithValuesOfTheWrongKindIsTheReadersError(string find, string replace)
+    {
+        var (stream, b) = QemuStreamBuilder.Mtty();
+        var bytes = b.Finish(json => Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(json).Replace(find, replace, StringComparison.Ordinal)));
+        Refused(Rebuilt(bytes));
+    }
+
+    [Fact]
+    public void AJsonDescriptionThatIsNotUtf8IsTheReadersError()
+    {
+        var (_, b) = QemuStreamBuilder.Mtty();
+        var bytes = b.Finish(json =>
+        {
+            var s = Encoding.UTF8.GetString(json);
+            int at = Encoding.UTF8.GetByteCount(s[..(s.IndexOf("timer", StringComparison.Ordinal) + 1)]);
+            json[at] = 0xff;
+            return json;
+        });
+        Assert.Contains("UTF-8", Refused(Rebuilt(bytes)).Message);
+    }
+
+    /// <summary>Finish appends to the builder's stream; the second end and description replace the first.</summary>
+    private static byte[] Rebuilt(byte[] twice)
+    {
+        // The builder's stream up to its first end byte, then the edited end and description.
+        var first = QemuStreamBuilder.Mtty().Stream;
+        int end = first.Length - (int)BinaryPrimitives.ReadUInt32BigEndian(first.AsSpan(LastDescription(first) + 1)) - 6;
+        return [.. twice[..end], .. twice[(first.Length)..]];
+    }
+
+    private static int LastDescription(byte[] s)
+    {
+        for (int i = s.Length - 6; i >= 0; i--)
+            if (s[i] == 0 && s[i + 1] == 6 && BinaryPrimitives.ReadUInt32BigEndian(s.AsSpan(i + 2)) == s.Length - i - 6) return i + 1;
+        throw new InvalidOperationException("no description");
+    }
+
     [Fact]
     public void TwoVfioSectionsWithOneIdstrAreRefused()
     {

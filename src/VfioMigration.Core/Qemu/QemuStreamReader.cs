@@ -237,11 +237,11 @@ internal static class QemuStreamReader
             _contents.MachineType = c.Text((int)length, "the machine type");
             if (description.Configuration is { } config)
             {
-                if (!config.TryGetProperty("subsections", out var subs)) return;
+                if (!VmDescription.Member(config, "subsections", out var subs)) return;
                 if (subs.ValueKind != JsonValueKind.Array) throw c.Error("the description of the configuration has a 'subsections' that is not a list.", c.Position);
                 foreach (var sub in subs.EnumerateArray())
                 {
-                    string expected = sub.ValueKind == JsonValueKind.Object && sub.TryGetProperty("vmsd_name", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
+                    string expected = VmDescription.Text(sub, "vmsd_name") ?? "";
                     string name = ConfigurationSubsection(expected);
                     if (name != "configuration/capabilities") VmDescription.SkipBody(c, sub, name, 1);
                 }
@@ -304,8 +304,8 @@ internal static class QemuStreamReader
         {
             if (!description.TryGet(s.IdStr, s.Instance, out var device))
                 throw c.Error($"section '{s.IdStr}' (id {id}, instance {s.Instance}) is not in the stream's JSON description, so its size cannot be known.", at);
-            if (device.TryGetProperty("version", out var v) && v.TryGetInt64(out long described) && described != s.Version)
-                throw c.Error($"section '{s.IdStr}' has version {s.Version}, its description version {described}.", at);
+            if (VmDescription.Member(device, "version", out var described) && VmDescription.Integer(device, "version") != s.Version)
+                throw c.Error($"section '{s.IdStr}' has version {s.Version}, its description version {described.GetRawText()}.", at);
             if (s.Vfio is not { } vfio) { VmDescription.SkipBody(c, device, s.IdStr); return; }
             if (VmDescription.OldStyleSize(device, c, s.IdStr) is not { } size)
                 throw c.Error($"the description of VFIO section '{s.IdStr}' gives no size for its config part.", at);
