@@ -291,6 +291,24 @@ public class QemuStreamReaderTests : IDisposable
         Assert.Equal(stream.Length, contents.Length);
     }
 
+    /// <summary>
+    /// tests/fixtures/qemu/mtty-{bzip2,xz,zstd}.save: libvirt save files around the builder's mtty stream (pre-copy
+    /// 01..04, stop-copy 05..0a), compressed with the bzip2, xz and zstd command-line tools.
+    /// </summary>
+    [Theory]
+    [InlineData("bzip2")]
+    [InlineData("xz")]
+    [InlineData("zstd")]
+    public void ReadsLibvirtSaveFilesCompressedWithTheOtherFormatsLibvirtWrites(string format)
+    {
+        var (save, contents) = ReadSave(Fixture($"mtty-{format}.save"));
+        Assert.Equal(format, save.Header.Format.ToString().ToLowerInvariant());
+        var s = Assert.Single(contents.VfioSections);
+        var expected = Assert.Single(Read(Write(QemuStreamBuilder.Mtty(new byte[] { 1, 2, 3, 4 }, new byte[] { 5, 6, 7, 8, 9, 10 }).Stream)).VfioSections);
+        Assert.Equal((expected.Checksum, 4L, 6L), (s.Checksum, s.PreCopyBytes, s.StopCopyBytes));
+        Assert.Equal("83b8f4f2-509f-382f-3c1e-e6bfe0fa1001", save.Domain.HostDeviceFor(s.GuestAddress));
+    }
+
     [Fact]
     public void ALibvirtSaveOfTheRealStreamGzippedReadsLikeTheRawOne()
     {
