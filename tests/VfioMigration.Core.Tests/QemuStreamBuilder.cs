@@ -22,8 +22,11 @@ internal sealed class QemuStreamBuilder
     public List<(long Offset, int Length, string Name)> Framing { get; } = new();
     public long Position => _s.Position;
 
-    public QemuStreamBuilder(uint magic = 0x5145564d, uint version = 3, string machine = "pc-q35-10.0", bool configuration = true)
+    private readonly bool _footers;
+
+    public QemuStreamBuilder(uint magic = 0x5145564d, uint version = 3, string machine = "pc-q35-10.0", bool configuration = true, bool footers = true)
     {
+        _footers = footers;
         U32(magic, "magic");
         U32(version, "version");
         if (configuration)
@@ -164,6 +167,7 @@ internal sealed class QemuStreamBuilder
 
     private void Footer(uint id)
     {
+        if (!_footers) return;
         Boundary();
         U8(0x7e, "footer");
         U32(id, "footer id");

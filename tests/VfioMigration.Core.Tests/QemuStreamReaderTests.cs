@@ -61,6 +61,16 @@ public class QemuStreamReaderTests : IDisposable
     }
 
     [Fact]
+    public void AStreamWithoutSectionFootersIsWalked()
+    {
+        // Machine types before 2.5 send no footers (send-section-footer off).
+        var b = new QemuStreamBuilder(footers: false);
+        b.VfioStart(2, "0000:00:05.0/vfio").Ram(3).VfioData(2, true, [1, 2]).Described(4, "timer").VfioConfig(2, "0000:00:05.0/vfio", 1, 2);
+        var s = Assert.Single(Read(Write(b.Finish())).VfioSections);
+        Assert.True(s.IsComplete, s.Problem);
+    }
+
+    [Fact]
     public void ASectionWithoutItsStopCopyPartIsListedAsIncomplete()
     {
         var b = new QemuStreamBuilder();
