@@ -18,6 +18,7 @@
         'Save-VfioDeviceState'
         'Restore-VfioDeviceState'
         'Get-VfioStateImage'
+        'Export-VfioQemuStream'
         'Test-VfioMigration'
         'Test-VfioMigrationConformance'
         'Get-VfioConformanceSuite'

@@ -108,6 +108,15 @@ public class QemuRestoreTests : IDisposable
     }
 
     [Fact]
+    public void ALibvirtSaveThatDidNotFinishIsRefusedAndTouchesNoDevice()
+    {
+        var o = Restore(Stream("part.save", s => QemuStreamReaderTests.LibvirtSave(s, partial: true)));
+        Assert.Equal("QemuStreamTruncated", o.Error!.ErrorId);
+        Assert.Contains("LibvirtQemudPart", o.Error.Message);
+        Assert.Contains("was not touched", o.Error.Message);
+    }
+
+    [Fact]
     public void ADamagedStreamIsRefusedAndTouchesNoDevice()
     {
         var path = Stream("damaged.mig");

@@ -22,8 +22,11 @@ internal sealed class QemuStreamBuilder
     public List<(long Offset, int Length, string Name)> Framing { get; } = new();
     public long Position => _s.Position;
 
-    public QemuStreamBuilder(uint magic = 0x5145564d, uint version = 3, string machine = "pc-q35-10.0", bool configuration = true)
+    private readonly bool _footers;
+
+    public QemuStreamBuilder(uint magic = 0x5145564d, uint version = 3, string machine = "pc-q35-10.0", bool configuration = true, bool footers = true)
     {
+        _footers = footers;
         U32(magic, "magic");
         U32(version, "version");
         if (configuration)
@@ -136,11 +139,12 @@ internal sealed class QemuStreamBuilder
     }
 
     /// <summary>The end byte and the JSON description; the stream's bytes.</summary>
-    public byte[] Finish()
+    public byte[] Finish(Func<byte[], byte[]>? editJson = null)
     {
         Boundary();
         U8(0, "eof");
         var json = Encoding.UTF8.GetBytes($"{{\"page_size\": 4096, \"devices\": [{string.Join(", ", _devices)}]}}");
+        if (editJson is not null) json = editJson(json);
         U8(6, "description marker");
         U32((uint)json.Length, "description length");
         Raw(json);
@@ -163,6 +167,7 @@ internal sealed class QemuStreamBuilder
 
     private void Footer(uint id)
     {
+        if (!_footers) return;
         Boundary();
         U8(0x7e, "footer");
         U32(id, "footer id");

@@ -136,3 +136,30 @@ public class QemuStreamExportTests : IDisposable
         Assert.Equal("keep", File.ReadAllText(P("out.mig")));
     }
 }
+
+/// <summary>
+/// tests/fixtures/qemu/template-8086-4941.mig, the Pester suite's template (a stream of the documented layout
+/// whose VFIO section is of the simulator's QAT function, 8086:4941), is exactly what the builder writes.
+/// QEMU_FIXTURES_WRITE=1 writes it again.
+/// </summary>
+public class QemuFixtureTests
+{
+    [Fact]
+    public void ThePesterTemplateIsTheBuildersStream()
+    {
+        var (stream, _) = QemuStreamBuilder.Mtty(Enumerable.Repeat((byte)0x5a, 24).ToArray(), Enumerable.Repeat((byte)0xa5, 36).ToArray());
+        var marker = new byte[] { 0xff, 0xff, 0xff, 0xff, 0xef, 0x10, 0x00, 0x02 };
+        int at = stream.AsSpan().IndexOf(marker) + 12;
+        stream[at] = 0x86; stream[at + 1] = 0x80; stream[at + 2] = 0x41; stream[at + 3] = 0x49;
+        var committed = Path.Combine(SourceRoot(), "tests", "fixtures", "qemu", "template-8086-4941.mig");
+        if (Environment.GetEnvironmentVariable("QEMU_FIXTURES_WRITE") == "1") File.WriteAllBytes(committed, stream);
+        Assert.Equal(stream, File.ReadAllBytes(committed));
+    }
+
+    private static string SourceRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "VfioMigration.psd1"))) return dir.FullName;
+        throw new InvalidOperationException("the repository root (VfioMigration.psd1) is not above the test binaries");
+    }
+}

@@ -61,6 +61,16 @@ public class QemuStreamReaderTests : IDisposable
     }
 
     [Fact]
+    public void AStreamWithoutSectionFootersIsWalked()
+    {
+        // Machine types before 2.5 send no footers (send-section-footer off).
+        var b = new QemuStreamBuilder(footers: false);
+        b.VfioStart(2, "0000:00:05.0/vfio").Ram(3).VfioData(2, true, [1, 2]).Described(4, "timer").VfioConfig(2, "0000:00:05.0/vfio", 1, 2);
+        var s = Assert.Single(Read(Write(b.Finish())).VfioSections);
+        Assert.True(s.IsComplete, s.Problem);
+    }
+
+    [Fact]
     public void ASectionWithoutItsStopCopyPartIsListedAsIncomplete()
     {
         var b = new QemuStreamBuilder();
@@ -150,6 +160,53 @@ public class QemuStreamReaderTests : IDisposable
             else BinaryPrimitives.WriteUInt16BigEndian(bad.AsSpan((int)offset), 0xfff0);
             Refused(bad);
         }
+    }
+
+    /// <summary>Found by the fuzzer (tests/fuzz, target qemu): JSON values of the wrong kind or with invalid UTF-8 escaped as raw exceptions.</summary>
+    [Theory]
+    [InlineData("\"instance_id\": 0", "\"instance_id\": \"0\"")]
+    [InlineData("\"page_size\": 4096", "\"page_size\": \"4096\"")]
+    [InlineData("\"version\": 2", "\"version\": \"2\"")]
+    [InlineData("\"version\": 1, \"fields\"", "\"version\": [1], \"fields\"")]
+    [InlineData("{\"name\": \"b\"", "7, {\"name\": \"b\"")]
+    [InlineData("\"vmsd_name\": \"timer/sub\", ", "")]
+    [InlineData("\"subsections\": [{", "\"subsections\": [3, {")]
+    [InlineData("\"name\": \"timer\"", "\"name\": \"timer\\udc00\"")]
+    public void AJsonDescriptionWithValuesOfTheWrongKindIsTheReadersError(string find, string replace)
+    {
+        var (stream, b) = QemuStreamBuilder.Mtty();
+        var bytes = b.Finish(json => Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(json).Replace(find, replace, StringComparison.Ordinal)));
+        Refused(Rebuilt(bytes));
+    }
+
+    [Fact]
+    public void AJsonDescriptionThatIsNotUtf8IsTheReadersError()
+    {
+        var (_, b) = QemuStreamBuilder.Mtty();
+        var bytes = b.Finish(json =>
+        {
+            var s = Encoding.UTF8.GetString(json);
+            int at = Encoding.UTF8.GetByteCount(s[..(s.IndexOf("timer", StringComparison.Ordinal) + 1)]);
+            json[at] = 0xff;
+            return json;
+        });
+        Assert.Contains("UTF-8", Refused(Rebuilt(bytes)).Message);
+    }
+
+    /// <summary>Finish appends to the builder's stream; the second end and description replace the first.</summary>
+    private static byte[] Rebuilt(byte[] twice)
+    {
+        // The builder's stream up to its first end byte, then the edited end and description.
+        var first = QemuStreamBuilder.Mtty().Stream;
+        int end = first.Length - (int)BinaryPrimitives.ReadUInt32BigEndian(first.AsSpan(LastDescription(first) + 1)) - 6;
+        return [.. twice[..end], .. twice[(first.Length)..]];
+    }
+
+    private static int LastDescription(byte[] s)
+    {
+        for (int i = s.Length - 6; i >= 0; i--)
+            if (s[i] == 0 && s[i + 1] == 6 && BinaryPrimitives.ReadUInt32BigEndian(s.AsSpan(i + 2)) == s.Length - i - 6) return i + 1;
+        throw new InvalidOperationException("no description");
     }
 
     [Fact]
@@ -242,6 +299,24 @@ public class QemuStreamReaderTests : IDisposable
         Assert.Equal("0000:3b:00.1", save.Domain.HostDeviceFor("0000:00:1c.0:00.0"));
         Assert.Null(save.Domain.HostDeviceFor("0000:00:09.0"));
         Assert.Equal(stream.Length, contents.Length);
+    }
+
+    /// <summary>
+    /// tests/fixtures/qemu/mtty-{bzip2,xz,zstd}.save: libvirt save files around the builder's mtty stream (pre-copy
+    /// 01..04, stop-copy 05..0a), compressed with the bzip2, xz and zstd command-line tools.
+    /// </summary>
+    [Theory]
+    [InlineData("bzip2")]
+    [InlineData("xz")]
+    [InlineData("zstd")]
+    public void ReadsLibvirtSaveFilesCompressedWithTheOtherFormatsLibvirtWrites(string format)
+    {
+        var (save, contents) = ReadSave(Fixture($"mtty-{format}.save"));
+        Assert.Equal(format, save.Header.Format.ToString().ToLowerInvariant());
+        var s = Assert.Single(contents.VfioSections);
+        var expected = Assert.Single(Read(Write(QemuStreamBuilder.Mtty(new byte[] { 1, 2, 3, 4 }, new byte[] { 5, 6, 7, 8, 9, 10 }).Stream)).VfioSections);
+        Assert.Equal((expected.Checksum, 4L, 6L), (s.Checksum, s.PreCopyBytes, s.StopCopyBytes));
+        Assert.Equal("83b8f4f2-509f-382f-3c1e-e6bfe0fa1001", save.Domain.HostDeviceFor(s.GuestAddress));
     }
 
     [Fact]

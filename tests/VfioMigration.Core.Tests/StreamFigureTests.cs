@@ -92,6 +92,8 @@ public class StreamFigureTests
         public MigrationCapabilities Capabilities => inner.Capabilities;
         public Func<string?>? WhatResetLoses { get => inner.WhatResetLoses; set => inner.WhatResetLoses = value; }
         public MigrationState GetState() => inner.GetState();
+        public MigrationState ObserveState(out bool leftByAnotherProcess) => inner.ObserveState(out leftByAnotherProcess);
+        public string? ResetUnavailable => inner.ResetUnavailable;
         public uint? ReadRawState() => inner.ReadRawState();
         public TransitionPlan Plan(MigrationState current, MigrationState target) => inner.Plan(current, target);
         public TransitionResult RequestState(MigrationState target, CancellationToken cancellationToken = default) => inner.RequestState(target, cancellationToken);

@@ -7,7 +7,7 @@ public sealed class HelpAndCompletionTests : IDisposable
     private readonly Engine _ps = new();
 
     internal static readonly string[] Cmdlets =
-        { "Get-VfioDevice", "Set-VfioDeviceState", "Reset-VfioDevice", "New-VfioSimulatedDevice", "Remove-VfioSimulatedDevice", "Add-VfioSimulatedFault", "Clear-VfioSimulatedFault", "Save-VfioDeviceState", "Restore-VfioDeviceState", "Get-VfioStateImage", "Test-VfioMigration", "Test-VfioMigrationConformance", "Get-VfioConformanceSuite" };
+        { "Get-VfioDevice", "Set-VfioDeviceState", "Reset-VfioDevice", "New-VfioSimulatedDevice", "Remove-VfioSimulatedDevice", "Add-VfioSimulatedFault", "Clear-VfioSimulatedFault", "Save-VfioDeviceState", "Restore-VfioDeviceState", "Get-VfioStateImage", "Export-VfioQemuStream", "Test-VfioMigration", "Test-VfioMigrationConformance", "Get-VfioConformanceSuite" };
 
     [Fact]
     public void EveryCmdletHasHelpForEveryParameterAndAnExamplePerParameterSet()

@@ -132,6 +132,8 @@ internal static class QemuStreamReader
                 throw c.Error($"stream version {version} is not read by this module, which reads version 3 (QEMU 2.x and later).", 4, VfioErrors.QemuStreamUnsupported);
             uint? last = null;
             bool footed = true, anySection = false;
+            // Footers follow every section or none (machine types before 2.5 send none): the first section decides.
+            bool? footers = null;
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -140,6 +142,7 @@ internal static class QemuStreamReader
                 switch (type)
                 {
                     case Eof:
+                        CheckFooter(ref footers, footed, last, at);
                         if (at != description.EofOffset)
                             throw c.Error($"the end-of-stream byte is here, but the description at the end of the stream starts after byte {description.EofOffset}: the sections between are damaged.", at);
                         Finish();
@@ -151,7 +154,7 @@ internal static class QemuStreamReader
                     case SectionStart:
                     case SectionFull:
                     {
-                        if (!footed) throw c.Error($"section {last} has no footer, but the sections before it had one.", at);
+                        CheckFooter(ref footers, footed, last, at);
                         uint id = c.U32("a section id");
                         string idstr = c.ShortText("a section idstr");
                         uint instance = c.U32($"the instance id of '{idstr}'");
@@ -178,7 +181,7 @@ internal static class QemuStreamReader
                     case SectionPart:
                     case SectionEnd:
                     {
-                        if (!footed) throw c.Error($"section {last} has no footer, but the sections before it had one.", at);
+                        CheckFooter(ref footers, footed, last, at);
                         uint id = c.U32("a section id");
                         if (!_sections.TryGetValue(id, out var s)) throw c.Error($"a {(type == SectionPart ? "PART" : "END")} section names section id {id}, which no START opened.", at);
                         if (!s.Iterable) throw c.Error($"a {(type == SectionPart ? "PART" : "END")} section names '{s.IdStr}', a FULL (non-iterable) section.", at);
@@ -193,6 +196,8 @@ internal static class QemuStreamReader
                     {
                         uint id = c.U32("a section footer's id");
                         if (last is null || footed) throw c.Error($"a section footer (id {id}) follows no section.", at);
+                        if (footers == false) throw c.Error($"a section footer (id {id}) in a stream whose first section had none.", at);
+                        footers = true;
                         if (id != last) throw c.Error($"the footer names section {id}, but section {last} ('{_sections[last.Value].IdStr}') is the one it closes.", at);
                         footed = true;
                         break;
@@ -212,6 +217,14 @@ internal static class QemuStreamReader
                         throw c.Error($"byte {type:x2} is not a section type (00 end, 01 START, 02 PART, 03 END, 04 FULL, 07 configuration, 08 command, 7e footer).", at);
                 }
             }
+        }
+
+        /// <summary>A section begins (or the stream ends) while the one before has no footer: fine only in a stream without footers.</summary>
+        private void CheckFooter(ref bool? footers, bool footed, uint? last, long at)
+        {
+            if (footed) return;
+            if (footers == true) throw c.Error($"section {last} ('{_sections[last!.Value].IdStr}') has no footer, but the sections before it had one.", at);
+            footers = false;
         }
 
         private void Finish()
@@ -237,11 +250,11 @@ internal static class QemuStreamReader
             _contents.MachineType = c.Text((int)length, "the machine type");
             if (description.Configuration is { } config)
             {
-                if (!config.TryGetProperty("subsections", out var subs)) return;
+                if (!VmDescription.Member(config, "subsections", out var subs)) return;
                 if (subs.ValueKind != JsonValueKind.Array) throw c.Error("the description of the configuration has a 'subsections' that is not a list.", c.Position);
                 foreach (var sub in subs.EnumerateArray())
                 {
-                    string expected = sub.ValueKind == JsonValueKind.Object && sub.TryGetProperty("vmsd_name", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
+                    string expected = VmDescription.Text(sub, "vmsd_name") ?? "";
                     string name = ConfigurationSubsection(expected);
                     if (name != "configuration/capabilities") VmDescription.SkipBody(c, sub, name, 1);
                 }
@@ -304,8 +317,8 @@ internal static class QemuStreamReader
         {
             if (!description.TryGet(s.IdStr, s.Instance, out var device))
                 throw c.Error($"section '{s.IdStr}' (id {id}, instance {s.Instance}) is not in the stream's JSON description, so its size cannot be known.", at);
-            if (device.TryGetProperty("version", out var v) && v.TryGetInt64(out long described) && described != s.Version)
-                throw c.Error($"section '{s.IdStr}' has version {s.Version}, its description version {described}.", at);
+            if (VmDescription.Member(device, "version", out var described) && VmDescription.Integer(device, "version") != s.Version)
+                throw c.Error($"section '{s.IdStr}' has version {s.Version}, its description version {described.GetRawText()}.", at);
             if (s.Vfio is not { } vfio) { VmDescription.SkipBody(c, device, s.IdStr); return; }
             if (VmDescription.OldStyleSize(device, c, s.IdStr) is not { } size)
                 throw c.Error($"the description of VFIO section '{s.IdStr}' gives no size for its config part.", at);

@@ -60,6 +60,8 @@ internal sealed class VmDescription : IDisposable
         if (jsonLength != json.Length)
             throw new QemuStreamException(path + where, $"{missing} (the description's length field says {jsonLength} bytes, {json.Length} follow it).",
                 VfioErrors.QemuStreamTruncated, reportBase + tailStart + eof + 2);
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+            throw new QemuStreamException(path + where, "the JSON description at the end of the stream is not UTF-8 text.", VfioErrors.QemuStreamInvalid, reportBase + tailStart + eof + 6);
         JsonDocument document;
         try { document = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { MaxDepth = 256 }); }
         catch (JsonException e)
@@ -69,21 +71,20 @@ internal sealed class VmDescription : IDisposable
         try
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("devices", out var devices) || devices.ValueKind != JsonValueKind.Array)
+            if (!Member(root, "devices", out var devices) || devices.ValueKind != JsonValueKind.Array)
                 throw new QemuStreamException(path + where, "the JSON description at the end of the stream has no 'devices' list.", VfioErrors.QemuStreamInvalid, reportBase + tailStart + eof + 6);
-            int pageSize = root.TryGetProperty("page_size", out var ps) && ps.TryGetInt32(out int p) ? p : 4096;
+            long pageSize = Member(root, "page_size", out _) ? Integer(root, "page_size") ?? -1 : 4096;
             if (pageSize < 512 || pageSize > 1 << 20 || (pageSize & (pageSize - 1)) != 0)
                 throw new QemuStreamException(path + where, $"the description's page_size {pageSize} is not a power of two from 512 to 1 MiB.", VfioErrors.QemuStreamInvalid);
             var map = new Dictionary<(string, long), JsonElement>();
             foreach (var d in devices.EnumerateArray())
             {
-                if (d.ValueKind != JsonValueKind.Object || !d.TryGetProperty("name", out var n) || n.ValueKind != JsonValueKind.String ||
-                    !d.TryGetProperty("instance_id", out var i) || !i.TryGetInt64(out long instance))
-                    throw new QemuStreamException(path + where, "a device of the JSON description has no name or instance_id.", VfioErrors.QemuStreamInvalid);
-                map[(n.GetString()!, instance)] = d;
+                if (Text(d, "name") is not { } name || Integer(d, "instance_id") is not { } instance)
+                    throw new QemuStreamException(path + where, "a device of the JSON description has no name or instance_id (a string and a number).", VfioErrors.QemuStreamInvalid);
+                map[(name, instance)] = d;
             }
-            JsonElement? configuration = root.TryGetProperty("configuration", out var c) && c.ValueKind == JsonValueKind.Object ? c : null;
-            return new VmDescription(document, tailStart + eof, pageSize, map, configuration);
+            JsonElement? configuration = Member(root, "configuration", out var c) && c.ValueKind == JsonValueKind.Object ? c : null;
+            return new VmDescription(document, tailStart + eof, (int)pageSize, map, configuration);
         }
         catch
         {
@@ -97,14 +98,14 @@ internal sealed class VmDescription : IDisposable
 
     /// <summary>An old-style section's total size, or null when it is described field by field.</summary>
     public static ulong? OldStyleSize(JsonElement device, StreamCursor c, string idstr) =>
-        device.TryGetProperty("fields", out _) ? null : device.TryGetProperty("size", out var s) ? Size(s, c, $"the description of '{idstr}'") : null;
+        Member(device, "fields", out _) ? null : Member(device, "size", out var s) ? Size(s, c, $"the description of '{idstr}'") : null;
 
     /// <summary>Passes over one section's body as its description sizes it, checking each subsection's header.</summary>
     public static void SkipBody(StreamCursor c, JsonElement description, string idstr, int depth = 0)
     {
         if (depth > 64) throw c.Error($"the description of '{idstr}' nests subsections more than 64 deep.", c.Position);
         if (description.ValueKind != JsonValueKind.Object) throw c.Error($"the description of '{idstr}' is not an object.", c.Position);
-        if (!description.TryGetProperty("fields", out var fields))
+        if (!Member(description, "fields", out var fields))
         {
             if (OldStyleSize(description, c, idstr) is { } size) { c.Skip(size, $"section '{idstr}'"); return; }
             throw c.Error($"the description of '{idstr}' has neither fields nor a size, so its section cannot be walked.", c.Position);
@@ -112,21 +113,21 @@ internal sealed class VmDescription : IDisposable
         if (fields.ValueKind != JsonValueKind.Array) throw c.Error($"the description of '{idstr}' has a 'fields' that is not a list.", c.Position);
         foreach (var field in fields.EnumerateArray())
         {
-            string name = field.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : "?";
+            string name = Text(field, "name") ?? "?";
             string what = $"field '{name}' of '{idstr}'";
-            if (!field.TryGetProperty("size", out var s)) throw c.Error($"the description of {what} has no size.", c.Position);
+            if (!Member(field, "size", out var s)) throw c.Error($"the description of {what} has no size.", c.Position);
             ulong size = Size(s, c, what);
-            ulong count = field.TryGetProperty("array_len", out var a) ? Size(a, c, what + " (array_len)") : 1;
+            ulong count = Member(field, "array_len", out var a) ? Size(a, c, what + " (array_len)") : 1;
             ulong total;
             try { total = checked(size * count); }
             catch (OverflowException) { throw c.Error($"the description of {what} sizes it past any file ({size} x {count} bytes).", c.Position); }
             c.Skip(total, what);
         }
-        if (!description.TryGetProperty("subsections", out var subsections)) return;
+        if (!Member(description, "subsections", out var subsections)) return;
         if (subsections.ValueKind != JsonValueKind.Array) throw c.Error($"the description of '{idstr}' has a 'subsections' that is not a list.", c.Position);
         foreach (var sub in subsections.EnumerateArray())
         {
-            string expected = sub.ValueKind == JsonValueKind.Object && sub.TryGetProperty("vmsd_name", out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
+            string expected = Text(sub, "vmsd_name") ?? "";
             long at = c.Position;
             byte type = c.U8($"the subsection marker of '{idstr}'");
             if (type != QemuStreamFormat.Subsection)
@@ -135,10 +136,32 @@ internal sealed class VmDescription : IDisposable
             if (name != expected)
                 throw c.Error($"section '{idstr}' has subsection '{name}' where its description says '{expected}'.", at);
             uint version = c.U32($"the version of subsection '{name}'");
-            if (sub.TryGetProperty("version", out var dv) && dv.TryGetInt64(out long described) && described != version)
-                throw c.Error($"subsection '{name}' has version {version}, its description version {described}.", at);
+            if (Member(sub, "version", out _) && Integer(sub, "version") != version)
+                throw c.Error($"subsection '{name}' has version {version}, its description version {(Member(sub, "version", out var dv) ? dv.GetRawText() : "")}.", at);
             SkipBody(c, sub, name, depth + 1);
         }
+    }
+
+    /// <summary>
+    /// A member of a JSON object, when <paramref name="e"/> is an object that has it. The description is outside
+    /// bytes: every access goes through these, which never throw on a value of another kind.
+    /// </summary>
+    internal static bool Member(JsonElement e, string name, out JsonElement value)
+    {
+        value = default;
+        return e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out value);
+    }
+
+    /// <summary>A whole-number member, or null when it is missing or of another kind.</summary>
+    internal static long? Integer(JsonElement e, string name) =>
+        Member(e, name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out long n) ? n : null;
+
+    /// <summary>A string member, or null when it is missing, of another kind, or not text (an unpaired surrogate escape).</summary>
+    internal static string? Text(JsonElement e, string name)
+    {
+        if (!Member(e, name, out var v) || v.ValueKind != JsonValueKind.String) return null;
+        try { return v.GetString(); }
+        catch (InvalidOperationException) { return null; }
     }
 
     private static ulong Size(JsonElement value, StreamCursor c, string what)

@@ -70,9 +70,11 @@ internal sealed class QemuSectionSource : IDeviceStateSource
             chosen = sections.FirstOrDefault(s => string.Equals(s.IdStr, section, StringComparison.OrdinalIgnoreCase) || string.Equals(s.GuestAddress, section, StringComparison.OrdinalIgnoreCase))
                 ?? throw new VfioMigrationException($"{full}: the stream has no VFIO section '{section}'; its VFIO sections are: {(names.Length > 0 ? names : "none")}.", VfioErrors.QemuSectionNotFound);
         }
-        if (chosen.Problem is { } problem)
+        // Only a whole device state from a finished save is restored: the section's parts, and libvirt's own word.
+        var description = Describe(full, fileBytes, format, contents, chosen, save);
+        if (description.Problem is { } problem)
             throw new QemuStreamException(full, $"VFIO section '{chosen.IdStr}' is not a whole device state: {problem}.", VfioErrors.QemuStreamTruncated);
-        return new QemuSectionSource(input, chosen, Describe(full, fileBytes, format, contents, chosen, save));
+        return new QemuSectionSource(input, chosen, description);
     }
 
     public IReadOnlyList<(string Field, string? Saved, string? Device)> Mismatches(VfioDevice target)
