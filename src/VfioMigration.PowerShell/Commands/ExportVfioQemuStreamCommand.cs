@@ -47,7 +47,7 @@ public sealed class ExportVfioQemuStreamCommand : VfioCmdlet
         var template = this.FilesToRead(Template).FirstOrDefault();
         var destination = this.FileToWrite(Destination);
         if (source is null || template is null || destination is null) return;
-        if (!ShouldProcess(destination, $"Write the device data of {source} into a copy of the QEMU stream {template}")) return;
+        if (!this.ShouldProcessOrRefuse(destination, $"Write the device data of {source} into a copy of the QEMU stream {template}")) return;
         try
         {
             WriteObject(QemuStreamExport.Write(source, template, destination, Section, SourceSection, Force, Cancellation));
