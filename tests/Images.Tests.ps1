@@ -200,11 +200,14 @@ Describe 'Image files' {
         $hook = @'
 $core = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'VfioMigration.Core' } | Select-Object -First 1
 $field = $core.GetType('VfioMigration.Images.AtomicFile').GetField('FailForTests', [System.Reflection.BindingFlags]'Static,NonPublic')
-$field.GetValue($null).Value = [Func[string, int]] {
-    param($step)
-    if ($step -eq 'rename') { [System.Diagnostics.Process]::Start('kill', "-TERM $PID").WaitForExit(); Start-Sleep -Milliseconds 500 }
-    0
-}
+# C#, not a script block: the image's writes run on pool threads, where no runspace can run a script block.
+Add-Type -TypeDefinition 'public static class LateSignal {
+    public static System.Func<string, int> Create() => step => {
+        if (step == "rename") { System.Diagnostics.Process.Start("kill", "-TERM " + System.Environment.ProcessId).WaitForExit(); System.Threading.Thread.Sleep(500); }
+        return 0;
+    };
+}'
+$field.GetValue($null).Value = [LateSignal]::Create()
 '@
         $child = Start-ChildPwsh "$hook; Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path '$target'; 'not reached'"
         $child.WaitForExit(120000) | Should -BeTrue
