@@ -223,6 +223,29 @@ $field.GetValue($null).Value = [LateSignal]::Create()
         @(Get-ChildItem -LiteralPath $script:Dir -Force).Name | Should -Be @('late.vfiostate')
     }
 
+    It 'reports a save that Ctrl+C (SIGINT) reached during the rename as complete' {
+        $target = Join-Path $script:Dir 'late.vfiostate'
+        $hook = @'
+$core = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'VfioMigration.Core' } | Select-Object -First 1
+$field = $core.GetType('VfioMigration.Images.AtomicFile').GetField('FailForTests', [System.Reflection.BindingFlags]'Static,NonPublic')
+Add-Type -TypeDefinition 'public static class LateInterrupt {
+    public static System.Func<string, int> Create() => step => {
+        if (step == "rename") { System.Diagnostics.Process.Start("kill", "-INT " + System.Environment.ProcessId).WaitForExit(); System.Threading.Thread.Sleep(500); }
+        return 0;
+    };
+}'
+$field.GetValue($null).Value = [LateInterrupt]::Create()
+'@
+        $child = Start-ChildPwsh "$hook; Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path '$target'; 'not reached'"
+        $child.WaitForExit(120000) | Should -BeTrue
+        $stdout = $child.StandardOutput.ReadToEnd()
+        $stderr = $child.StandardError.ReadToEnd()
+        $stdout | Should -Not -BeLike '*not reached*'
+        $stderr | Should -BeLike "*Ctrl+C came too late to undo this, so it is complete: 0000:5e:00.1 saved to $target*"
+        (Get-VfioStateImage -LiteralPath $target).IsValid | Should -BeTrue
+        @(Get-ChildItem -LiteralPath $script:Dir -Force).Name | Should -Be @('late.vfiostate')
+    }
+
     It 'cleans up after SIGHUP like after SIGTERM: no temporary or lock file is left and the process exits 129' {
         $target = Join-Path $script:Dir 'big.vfiostate'
         $child = Start-ChildPwsh "`$null = New-VfioSimulatedDevice -Address 0000:90:00.0 -MemorySize 2GB; Save-VfioDeviceState -Simulated 0000:90:00.0 -Path '$target'"
