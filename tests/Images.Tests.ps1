@@ -200,11 +200,14 @@ Describe 'Image files' {
         $hook = @'
 $core = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'VfioMigration.Core' } | Select-Object -First 1
 $field = $core.GetType('VfioMigration.Images.AtomicFile').GetField('FailForTests', [System.Reflection.BindingFlags]'Static,NonPublic')
-$field.GetValue($null).Value = [Func[string, int]] {
-    param($step)
-    if ($step -eq 'rename') { [System.Diagnostics.Process]::Start('kill', "-TERM $PID").WaitForExit(); Start-Sleep -Milliseconds 500 }
-    0
-}
+# C#, not a script block: the image's writes run on pool threads, where no runspace can run a script block.
+Add-Type -TypeDefinition 'public static class LateSignal {
+    public static System.Func<string, int> Create() => step => {
+        if (step == "rename") { System.Diagnostics.Process.Start("kill", "-TERM " + System.Environment.ProcessId).WaitForExit(); System.Threading.Thread.Sleep(500); }
+        return 0;
+    };
+}'
+$field.GetValue($null).Value = [LateSignal]::Create()
 '@
         $child = Start-ChildPwsh "$hook; Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path '$target'; 'not reached'"
         $child.WaitForExit(120000) | Should -BeTrue
@@ -216,6 +219,29 @@ $field.GetValue($null).Value = [Func[string, int]] {
         $stderr | Should -BeLike "*0000:5e:00.1*saved to $target*"
         $stderr | Should -BeLike '*already complete*'
         Test-Path -LiteralPath $target | Should -BeTrue
+        (Get-VfioStateImage -LiteralPath $target).IsValid | Should -BeTrue
+        @(Get-ChildItem -LiteralPath $script:Dir -Force).Name | Should -Be @('late.vfiostate')
+    }
+
+    It 'reports a save that Ctrl+C (SIGINT) reached during the rename as complete' {
+        $target = Join-Path $script:Dir 'late.vfiostate'
+        $hook = @'
+$core = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'VfioMigration.Core' } | Select-Object -First 1
+$field = $core.GetType('VfioMigration.Images.AtomicFile').GetField('FailForTests', [System.Reflection.BindingFlags]'Static,NonPublic')
+Add-Type -TypeDefinition 'public static class LateInterrupt {
+    public static System.Func<string, int> Create() => step => {
+        if (step == "rename") { System.Diagnostics.Process.Start("kill", "-INT " + System.Environment.ProcessId).WaitForExit(); System.Threading.Thread.Sleep(500); }
+        return 0;
+    };
+}'
+$field.GetValue($null).Value = [LateInterrupt]::Create()
+'@
+        $child = Start-ChildPwsh "$hook; Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path '$target'; 'not reached'"
+        $child.WaitForExit(120000) | Should -BeTrue
+        $stdout = $child.StandardOutput.ReadToEnd()
+        $stderr = $child.StandardError.ReadToEnd()
+        $stdout | Should -Not -BeLike '*not reached*'
+        $stderr | Should -BeLike "*Ctrl+C came too late to undo this, so it is complete: 0000:5e:00.1 saved to $target*"
         (Get-VfioStateImage -LiteralPath $target).IsValid | Should -BeTrue
         @(Get-ChildItem -LiteralPath $script:Dir -Force).Name | Should -Be @('late.vfiostate')
     }
