@@ -50,6 +50,12 @@ Describe 'The test run (build.ps1 Test)' {
         $lines[-1] | Should -Match '^test run: 1 of 2 suites passed \(not passed: bad-suite did not report\); 3 passed, 0 failed, 0 skipped in \d+ s$'
     }
 
+    It 'a suite that could not start (its build failed) is a failure that says why' {
+        $r = Invoke-TestSuite -Suite @{ Name = 'core'; BudgetSeconds = 30; Command = @('false'); Parse = $script:Pester; NotRunBecause = 'dotnet build failed' } 6>$null
+        $r.Status | Should -Be 'failed'
+        $r.Detail | Should -Be 'not run: dotnet build failed'
+    }
+
     It 'a suite that only skipped is reported as skipped, with its reason, not as passed' {
         $r = Invoke-TestSuite -Suite @{
             Name = 'guest-x'; BudgetSeconds = 30; Command = @('sh', '-c', 'echo "Skipped!  - Failed:     0, Passed:     0, Skipped:     1, Total:     1"')

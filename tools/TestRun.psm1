@@ -4,7 +4,8 @@
     within its own time budget, each must report its counts, and the run ends with one line per suite.
 .DESCRIPTION
     A suite is a hashtable: Name, BudgetSeconds, Command (a native command line as string[]), optional Columns (run
-    in a pseudo-terminal of that width with script(1)), optional Environment (hashtable) and Parse, a scriptblock
+    in a pseudo-terminal of that width with script(1)), optional Environment (hashtable), optional NotRunBecause
+    (the suite could not start: it fails with that reason) and Parse, a scriptblock
     that gets the suite's output lines and returns @{ Passed; Failed; Skipped; Detail } or $null when the output
     holds no report. A suite fails when its command fails, a test fails, it runs out of time (the line names the
     last step it printed) or it does not report.
@@ -80,6 +81,12 @@ function Invoke-TestSuite {
     param([Parameter(Mandatory)] [hashtable] $Suite)
     Write-Host "== $($Suite.Name): starting (budget $($Suite.BudgetSeconds) s)"
     $result = [pscustomobject]@{ Name = $Suite.Name; Status = 'failed'; Passed = 0; Failed = 0; Skipped = 0; Seconds = 0; Detail = '' }
+    if ($Suite.ContainsKey('NotRunBecause')) {
+        # It could not start (its build failed): a failure, said as such, not a silence.
+        $result.Detail = "not run: $($Suite.NotRunBecause)"
+        Write-Host "== $($Suite.Name): failed, $($result.Detail)"
+        return $result
+    }
     try {
         $columns = if ($Suite.ContainsKey('Columns')) { $Suite.Columns } else { 0 }
         $environment = if ($Suite.ContainsKey('Environment')) { $Suite.Environment } else { @{} }

@@ -86,6 +86,16 @@ public sealed class RealKernelTests(ITestOutputHelper output)
         File.WriteAllText(Path.Combine(dir, $"guest-{suite}.txt"), line + "\n");
     }
 
+    /// <summary>The guest's step times ("time: ..." lines), beside the summary: what the budgets are measured from.</summary>
+    private static void ReportTimes(string suite, string[] lines, TimeSpan took)
+    {
+        string? dir = Environment.GetEnvironmentVariable("VFIO_TEST_REPORT_DIR");
+        if (string.IsNullOrEmpty(dir)) return;
+        Directory.CreateDirectory(dir);
+        File.WriteAllLines(Path.Combine(dir, $"guest-{suite}-times.txt"),
+            lines.Where(l => l.StartsWith("time: ", StringComparison.Ordinal)).Append($"time: {took.TotalSeconds:F0} s for run-guest.sh as a whole (budget {GuestBudgetSeconds[suite]} s for the guest)"));
+    }
+
     private static string Summary(string[] lines, TimeSpan took)
     {
         string Value(string prefix) => lines.FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal))?[prefix.Length..].Trim() ?? "(not reported)";
@@ -95,6 +105,34 @@ public sealed class RealKernelTests(ITestOutputHelper output)
 
     [SkippableFact]
     public void TheDefaultKernel() => Run("default");
+
+    /// <summary>
+    /// A guest that runs out of time names the step that was running (issue 17 item 18): a command that prints
+    /// "run  &lt;name&gt;" and then hangs is stopped at its budget, and run-guest.sh says which step it was in.
+    /// </summary>
+    [SkippableFact]
+    public void TheDefaultKernelGuestNamesTheStepThatRanOutOfTime()
+    {
+        string? why = WhyQemuCannotRun();
+        Skip.If(why is not null, $"real-kernel guest tests skipped: {why}");
+        var psi = new ProcessStartInfo("bash", new[] { Metadata("Harness"), Path.GetFullPath(Metadata("VmChecks")), "sh", "-c",
+            "echo 'run  a step that ends'; echo 'ok   a step that ends'; echo 'run  a step that hangs'; sleep 600" })
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        psi.Environment["VFIO_VM_SUITE"] = "default";
+        psi.Environment["VFIO_VM_TIMEOUT"] = "40"; // boot and shell start take about 5 s here, 15 s under load
+        var clock = Stopwatch.StartNew();
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(TimeSpan.FromSeconds(40 + BaseBuildSeconds)), "run-guest.sh did not stop the guest at its budget");
+        output.WriteLine($"{stdout.Result}\n{stderr.Result}");
+        Assert.Equal(124, p.ExitCode);
+        Assert.Contains("run-guest: the guest ran out of time (VFIO_VM_TIMEOUT=40 s) in the step that was running: a step that hangs", stderr.Result);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(40 + BaseBuildSeconds));
+    }
 
     [SkippableFact]
     public void TheBackportsKernel() => Run("backports");
@@ -109,6 +147,7 @@ public sealed class RealKernelTests(ITestOutputHelper output)
         Skip.If(why is not null, $"real-kernel guest tests skipped: {why}");
         var (exitCode, lines, text, took) = RunGuest(suite);
         output.WriteLine(text);
+        ReportTimes(suite, lines, took);
         try
         {
             Check(suite, exitCode, lines, text);
@@ -156,6 +195,7 @@ public sealed class RealKernelTests(ITestOutputHelper output)
         if (suite == "default")
         {
             Assert.DoesNotContain(mtty, l => l.StartsWith("ok", StringComparison.Ordinal));
+            Assert.Matches(@"^qemu: none \(kernel 6\.1\S* has no mtty migration", Assert.Single(lines, l => l.StartsWith("qemu: ", StringComparison.Ordinal)));
             return;
         }
         Assert.Contains("ok   discovery lists the mtty mdevs with their emulated-IOMMU group's plain node", lines);

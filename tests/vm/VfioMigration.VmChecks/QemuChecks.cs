@@ -19,6 +19,7 @@ internal static class QemuChecks
             return;
         }
         Console.WriteLine($"qemu: {InnerQemu.PackageVersion} at {InnerQemu.Binary}");
+        if (mdevs.Length < 1) return;
 
         check("QEMU inside the guest starts paused on an mtty mdev with QMP on a unix socket, lists it with its config-space ids, and quits leaving it free", () =>
         {
