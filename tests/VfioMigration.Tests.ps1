@@ -328,6 +328,24 @@ Describe 'Saving and restoring' {
     }
 }
 
+Describe 'A device that re-initializes its pre-copy data (PRECOPY_INFOv2, kernel 7.3)' {
+    It 'sends the new initial data before the switch and records the re-init in the image; an older kernel cannot say' {
+        $dir = [IO.Directory]::CreateTempSubdirectory('vfio-reinit-').FullName
+        try {
+            $null = New-VfioSimulatedDevice -Address 0000:01:00.0 -Capabilities PreCopy -MemorySize 256KB -PreCopyReinitAfter 128KB
+            $null = New-VfioSimulatedDevice -Address 0000:01:00.1 -Capabilities PreCopy -MemorySize 256KB -PreCopyReinitAfter 128KB -NoPrecopyInfoV2
+            $new = Save-VfioDeviceState -Simulated 0000:01:00.0 -Path (Join-Path $dir 'new.vfiostate') -Live -PassThru
+            $old = Save-VfioDeviceState -Simulated 0000:01:00.1 -Path (Join-Path $dir 'old.vfiostate') -Live -PassThru
+            $new.PreCopyReinits | Should -Be 1
+            $new.PreCopyFlagsReported | Should -BeTrue
+            $old.PreCopyReinits | Should -Be 0
+            $old.PreCopyFlagsReported | Should -BeFalse
+            (Get-VfioStateImage -Path (Join-Path $dir 'new.vfiostate')).PreCopyReinits | Should -Be 1
+            { New-VfioSimulatedDevice -Address 0000:01:00.2 -MemorySize 64KB -PreCopyReinitAfter 4KB -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidSimulatedDevice*'
+        } finally { Remove-Item -Recurse -Force $dir }
+    }
+}
+
 Describe 'Views at the terminal''s width' {
     BeforeAll {
         # The table lines of a view as this terminal shows them (80 or 120 columns: build.ps1 runs both).

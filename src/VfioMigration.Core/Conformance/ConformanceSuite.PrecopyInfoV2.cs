@@ -99,8 +99,8 @@ public sealed partial class ConformanceSuite
     }
 
     /// <summary>
-    /// Whether feature 12 is there, for a device that refused the PROBE: EINVAL is also what a kernel before 7.3
-    /// answers for an unknown feature of a driver without a feature handler (mtty), so try the opt-in itself: a
+    /// Whether feature 12 is there, for a device that refused the PROBE with EINVAL: that is also what a kernel
+    /// before 7.3 answers for an unknown feature of a driver without a feature handler, so try the opt-in itself: a
     /// device whose PROBE is broken takes the opt-in itself (which the probe check then finds refused).
     /// </summary>
     private bool KnowsPrecopyInfoV2() => Feature(Set | VfioUapi.FeatureMigPrecopyInfoV2, 0).Rc == 0;

@@ -202,8 +202,8 @@ internal sealed class V2MigrationDriver : IDeviceMigration
     /// <summary>
     /// Whether this open of the device reports PRECOPY_INFO flags: SET feature 12 once per open (the kernel clears
     /// the opt-in at close), only on a device with PRE_COPY (the kernel refuses it otherwise). Kernels before 7.3
-    /// do not know the feature (ENOTTY from vfio-pci, EINVAL where the driver has no feature handler): then the
-    /// flags stay unread.
+    /// do not know the feature (ENOTTY from vfio-pci and from mtty on 6.12, EINVAL from a driver without a feature
+    /// handler): then the flags stay unread.
     /// </summary>
     private bool OptInPrecopyInfoV2()
     {

@@ -229,11 +229,7 @@ public sealed class SimulatedDevice
             if (Faults.Check(FaultPoint.StreamRead) is var f and < 0) return f;
             Activity();
             var producer = channel.Producer!;
-            if (producer.IsPreCopy && producer.Reinits == 0 && Options.PreCopyReinitAfterBytes is { } after && producer.BytesProduced >= after)
-            {
-                producer.Reinitialize(announce: PrecopyFlagsAreOutput);
-                PreCopyReinits = producer.Reinits;
-            }
+            MaybeReinitialize(producer);
             int n = ReadSave(producer, buffer);
             if (n == 0 && channel.Producer!.IsPreCopy && !Options.PreCopyEmptyReadReturnsZero) return -Errno.ENOMSG;
             return n;
@@ -263,6 +259,7 @@ public sealed class SimulatedDevice
             if (channel.SessionEnded || !channel.IsSaving || _v2?.State is not (Protocol.MigrationState.PreCopy or Protocol.MigrationState.PreCopyP2P))
                 return -Errno.EINVAL;
             var p = channel.Producer!;
+            MaybeReinitialize(p);
             // Without the opt-in the flags field is left as the caller wrote it (echoed, as every driver before 7.3
             // did); with it, the field is an output: 0, or REINIT once after each re-init (vfio_check_precopy_ioctl).
             uint? flags = null;
@@ -274,6 +271,17 @@ public sealed class SimulatedDevice
             new PrecopyInfo((ulong)p.InitialBytesRemaining, (ulong)p.DirtyBytes).WriteTo(argument, flags);
             return 0;
         }
+    }
+
+    /// <summary>
+    /// The reconfiguration of <see cref="SimulatedDeviceOptions.PreCopyReinitAfterBytes"/>: once the pre-copy session
+    /// has produced that many bytes, at the next read or PRECOPY_INFO, once per session.
+    /// </summary>
+    private void MaybeReinitialize(SaveStreamProducer producer)
+    {
+        if (!producer.IsPreCopy || producer.Reinits != 0 || Options.PreCopyReinitAfterBytes is not { } after || producer.BytesProduced < after) return;
+        producer.Reinitialize(announce: PrecopyFlagsAreOutput);
+        PreCopyReinits = producer.Reinits;
     }
 
     internal void NotePreCopyEnded(SaveStreamProducer producer)

@@ -73,6 +73,19 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
     public SwitchParameter NoReset { get; set; }
 
     /// <summary>
+    /// v2 with PreCopy: after this many bytes of a pre-copy session the device re-initializes its pre-copy data (a
+    /// reconfiguration mid-save), once per session, announcing it with VFIO_PRECOPY_INFO_REINIT to an opener opted
+    /// in to PRECOPY_INFOv2 (kernel 7.3).
+    /// </summary>
+    [Parameter]
+    [ValidateRange(0, long.MaxValue)]
+    public long? PreCopyReinitAfter { get; set; }
+
+    /// <summary>The device sits on a kernel before 7.3: feature 12 (PRECOPY_INFOv2) is unknown, PRECOPY_INFO flags only echo.</summary>
+    [Parameter]
+    public SwitchParameter NoPrecopyInfoV2 { get; set; }
+
+    /// <summary>
     /// Defective driver personalities the device plays, to rehearse Test-VfioMigrationConformance: NotRunningAfterOpen,
     /// ResetKeepsState, ResetKeepsDataFd, FailedSetLeavesStrayState, PreCopyInitialBytesGrow, PreCopyInfoOmitsQueuedData, StopCopyEndsWithEnomsg,
     /// AcceptsTruncatedStream, DataSizeWrong, V1SpontaneousStateChange, QuiesceLeaksP2P, UndefinedMigrationFlags,
@@ -103,6 +116,8 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
             DmaLogging = DmaLogging,
             StrictV1 = StrictV1,
             NdmaReading = NdmaReading,
+            PreCopyReinitAfterBytes = PreCopyReinitAfter,
+            PrecopyInfoV2 = !NoPrecopyInfoV2,
             SupportsReset = !NoReset,
             Defects = Defect,
         };
