@@ -44,7 +44,7 @@ BeforeEach {
 Describe 'The module' {
     It 'exports exactly its cmdlets' {
         (Get-Command -Module VfioMigration).Name | Sort-Object | Should -Be @(
-            'Add-VfioSimulatedFault', 'Clear-VfioSimulatedFault', 'Get-VfioConformanceSuite', 'Get-VfioDevice', 'Get-VfioStateImage', 'New-VfioSimulatedDevice',
+            'Add-VfioSimulatedFault', 'Clear-VfioSimulatedFault', 'Export-VfioQemuStream', 'Get-VfioConformanceSuite', 'Get-VfioDevice', 'Get-VfioStateImage', 'New-VfioSimulatedDevice',
             'Remove-VfioSimulatedDevice', 'Reset-VfioDevice', 'Restore-VfioDeviceState', 'Save-VfioDeviceState', 'Set-VfioDeviceState', 'Test-VfioMigration',
             'Test-VfioMigrationConformance')
     }

@@ -119,7 +119,10 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
             string summary = $"{device.Address}: {results.Count} checks, {passed} passed, {failed} failed, {na} not applicable ({suite.Protocol}, {suite.Capabilities}); {left}";
             outcome = $"ok: {results.Count} checks, {passed} passed, {failed} failed, {na} not applicable";
             WriteInformation(new HostInformationMessage { Message = summary }, new[] { "PSHOST", "VfioConformanceSummary" });
-            if (suite.FinalProblem is { } problem)
+            // A device the suite brought back to Running after all is no error, only worth a word about its driver.
+            if (suite.FinalProblem is { } recovered && suite.FinalState == Protocol.MigrationState.Running)
+                WriteWarning($"{device.Address}: {recovered}; a state change brought it back to Running. Check the device's driver.");
+            else if (suite.FinalProblem is { } problem)
                 WriteVfioError(new VfioMigrationException($"{device.Address}: {problem}. Reset-VfioDevice{(session.Backend.IsSimulated ? " -Simulated" : "")} and check the device's driver.",
                     VfioErrors.DeviceLeftInState, device.Address), device.Address);
         }
