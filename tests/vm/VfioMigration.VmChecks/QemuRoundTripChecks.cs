@@ -116,7 +116,7 @@ internal static class QemuRoundTripChecks
                 var o = session.Restore(new[] { new RestoreTarget(session.Migration(b), session.Describe(b), damaged, Section) }, MigrationState.Running, RestoreOverrides.Identity)[0];
                 if (o.Error is null) return "the module restored a truncated stream";
                 if (o.Error.ErrorId is not ("QemuStreamTruncated" or "QemuStreamInvalid")) return $"the module refused with {o.Error.ErrorId}: {o.Error.Message}";
-                Console.Error.WriteLine($"module: {o.Error.ErrorId}: {o.Error.Message}");
+                Console.WriteLine($"module: {o.Error.ErrorId}: {o.Error.Message}");
             }
             if (StateOf(b) is var after && after != MigrationState.Running) return $"B is in {after} after the module's refusal";
             var kept = Uart.ReadFrom(b);
