@@ -236,6 +236,9 @@ public sealed class RealKernelTests(ITestOutputHelper output)
         if (Environment.GetEnvironmentVariable("VFIO_VM_INNER_QEMU") == "0") return;
         Assert.Matches(@"^qemu: 1:10\.\d+\.\d+\S* at /tmp/qemu/qemu-system-x86_64$", qemu);
         Assert.Contains("ok   QEMU inside the guest starts paused on an mtty mdev with QMP on a unix socket, lists it with its config-space ids, and quits leaving it free", lines);
+        // A stream QEMU wrote, cut inside the VFIO section: the module refuses it untouched, QEMU's load fails (issue 18 item 6 d).
+        Assert.Contains("ok   a truncated QEMU stream: the module refuses it and touches no device; QEMU refuses it too (migration fails, exit non-zero)", lines);
+        Assert.Contains(lines, l => Regex.IsMatch(l, @"^module: QemuStreamTruncated: .* was not touched and is in Running\.$"));
         // The QEMU holding an mdev is named with its VM (libvirt's -name form); on 6.18+ through its device fd's fdinfo.
         Assert.Contains("ok   the QEMU holding an mdev is named with its VM by Get-VfioDevice and by Test-VfioMigration's in-use blocker", lines);
         var held = Assert.Single(lines, l => l.StartsWith("held: ", StringComparison.Ordinal) && l.Contains("VM holder-vm", StringComparison.Ordinal));

@@ -88,6 +88,9 @@ internal sealed class InnerQemu : IDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>Waits for QEMU to exit on its own (a failed incoming migration ends it); its exit code, or null on timeout.</summary>
+    public int? WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout) ? _process.ExitCode : null;
+
     public void Dispose()
     {
         _qmp?.Dispose();
