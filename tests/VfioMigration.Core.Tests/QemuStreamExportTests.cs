@@ -108,11 +108,16 @@ public class QemuStreamExportTests : IDisposable
     {
         var image = SaveImage();
         File.WriteAllBytes(P("other.mig"), Template(0x4348, 0x3253));
-        var e = Assert.IsType<QemuStreamException>(Record.Exception(() => QemuStreamExport.Write(image, P("other.mig"), P("out.mig"))));
+        var e = Assert.IsAssignableFrom<VfioMigrationException>(Record.Exception(() => QemuStreamExport.Write(image, P("other.mig"), P("out.mig"))));
         Assert.Equal("QemuTemplateMismatch", e.ErrorId);
+        Assert.Equal(ErrorRemedy.OverrideIdentityCheck, e.Remedy);
         Assert.Contains("vendorId is '4348'", e.Message);
         Assert.False(File.Exists(P("out.mig")));
+        // The override writes it: the user's word that the section is that device.
+        QemuStreamExport.Write(image, P("other.mig"), P("out.mig"), skipIdentityCheck: true);
+        Assert.True(File.Exists(P("out.mig")));
     }
+
 
     [Fact]
     public void ACompressedTemplateIsRefusedSayingSo()

@@ -40,6 +40,27 @@ public class QemuStreamReaderTests : IDisposable
         Assert.Equal(new FileInfo(Fixture("qemu-10.0.2-q35-32m.mig")).Length, contents.Length);
     }
 
+    /// <summary>
+    /// A stream QEMU 10.0.2 wrote in the 6.12 guest of an mtty mdev (SCR 0x77, LCR 0x03, FIFO "ABCXYZ"): QEMU
+    /// describes the VFIO section's config part with both a size and one data buffer field, which the reader
+    /// once refused ("gives no size for its config part").
+    /// </summary>
+    [Fact]
+    public void ListsTheVfioSectionOfAStreamQemu10WroteOfAnMttyMdev()
+    {
+        var data = new List<byte>();
+        var contents = Read(Fixture("qemu-10.0.2-mtty-scr77-lcr03-ABCXYZ.mig"));
+        var vfio = Assert.Single(contents.VfioSections);
+        Assert.Equal("0000:00:04.0", vfio.GuestAddress);
+        Assert.True(vfio.IsComplete, vfio.Problem);
+        Assert.Equal(24, vfio.PreCopyBytes);
+        Assert.Equal(36, vfio.StopCopyBytes);
+        Assert.NotNull(vfio.Config);
+        var again = Read(Fixture("qemu-10.0.2-mtty-scr77-lcr03-ABCXYZ.mig"), vfio.SectionId, data);
+        Assert.Equal(60, data.Count);
+        Assert.Contains("ABCXYZ", System.Text.Encoding.ASCII.GetString(data.ToArray()));
+    }
+
     [Fact]
     public void FindsTheVfioSectionWithItsPartsKeptApart()
     {

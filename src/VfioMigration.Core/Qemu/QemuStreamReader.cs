@@ -320,7 +320,7 @@ internal static class QemuStreamReader
             if (VmDescription.Member(device, "version", out var described) && VmDescription.Integer(device, "version") != s.Version)
                 throw c.Error($"section '{s.IdStr}' has version {s.Version}, its description version {described.GetRawText()}.", at);
             if (s.Vfio is not { } vfio) { VmDescription.SkipBody(c, device, s.IdStr); return; }
-            if (VmDescription.OldStyleSize(device, c, s.IdStr) is not { } size)
+            if (VmDescription.BufferSize(device, c, s.IdStr) is not { } size)
                 throw c.Error($"the description of VFIO section '{s.IdStr}' gives no size for its config part.", at);
             c.Need(size, $"the config part of '{s.IdStr}'");
             const int header = 64;

@@ -100,6 +100,30 @@ internal sealed class VmDescription : IDisposable
     public static ulong? OldStyleSize(JsonElement device, StreamCursor c, string idstr) =>
         Member(device, "fields", out _) ? null : Member(device, "size", out var s) ? Size(s, c, $"the description of '{idstr}'") : null;
 
+    /// <summary>
+    /// The size of a section body that QEMU describes as one opaque buffer, as a VFIO device's FULL part is
+    /// (QEMU 10.0.2: <c>{"name":"0000:00:04.0/vfio","size":4132,"fields":[{"name":"data","size":4132,"type":"buffer"}]}</c>):
+    /// the top-level size, or the sum of the fields' sizes; where both are given they must agree. Null when neither says.
+    /// </summary>
+    public static ulong? BufferSize(JsonElement device, StreamCursor c, string idstr)
+    {
+        ulong? top = Member(device, "size", out var s) ? Size(s, c, $"the description of '{idstr}'") : null;
+        if (!Member(device, "fields", out var fields)) return top;
+        if (fields.ValueKind != JsonValueKind.Array) throw c.Error($"the description of '{idstr}' has a 'fields' that is not a list.", c.Position);
+        ulong sum = 0;
+        foreach (var field in fields.EnumerateArray())
+        {
+            string what = $"field '{Text(field, "name") ?? "?"}' of '{idstr}'";
+            if (!Member(field, "size", out var fs)) return top;
+            ulong count = Member(field, "array_len", out var a) ? Size(a, c, what + " (array_len)") : 1;
+            try { sum = checked(sum + checked(Size(fs, c, what) * count)); }
+            catch (OverflowException) { throw c.Error($"the description of '{idstr}' sizes it past any file.", c.Position); }
+        }
+        if (top is { } t && t != sum)
+            throw c.Error($"the description of '{idstr}' gives it {t} bytes, but its fields add up to {sum}.", c.Position);
+        return sum;
+    }
+
     /// <summary>Passes over one section's body as its description sizes it, checking each subsection's header.</summary>
     public static void SkipBody(StreamCursor c, JsonElement description, string idstr, int depth = 0)
     {

@@ -24,7 +24,7 @@ public static class QemuStreamExport
     /// compressed template), the readers' errors for a damaged source or template.
     /// </summary>
     public static VfioStateImage Write(string source, string template, string destination, string? section = null, string? sourceSection = null,
-        bool overwrite = false, CancellationToken cancellationToken = default)
+        bool overwrite = false, CancellationToken cancellationToken = default, bool skipIdentityCheck = false)
     {
         var state = DeviceStateSources.Open(source, sourceSection, cancellationToken);
         var full = ImageFile.FullPath(template);
@@ -43,12 +43,16 @@ public static class QemuStreamExport
         var target = QemuSectionSource.Open(full, prefix, fileBytes, section, cancellationToken);
         var theirs = target.Description;
         var ours = state.Description;
-        if (ours.Protocol != MigrationProtocol.V2 || ours.Kind != VfioDeviceKind.Pci)
-            throw new QemuStreamException(full, $"the saved state is of a {ours.Protocol} {ours.Kind} device; QEMU streams carry v2 PCI device state only.", VfioErrors.QemuTemplateMismatch);
-        foreach (var (field, saved, there) in new[] { ("vendorId", ours.VendorId, theirs.VendorId), ("deviceId", ours.DeviceId, theirs.DeviceId) })
+        // A vfio-pci mdev is a PCI device to QEMU (its config space is the vendor driver's), so its state goes into a
+        // PCI device's section too; ccw and v1 state does not.
+        if (ours.Protocol != MigrationProtocol.V2 || ours.Kind is not (VfioDeviceKind.Pci or VfioDeviceKind.Mdev))
+            throw new QemuStreamException(full, $"the saved state is of a {ours.Protocol} {ours.Kind} device; QEMU streams carry v2 PCI (and vfio-pci mdev) device state only.", VfioErrors.QemuTemplateMismatch);
+        if (!skipIdentityCheck && ours.Kind == VfioDeviceKind.Mdev && ours.Section is null)
+            throw new VfioMigrationException($"{full}: {state.Path} is the image of an mdev, whose identity is its type ('{ours.DeviceId}'), not the PCI vendor/device id that the template's section '{theirs.Section}' carries ({theirs.VendorId}:{theirs.DeviceId}), so they cannot be compared; once you know that section is that device, override the identity check.", VfioErrors.QemuTemplateMismatch, null, null, ErrorRemedy.OverrideIdentityCheck);
+        foreach (var (field, saved, there) in skipIdentityCheck || ours.Kind == VfioDeviceKind.Mdev && ours.Section is null ? Array.Empty<(string, string?, string?)>() : new[] { ("vendorId", ours.VendorId, theirs.VendorId), ("deviceId", ours.DeviceId, theirs.DeviceId) })
         {
             if (!string.Equals(saved, there, StringComparison.OrdinalIgnoreCase))
-                throw new QemuStreamException(full, $"the template's section '{theirs.Section}' is of another device: {field} is '{there}' in its config space and '{saved}' in {state.Path}.", VfioErrors.QemuTemplateMismatch);
+                throw new VfioMigrationException($"{full}: the template's section '{theirs.Section}' is of another device: {field} is '{there}' in its config space and '{saved}' in {state.Path}.", VfioErrors.QemuTemplateMismatch, null, null, ErrorRemedy.OverrideIdentityCheck);
         }
         var walked = QemuStreamReader.Read(input, cancellationToken: cancellationToken).VfioSections.Single(s => s.IdStr == theirs.Section);
         var hash = new XxHash128();

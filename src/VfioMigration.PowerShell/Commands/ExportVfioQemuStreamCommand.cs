@@ -41,6 +41,10 @@ public sealed class ExportVfioQemuStreamCommand : VfioCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>Writes the state even where its identity cannot be checked against the template's section (an mdev's image records its type, not the PCI vendor/device id the section carries) or differs from it. The protocol and a damaged source or template are never overridden.</summary>
+    [Parameter]
+    public SwitchParameter SkipIdentityCheck { get; set; }
+
     protected override void ProcessRecord()
     {
         var source = this.FilesToRead(Path).FirstOrDefault();
@@ -50,7 +54,7 @@ public sealed class ExportVfioQemuStreamCommand : VfioCmdlet
         if (!this.ShouldProcessOrRefuse(destination, $"Write the device data of {source} into a copy of the QEMU stream {template}")) return;
         try
         {
-            WriteObject(QemuStreamExport.Write(source, template, destination, Section, SourceSection, Force, Cancellation));
+            WriteObject(QemuStreamExport.Write(source, template, destination, Section, SourceSection, Force, Cancellation, SkipIdentityCheck));
         }
         catch (VfioMigrationException e) { WriteVfioError(e, destination); }
         catch (IOException e) { WriteVfioError(new VfioMigrationException($"{destination}: {e.Message}", VfioErrors.ImageWriteFailed, null, e), destination); }

@@ -191,7 +191,8 @@ internal static class MttyChecks
             return e3.Count == 0 ? null : Errors(e3);
         });
 
-        // A device left in each session state by one process is picked up cleanly by the next.
+        // A device left in each session state by one process: a look reports it as found and changes nothing
+        // (issue 17 item 6); the next state-changing cmdlet takes it over (a resume by reset) and saves it.
         var defined = new Dictionary<MigrationState, MigrationState>
         {
             [MigrationState.StopCopy] = MigrationState.Stop,
@@ -199,19 +200,23 @@ internal static class MttyChecks
             [MigrationState.PreCopyP2P] = MigrationState.RunningP2P,
             [MigrationState.Resuming] = MigrationState.Running,
         };
-        foreach (var (left, expected) in defined)
+        foreach (var (left, taken) in defined)
         {
-            check($"an mdev another process left in {left} is picked up: warned, {expected}, then saved", () =>
+            check($"an mdev another process left in {left} is reported as found by a look, then taken over ({taken}) and saved", () =>
             {
                 sh.Reload();
                 string? child = LeaveIn(a, left);
                 if (child is not null) return child;
                 var (output, errors, warnings) = sh.Run($"Get-VfioDevice -Address '{a}'");
                 var d = output.Select(o => o.BaseObject).OfType<VfioDevice>().SingleOrDefault();
-                if (errors.Count > 0 || d?.State != expected) return $"found as {d?.State} ({d?.StateError}); {Errors(errors)}";
-                if (!warnings.Any(w => w.Contains($"found in {left}", StringComparison.Ordinal))) return $"no warning about {left}: {string.Join(" | ", warnings)}";
+                if (errors.Count > 0 || d?.State != left || d?.LeftByAnotherProcess != true)
+                    return $"a look found {d?.State} (left by another process: {d?.LeftByAnotherProcess}; {d?.StateError}); {Errors(errors)}";
+                if (!warnings.Any(w => w.Contains($"is in {left}, a migration session another process left", StringComparison.Ordinal))) return $"no warning about {left}: {string.Join(" | ", warnings)}";
+                var (again, _, _) = sh.Run($"Get-VfioDevice -Address '{a}'");
+                if (again.Select(o => o.BaseObject).OfType<VfioDevice>().SingleOrDefault()?.State != left) return "a second look did not find the device as it was left";
                 var (_, e2, _) = sh.Run($"Save-VfioDeviceState -Address '{a}' -Path '{Path.Combine(dir, $"left-{left}.vfiostate")}' -KeepRunning -Confirm:$false");
-                return e2.Count == 0 ? null : "save afterwards: " + Errors(e2);
+                if (e2.Count > 0) return "save afterwards: " + Errors(e2);
+                return Device(a)?.State == MigrationState.Running ? null : $"after the save: {Device(a)?.State}";
             });
         }
         // The driver-QA suite against the kernel's own sample driver: every check's verdict is printed (the README

@@ -14,9 +14,8 @@ using VfioMigration.Transport;
 // failures. "only GROUP[,GROUP]" runs some groups: edu (with the group checks), module, mtty, holders, qemu,
 // answers.
 if (args is ["leave", var leaveUuid, var leaveState]) return MttyChecks.Leave(leaveUuid, leaveState);
-string[] groups = ["edu", "module", "mtty", "holders", "qemu", "answers"];
-// Run only when named: QEMU round trips that need Core fixes first (QemuRoundTripChecks, tests/vm/README.md).
-string[] optIn = ["qemu-roundtrip"];
+string[] groups = ["edu", "module", "mtty", "holders", "qemu", "qemu-roundtrip", "answers"];
+string[] optIn = [];
 var only = args is ["only", var list] ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : groups;
 if (args.Length > 0 && args is not ["only", _] || only.Except(groups).Except(optIn).Any())
 {
