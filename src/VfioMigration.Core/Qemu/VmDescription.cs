@@ -113,15 +113,22 @@ internal sealed class VmDescription : IDisposable
         ulong sum = 0;
         foreach (var field in fields.EnumerateArray())
         {
-            string what = $"field '{Text(field, "name") ?? "?"}' of '{idstr}'";
-            if (!Member(field, "size", out var fs)) return top;
-            ulong count = Member(field, "array_len", out var a) ? Size(a, c, what + " (array_len)") : 1;
-            try { sum = checked(sum + checked(Size(fs, c, what) * count)); }
+            if (!Member(field, "size", out _)) return top;
+            try { sum = checked(sum + FieldBytes(field, c, $"field '{Text(field, "name") ?? "?"}' of '{idstr}'")); }
             catch (OverflowException) { throw c.Error($"the description of '{idstr}' sizes it past any file.", c.Position); }
         }
         if (top is { } t && t != sum)
             throw c.Error($"the description of '{idstr}' gives it {t} bytes, but its fields add up to {sum}.", c.Position);
         return sum;
+    }
+
+    /// <summary>A described field's bytes: its size times its array_len (1 without one); an error when that passes any file.</summary>
+    private static ulong FieldBytes(JsonElement field, StreamCursor c, string what)
+    {
+        ulong size = Size(field.GetProperty("size"), c, what);
+        ulong count = Member(field, "array_len", out var a) ? Size(a, c, what + " (array_len)") : 1;
+        try { return checked(size * count); }
+        catch (OverflowException) { throw c.Error($"the description of {what} sizes it past any file ({size} x {count} bytes).", c.Position); }
     }
 
     /// <summary>Passes over one section's body as its description sizes it, checking each subsection's header.</summary>
@@ -137,15 +144,9 @@ internal sealed class VmDescription : IDisposable
         if (fields.ValueKind != JsonValueKind.Array) throw c.Error($"the description of '{idstr}' has a 'fields' that is not a list.", c.Position);
         foreach (var field in fields.EnumerateArray())
         {
-            string name = Text(field, "name") ?? "?";
-            string what = $"field '{name}' of '{idstr}'";
-            if (!Member(field, "size", out var s)) throw c.Error($"the description of {what} has no size.", c.Position);
-            ulong size = Size(s, c, what);
-            ulong count = Member(field, "array_len", out var a) ? Size(a, c, what + " (array_len)") : 1;
-            ulong total;
-            try { total = checked(size * count); }
-            catch (OverflowException) { throw c.Error($"the description of {what} sizes it past any file ({size} x {count} bytes).", c.Position); }
-            c.Skip(total, what);
+            string what = $"field '{Text(field, "name") ?? "?"}' of '{idstr}'";
+            if (!Member(field, "size", out _)) throw c.Error($"the description of {what} has no size.", c.Position);
+            c.Skip(FieldBytes(field, c, what), what);
         }
         if (!Member(description, "subsections", out var subsections)) return;
         if (subsections.ValueKind != JsonValueKind.Array) throw c.Error($"the description of '{idstr}' has a 'subsections' that is not a list.", c.Position);
