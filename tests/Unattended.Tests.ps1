@@ -86,6 +86,83 @@ try { Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path Env:/image -Confirm:$fa
     }
 }
 
+Describe 'A value the module''s parameter checks refuse stops a cron script under -ErrorAction Stop' {
+    # pwsh's own binding errors (a Validate* attribute, a transformation that throws) end only the statement, even
+    # under -ErrorAction Stop; the module checks these values itself, so each is its InvalidParameterValue error.
+    # (NormalView: the error's id is printed, so one run shows both that the script stopped and whose error it was.)
+    It '<Line>' -ForEach @(
+        @{ Line = "Set-VfioDeviceState -Simulated 0000:3b:00.2 -State 'Running,Stop' -Confirm:`$false"; Says = "-State: 'Running,Stop' names more than one value" }
+        @{ Line = 'Set-VfioDeviceState -Simulated 0000:3b:00.2 -State 3 -Confirm:$false'; Says = 'numbers are not accepted' }
+        @{ Line = 'Set-VfioDeviceState -Simulated 0000:3b:00.2 -State Bogus -Confirm:$false'; Says = "'Bogus' is not a name of one" }
+        @{ Line = 'Set-VfioDeviceState -Simulated 0000:3b:00.2 -State ([VfioMigration.Protocol.MigrationState]::Error) -Confirm:$false'; Says = 'give exactly one of: Running, Stop, StopCopy' }
+        @{ Line = "Save-VfioDeviceState -Simulated 0000:3b:00.2 -Path '' -Confirm:`$false"; Says = '-Path: ' }
+        @{ Line = 'Save-VfioDeviceState -Simulated 0000:3b:00.2 -Path $env:VFIO_TEST_NEVER_SET -Confirm:$false'; Says = '-Path: ' }
+        @{ Line = 'Save-VfioDeviceState -Simulated 0000:3b:00.2 -Path ./a.vfiostate -Live -MaxPreCopyRounds 0 -Confirm:$false'; Says = '-MaxPreCopyRounds: 0 is out of range; give a number from 1 to 1000' }
+        @{ Line = 'Save-VfioDeviceState -Simulated 0000:3b:00.2 -Path ./a.vfiostate -Live -MaxDowntimeMs 0 -Confirm:$false'; Says = 'from 1 to 3600000' }
+        @{ Line = "Restore-VfioDeviceState -Simulated 0000:3b:00.2 -Path '' -Confirm:`$false"; Says = '-Path: ' }
+        @{ Line = "Restore-VfioDeviceState -Simulated 0000:3b:00.2 -LiteralPath '' -Confirm:`$false"; Says = '-LiteralPath: ' }
+        @{ Line = "Restore-VfioDeviceState -Simulated 0000:3b:00.2 -Path ./a.vfiostate -Section '' -Confirm:`$false"; Says = '-Section: ' }
+        @{ Line = "Get-VfioStateImage -Path ''"; Says = '-Path: ' }
+        @{ Line = "Get-VfioStateImage -LiteralPath ''"; Says = '-LiteralPath: ' }
+        @{ Line = "Export-VfioQemuStream -Path '' -Template ./t -Destination ./d -Confirm:`$false"; Says = '-Path: ' }
+        @{ Line = "Export-VfioQemuStream -Path ./s -Template '' -Destination ./d -Confirm:`$false"; Says = '-Template: ' }
+        @{ Line = "Export-VfioQemuStream -Path ./s -Template ./t -Destination '' -Confirm:`$false"; Says = '-Destination: ' }
+        @{ Line = "Export-VfioQemuStream -Path ./s -Template ./t -Destination ./d -Section '' -Confirm:`$false"; Says = '-Section: ' }
+        @{ Line = "Export-VfioQemuStream -Path ./s -Template ./t -Destination ./d -SourceSection '' -Confirm:`$false"; Says = '-SourceSection: ' }
+        @{ Line = "Get-VfioDevice -Simulated -Address ''"; Says = '-Address: ' }
+        @{ Line = 'Get-VfioDevice -Simulated -Kind Bogus'; Says = "-Kind: 'Bogus' is not a name of one; give exactly one of: Pci, Ccw, Mdev" }
+        @{ Line = 'Test-VfioMigration -Simulated -Address @()'; Says = '-Address: ' }
+        @{ Line = "Test-VfioMigrationConformance -Simulated 0000:5e:00.1 -PeerAddress '' -Confirm:`$false"; Says = '-PeerAddress: ' }
+        @{ Line = 'Test-VfioMigrationConformance -Simulated 0000:5e:00.1 -Area plumbing, bogus -Confirm:$false'; Says = "-Area: 'bogus' is not one of: plumbing, fsm, data, resume, dma-logging, v1, ndma" }
+        @{ Line = 'Reset-VfioDevice -InputObject $null -Confirm:$false'; Says = '-InputObject: ' }
+        @{ Line = "New-VfioSimulatedDevice -Address '' -Confirm:`$false"; Says = '-Address: ' }
+        @{ Line = "New-VfioSimulatedDevice -Address 0000:01:00.0 -Kind 'Pci,Ccw' -Confirm:`$false"; Says = 'names more than one value' }
+        @{ Line = 'New-VfioSimulatedDevice -Address 0000:01:00.0 -Protocol 2 -Confirm:$false'; Says = 'give exactly one of: None, V1, V2' }
+        @{ Line = 'New-VfioSimulatedDevice -Address 0000:01:00.0 -NdmaReading Bogus -Confirm:$false'; Says = '-NdmaReading: ' }
+        @{ Line = 'New-VfioSimulatedDevice -Address 0000:01:00.0 -MemorySize 1KB -Confirm:$false'; Says = '-MemorySize: 1024 is out of range; give a number from 16384 to 68719476736' }
+        @{ Line = 'New-VfioSimulatedDevice -Address 0000:01:00.0 -IommuGroup -1 -Confirm:$false'; Says = '-IommuGroup: -1 is out of range' }
+        @{ Line = "New-VfioSimulatedDevice -Address 0000:01:00.0 -Driver '' -Confirm:`$false"; Says = '-Driver: ' }
+        @{ Line = 'New-VfioSimulatedDevice -Address 0000:01:00.0 -VendorId xyz -Confirm:$false'; Says = "-VendorId: 'xyz' is not" }
+        @{ Line = 'New-VfioSimulatedDevice -Address 0000:01:00.0 -DeviceId 12345 -Confirm:$false'; Says = "-DeviceId: '12345' is not" }
+        @{ Line = "New-VfioSimulatedDevice -Address 0000:01:00.0 -PeerAddress '' -Confirm:`$false"; Says = '-PeerAddress: ' }
+        @{ Line = 'New-VfioSimulatedDevice -Address 0000:01:00.0 -PreCopyReinitAfter -1 -Confirm:$false'; Says = '-PreCopyReinitAfter: -1 is out of range' }
+        @{ Line = 'Add-VfioSimulatedFault -Address 0000:3b:00.2 -Point 1 -Confirm:$false'; Says = '-Point: ' }
+        @{ Line = 'Add-VfioSimulatedFault -Address 0000:3b:00.2 -Nth 0 -Confirm:$false'; Says = '-Nth: 0 is out of range' }
+        @{ Line = "Add-VfioSimulatedFault -Address 0000:3b:00.2 -Errno '' -Confirm:`$false"; Says = '-Errno: ' }
+        @{ Line = "Add-VfioSimulatedFault -Address 0000:3b:00.2 -ArcFrom 'Stop,Running' -Confirm:`$false"; Says = '-ArcFrom: ' }
+        @{ Line = 'Add-VfioSimulatedFault -Address 0000:3b:00.2 -ArcTo 9 -Confirm:$false'; Says = '-ArcTo: ' }
+        @{ Line = 'Add-VfioSimulatedFault -Address 0000:3b:00.2 -TruncateSaveStreamAt -1 -Confirm:$false'; Says = '-TruncateSaveStreamAt: -1 is out of range' }
+        @{ Line = 'Add-VfioSimulatedFault -Address 0000:3b:00.2 -CorruptSaveStreamAt -1 -Confirm:$false'; Says = '-CorruptSaveStreamAt: -1 is out of range' }
+    ) {
+        $r = Invoke-CronScript "`$ErrorView = 'NormalView'`n$Line -ErrorAction Stop"
+        $r.Output | Should -Not -Contain 'NEXT LINE RAN' -Because 'the script must stop at the refused value'
+        $r.ExitCode | Should -Not -Be 0
+        $r.Errors | Should -Match 'FullyQualifiedErrorId : InvalidParameterValue,VfioMigration\.PowerShell\.Commands\.'
+        $r.Errors | Should -Match ([regex]::Escape($Says))
+    }
+
+    It 'ends only the statement without -ErrorAction Stop, as the module''s error, and nothing changed' {
+        $r = Invoke-CronScript @'
+Set-VfioDeviceState -Simulated 0000:3b:00.2 -State 'Running,Stop' -Confirm:$false
+try { Set-VfioDeviceState -Simulated 0000:3b:00.2 -State 'Running,Stop' -Confirm:$false } catch { 'caught ' + $_.FullyQualifiedErrorId + ' ' + $_.CategoryInfo.Category }
+'state ' + (Get-VfioDevice -Simulated 0000:3b:00.2).State
+'@
+        $r.Output | Should -Be @('caught InvalidParameterValue,VfioMigration.PowerShell.Commands.SetVfioDeviceStateCommand InvalidArgument', 'state Running', 'NEXT LINE RAN')
+        $r.Errors | Should -Match ([regex]::Escape("-State: 'Running,Stop' names more than one value, and only one is taken; give exactly one of: Running, Stop,"))
+    }
+
+    It 'refuses a value bound from the pipeline for that object alone (<Case>)' -ForEach @(
+        @{ Case = 'Get-VfioStateImage'; Line = "'', './none.vfiostate' | Get-VfioStateImage -ErrorVariable e -ErrorAction SilentlyContinue" }
+    ) {
+        $r = Invoke-CronScript @"
+$Line
+`$e | ForEach-Object { 'error ' + `$_.FullyQualifiedErrorId.Split(',')[0] }
+"@
+        $r.Errors | Should -BeNullOrEmpty
+        $r.Output | Should -Be @('error InvalidParameterValue', 'error ImageNotFound', 'NEXT LINE RAN')
+    }
+}
+
 Describe 'Nothing prompts in a non-interactive session' {
     It '<Command> without -Confirm:$false gives ConfirmationRequired and changes nothing' -ForEach @(
         @{ Command = 'Test-VfioMigrationConformance'; Line = 'Test-VfioMigrationConformance -Simulated 0000:5e:00.1' }

@@ -34,6 +34,7 @@ public sealed class ErrorCategoryTests : IDisposable
         ["InvalidFault"] = ErrorCategory.InvalidArgument,
         ["InvalidDeviceName"] = ErrorCategory.InvalidArgument,
         ["InvalidParameterCombination"] = ErrorCategory.InvalidArgument,
+        ["InvalidParameterValue"] = ErrorCategory.InvalidArgument,
         ["PeerWithSeveralDevices"] = ErrorCategory.InvalidArgument,
         ["PeerIsDevice"] = ErrorCategory.InvalidArgument,
         ["SetDeclined"] = ErrorCategory.OperationStopped,

@@ -67,5 +67,12 @@ public sealed class HelpAndCompletionTests : IDisposable
         Assert.Equal(new[] { "PreCopy", "PreCopyP2P" }, Complete("Set-VfioDeviceState -Simulated -Address 0000:3b:00.2 -State Pre"));
     }
 
+    [Fact]
+    public void ConformanceAreasComplete()
+    {
+        Assert.Equal(new[] { "plumbing", "fsm", "data", "resume", "dma-logging", "v1", "ndma" }, Complete("Test-VfioMigrationConformance -Simulated 0000:5e:00.1 -Area "));
+        Assert.Equal(new[] { "data", "dma-logging" }, Complete("Test-VfioMigrationConformance -Simulated 0000:5e:00.1 -Area d"));
+    }
+
     public void Dispose() => _ps.Dispose();
 }

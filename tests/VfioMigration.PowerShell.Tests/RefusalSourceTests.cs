@@ -1,3 +1,5 @@
+using System.Management.Automation;
+using System.Reflection;
 using System.Text.RegularExpressions;
 
 namespace VfioMigration.PowerShell.Tests;
@@ -23,5 +25,24 @@ public sealed class RefusalSourceTests
     {
         var offenders = ModuleSources().Where(s => Regex.IsMatch(s.Text, call)).Select(s => s.File).ToArray();
         Assert.True(offenders.Length == 0, $"call Refusal.Terminate / ShouldProcessOrRefuse instead in: {string.Join(", ", offenders)}");
+    }
+
+    /// <summary>
+    /// The third way: a parameter attribute whose failure pwsh raises while binding (ValidateSet, ValidateRange, ...),
+    /// a ParameterBindingException that ends only the statement. The cmdlets check values themselves (Binding/).
+    /// BooleanText is the one transformation that still throws: a SwitchParameter has no value to carry a refusal,
+    /// and it binds from the pipeline (CSV inventories), where pwsh's binding error does stop at -ErrorAction Stop.
+    /// </summary>
+    [Fact]
+    public void NoParameterIsRefusedByPwshsBinding()
+    {
+        var offenders = typeof(Commands.VfioCmdlet).Assembly.GetTypes()
+            .Where(t => t.IsSubclassOf(typeof(Cmdlet)))
+            .SelectMany(t => t.GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p => (t, p)))
+            .SelectMany(x => x.p.GetCustomAttributes(false).Where(a => a is ValidateArgumentsAttribute
+                || (a is ArgumentTransformationAttribute && a is not Binding.OneNameAttribute && a is not Binding.BooleanTextAttribute))
+                .Select(a => $"{x.t.Name}.{x.p.Name} [{a.GetType().Name}]"))
+            .Distinct().ToArray();
+        Assert.True(offenders.Length == 0, $"check the value in the cmdlet (a Binding/ check attribute) instead: {string.Join(", ", offenders)}");
     }
 }

@@ -159,9 +159,9 @@ public sealed class SetVfioDeviceStateTests : IDisposable
     public void ErrorIsNotATarget()
     {
         var (_, ps) = _ps.Run("Set-VfioDeviceState -Simulated 0000:3b:00.2 -State Error");
-        // Refused while binding (one named state only: OneNameAttribute), with the states that are allowed.
+        // Refused by the cmdlet's check (one named state only: OneNameAttribute), with the states that are allowed.
         var e = Assert.Single(ps.Streams.Error);
-        Assert.Contains("ParameterArgumentTransformationError", e.FullyQualifiedErrorId);
+        Assert.StartsWith("InvalidParameterValue,", e.FullyQualifiedErrorId);
         Assert.Contains("give exactly one of: Running, Stop, StopCopy, Resuming, RunningP2P, PreCopy, PreCopyP2P", e.Exception.Message);
     }
 

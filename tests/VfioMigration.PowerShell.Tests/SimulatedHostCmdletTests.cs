@@ -36,10 +36,34 @@ public sealed class SimulatedHostCmdletTests : IDisposable
     }
 
     [Fact]
-    public void MemorySizeOutOfRangeIsAValidationError()
+    public void MemorySizeOutOfRangeIsTheModulesError()
     {
         var e = _ps.OneError("New-VfioSimulatedDevice -Address 0000:01:00.0 -MemorySize 1KB");
-        Assert.Contains("ParameterArgumentValidationError", e.FullyQualifiedErrorId);
+        Assert.StartsWith("InvalidParameterValue,", e.FullyQualifiedErrorId);
+        Assert.Contains("-MemorySize: 1024 is out of range; give a number from 16384 to 68719476736.", e.Exception.Message);
+    }
+
+    [Theory]
+    [InlineData("Add-VfioSimulatedFault -Address 0000:3b:00.2 -ArcTo 'Stop,Running'", "-ArcTo: 'Stop,Running' names more than one value, and only one is taken; give exactly one of: Error, Stop, Running,")]
+    [InlineData("Add-VfioSimulatedFault -Address 0000:3b:00.2 -Nth 0", "-Nth: 0 is out of range; give a number from 1 to 2147483647.")]
+    [InlineData("New-VfioSimulatedDevice -Address 0000:01:00.0 -VendorId xyz", "-VendorId: 'xyz' is not a PCI id; give 1 to 4 hex digits, 0x optional")]
+    [InlineData("New-VfioSimulatedDevice -Address 0000:01:00.0 -Driver ''", "-Driver: the value is empty; give a driver name")]
+    [InlineData("Get-VfioStateImage -Path @('a', $null)", "-Path: the list holds an empty value; give an image file path.")]
+    public void RefusedParameterValuesAreTheModulesError(string script, string text)
+    {
+        var e = _ps.OneError(script);
+        Assert.StartsWith("InvalidParameterValue,", e.FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.InvalidArgument, e.CategoryInfo.Category);
+        Assert.Contains(text, e.Exception.Message);
+    }
+
+    [Fact]
+    public void AllowedParameterValuesStillBind()
+    {
+        var d = (VfioDevice)_ps.Ok("New-VfioSimulatedDevice -Address 0000:01:00.0 -VendorId 0x10de -Kind pci -NdmaReading NoPeerToPeer -MemorySize 16KB").Single().BaseObject;
+        Assert.Equal("0000:01:00.0", d.Name);
+        var rule = _ps.Ok("Add-VfioSimulatedFault -Address 0000:3b:00.2 -ArcFrom running -ArcTo ([VfioMigration.Protocol.MigrationState]::Stop) -Nth 1").Single();
+        Assert.Contains("Stop", rule.ToString());
     }
 
     [Fact]

@@ -81,6 +81,8 @@ public static class VfioErrors
     // ---- arguments the module checks
     public static readonly VfioError InvalidDeviceName = new(nameof(InvalidDeviceName), ErrorKind.InvalidArgument);
     public static readonly VfioError InvalidParameterCombination = new(nameof(InvalidParameterCombination), ErrorKind.InvalidArgument);
+    /// <summary>A parameter's value is outside what the parameter takes (empty, out of range, not one of its names).</summary>
+    public static readonly VfioError InvalidParameterValue = new(nameof(InvalidParameterValue), ErrorKind.InvalidArgument);
     public static readonly VfioError PeerWithSeveralDevices = new(nameof(PeerWithSeveralDevices), ErrorKind.InvalidArgument);
     public static readonly VfioError PeerIsDevice = new(nameof(PeerIsDevice), ErrorKind.InvalidArgument);
     /// <summary>The module's conformance suite file is missing from its folder.</summary>

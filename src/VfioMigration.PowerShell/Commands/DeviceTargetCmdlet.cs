@@ -38,10 +38,11 @@ public abstract class DeviceTargetCmdlet : VfioCmdlet
     public SwitchParameter Simulated { get; set; }
 
     [Parameter(Mandatory = true, ParameterSetName = ByObject, ValueFromPipeline = true)]
-    [ValidateNotNull]
+    [AllowNull, AllowEmptyCollection]
+    [Binding.NotEmpty("device objects (from Get-VfioDevice)")]
     public VfioDevice[] InputObject { get; set; } = Array.Empty<VfioDevice>();
 
-    protected override void ProcessRecord()
+    protected override void Process()
     {
         if (ParameterSetName == ByObject)
             foreach (var d in InputObject) _targets.Add((d.IsSimulated, d.Name));

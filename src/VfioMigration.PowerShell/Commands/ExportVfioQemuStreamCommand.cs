@@ -14,27 +14,30 @@ public sealed class ExportVfioQemuStreamCommand : VfioCmdlet
 {
     /// <summary>The saved device state: an image file, or a QEMU stream or libvirt save file (then -SourceSection picks its section).</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-    [ValidateNotNullOrEmpty]
+    [AllowNull, AllowEmptyString]
+    [Binding.NotEmpty("the path of an image file, QEMU stream or libvirt save file")]
     public string Path { get; set; } = "";
 
     /// <summary>A stream QEMU wrote for the same VM configuration (migrate to file:, or an uncompressed libvirt save file) whose VFIO section is of the same device (PCI vendor and device id).</summary>
     [Parameter(Mandatory = true, Position = 1)]
-    [ValidateNotNullOrEmpty]
+    [AllowNull, AllowEmptyString]
+    [Binding.NotEmpty("the path of a QEMU stream")]
     public string Template { get; set; } = "";
 
     /// <summary>The file to write (mode 0600, written whole or not at all). An existing file is replaced only with -Force.</summary>
     [Parameter(Mandatory = true, Position = 2)]
-    [ValidateNotNullOrEmpty]
+    [AllowNull, AllowEmptyString]
+    [Binding.NotEmpty("the path of the file to write")]
     public string Destination { get; set; } = "";
 
     /// <summary>The template's VFIO section to write into, by guest PCI address ("0000:00:04.0") or idstr; not needed when it has one.</summary>
     [Parameter]
-    [ValidateNotNullOrEmpty]
+    [Binding.NotEmpty("a guest PCI address or idstr of a VFIO section")]
     public string? Section { get; set; }
 
     /// <summary>When -Path is a QEMU stream or libvirt save file: the VFIO section to take the device data from.</summary>
     [Parameter]
-    [ValidateNotNullOrEmpty]
+    [Binding.NotEmpty("a guest PCI address or idstr of a VFIO section")]
     public string? SourceSection { get; set; }
 
     /// <summary>Replace an existing destination file.</summary>
@@ -45,7 +48,7 @@ public sealed class ExportVfioQemuStreamCommand : VfioCmdlet
     [Parameter]
     public SwitchParameter SkipIdentityCheck { get; set; }
 
-    protected override void ProcessRecord()
+    protected override void Process()
     {
         var source = this.FilesToRead(Path).FirstOrDefault();
         var template = this.FilesToRead(Template).FirstOrDefault();

@@ -18,7 +18,7 @@ public sealed class GetVfioDeviceCommand : VfioCmdlet
     [ArgumentCompleter(typeof(AddressCompleter))]
     [Alias("Name", "DeviceName")]
     [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
+    [Binding.NotEmpty("a device name (PCI address, ccw bus id or mdev UUID), or leave -Address out for every device")]
     public string[]? Address { get; set; }
 
     /// <summary>
@@ -31,6 +31,7 @@ public sealed class GetVfioDeviceCommand : VfioCmdlet
     public SwitchParameter Simulated { get; set; }
 
     [Parameter]
+    [Binding.OneName(typeof(VfioDeviceKind))]
     public VfioDeviceKind? Kind { get; set; }
 
     [Parameter]
@@ -40,7 +41,7 @@ public sealed class GetVfioDeviceCommand : VfioCmdlet
     [Parameter]
     public SwitchParameter All { get; set; }
 
-    protected override void ProcessRecord()
+    protected override void Process()
     {
         var session = SessionFor(Simulated, evenWithoutVfio: All);
         var ids = Address is null ? session.Enumerate(All) : this.Resolve(session, Address, All);

@@ -19,18 +19,20 @@ public sealed class GetVfioStateImageCommand : VfioCmdlet
 
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByPath, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
+    [AllowNull, AllowEmptyString, AllowEmptyCollection]
+    [Binding.NotEmpty("an image file path")]
     public string[] Path { get; set; } = Array.Empty<string>();
 
     /// <summary>Paths taken as they are: no wildcard characters. File objects bind here (PSPath).</summary>
     [Parameter(Mandatory = true, ParameterSetName = ByLiteralPath, ValueFromPipelineByPropertyName = true)]
     [Alias("PSPath", "LP", "FullName")]
-    [ValidateNotNullOrEmpty]
+    [AllowNull, AllowEmptyString, AllowEmptyCollection]
+    [Binding.NotEmpty("an image file path")]
     public string[] LiteralPath { get; set; } = Array.Empty<string>();
 
-    protected override void BeginProcessing() => _pathFromCommandLine = MyInvocation.BoundParameters.ContainsKey(nameof(Path));
+    protected override void Begin() => _pathFromCommandLine = MyInvocation.BoundParameters.ContainsKey(nameof(Path));
 
-    protected override void ProcessRecord()
+    protected override void Process()
     {
         var files = ParameterSetName == ByLiteralPath
             ? LiteralPath.SelectMany(p => this.FilesToRead(p, literal: true))

@@ -12,9 +12,9 @@ public abstract class QuiescingSetCmdlet : DeviceSetCmdlet
     [Parameter]
     public SwitchParameter SkipQuiesceCheck { get; set; }
 
-    protected override void BeginProcessing()
+    protected override void Begin()
     {
-        base.BeginProcessing();
+        base.Begin();
         this.RequireWith(SkipQuiesceCheck, "SkipQuiesceCheck", Together, "Together");
     }
 }

@@ -17,13 +17,13 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceSetCmdlet
     /// <summary>Image files, one per target device and in the same order, or one directory holding each device's image under the name Save gives it (0000-3b-00.2.vfiostate). Wildcards are allowed. Binds an image's Path from the pipeline (Get-VfioStateImage).</summary>
     [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
+    [Binding.NotEmpty("an image file path or a directory")]
     public string[] Path { get; set; } = Array.Empty<string>();
 
     /// <summary>Image files named exactly, without wildcards (for names with brackets). File objects bind here (PSPath).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("PSPath", "LP")]
-    [ValidateNotNullOrEmpty]
+    [Binding.NotEmpty("an image file path")]
     public string[] LiteralPath { get; set; } = Array.Empty<string>();
 
     private readonly List<(string Path, bool Literal)> _paths = new();
@@ -34,7 +34,7 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceSetCmdlet
     /// ("0000:00:04.0") or idstr ("0000:00:04.0/vfio"). Not needed when the file has one VFIO section.
     /// </summary>
     [Parameter]
-    [ValidateNotNullOrEmpty]
+    [Binding.NotEmpty("a guest PCI address or idstr of a VFIO section")]
     public string? Section { get; set; }
 
     /// <summary>Start the devices (Running) after the restore instead of leaving them stopped.</summary>
@@ -53,15 +53,15 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceSetCmdlet
     [Parameter]
     public SwitchParameter SkipSetCheck { get; set; }
 
-    protected override void BeginProcessing()
+    protected override void Begin()
     {
         _pathsFromCommandLine = MyInvocation.BoundParameters.ContainsKey(nameof(Path)) || MyInvocation.BoundParameters.ContainsKey(nameof(LiteralPath));
         if (_pathsFromCommandLine) Collect(fromPipeline: false);
     }
 
-    protected override void ProcessRecord()
+    protected override void Process()
     {
-        base.ProcessRecord();
+        base.Process();
         if (!_pathsFromCommandLine) Collect(fromPipeline: true);
     }
 

@@ -19,19 +19,20 @@ public sealed class SaveVfioDeviceStateCommand : QuiescingSetCmdlet
     /// </summary>
     [Parameter(Mandatory = true, Position = 1)]
     [Alias("LiteralPath", "LP")]
-    [ValidateNotNullOrEmpty]
+    [AllowNull, AllowEmptyString, AllowEmptyCollection]
+    [Binding.NotEmpty("an image file path or a directory")]
     public string[] Path { get; set; } = Array.Empty<string>();
 
     [Parameter]
     public SwitchParameter Live { get; set; }
 
     [Parameter]
-    [ValidateRange(1, 1000)]
+    [Binding.InRange(1, 1000)]
     public int MaxPreCopyRounds { get; set; } = 8;
 
     /// <summary>-Live: end pre-copy once the expected downtime is at most this many milliseconds.</summary>
     [Parameter]
-    [ValidateRange(1, 3_600_000)]
+    [Binding.InRange(1, 3_600_000)]
     public int? MaxDowntimeMs { get; set; }
 
     /// <summary>Return the device to Running after the save: a checkpoint.</summary>
@@ -42,9 +43,9 @@ public sealed class SaveVfioDeviceStateCommand : QuiescingSetCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
-    protected override void BeginProcessing()
+    protected override void Begin()
     {
-        base.BeginProcessing();
+        base.Begin();
         this.RequireWith(MyInvocation.BoundParameters.ContainsKey(nameof(MaxDowntimeMs)), "MaxDowntimeMs", Live, "Live");
         this.RequireWith(MyInvocation.BoundParameters.ContainsKey(nameof(MaxPreCopyRounds)), "MaxPreCopyRounds", Live, "Live");
     }

@@ -23,7 +23,7 @@ public sealed class TestVfioMigrationCommand : DeviceTargetCmdlet
     [ArgumentCompleter(typeof(Completion.AddressCompleter))]
     [Alias("Name", "DeviceName")]
     [SupportsWildcards]
-    [ValidateNotNullOrEmpty]
+    [Binding.NotEmpty("a device name (PCI address, ccw bus id or mdev UUID), or leave -Address out for every device")]
     public override string[] Address { get => base.Address; set => base.Address = value; }
 
     /// <summary>The devices move together (one VM's devices): each must be able to quiesce peer-to-peer DMA.</summary>

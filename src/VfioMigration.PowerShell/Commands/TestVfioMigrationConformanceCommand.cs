@@ -35,12 +35,13 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
     /// </summary>
     [Parameter(Position = 1)]
     [ArgumentCompleter(typeof(Completion.AddressCompleter))]
-    [ValidateNotNullOrEmpty]
+    [Binding.NotEmpty("a device name (PCI address, ccw bus id or mdev UUID)")]
     public string? PeerAddress { get; set; }
 
     /// <summary>Run only the checks of these areas (plumbing, fsm, data, resume, dma-logging, v1, ndma); all by default.</summary>
     [Parameter]
-    [ValidateSet(ConformanceArea.Plumbing, ConformanceArea.Fsm, ConformanceArea.Data, ConformanceArea.Resume, ConformanceArea.DmaLogging, ConformanceArea.V1, ConformanceArea.Ndma)]
+    [ArgumentCompleter(typeof(Completion.AllowedNamesCompleter<TestVfioMigrationConformanceCommand>))]
+    [Binding.OneOf(ConformanceArea.Plumbing, ConformanceArea.Fsm, ConformanceArea.Data, ConformanceArea.Resume, ConformanceArea.DmaLogging, ConformanceArea.V1, ConformanceArea.Ndma)]
     public string[]? Area { get; set; }
 
     protected override void EndProcessing()

@@ -22,6 +22,40 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
     private bool _interrupted;
     private PipelineStoppedException? _stoppedDuringOperation;
 
+    private HashSet<string> _checkedAtBegin = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Checks the values bound from the command line (<see cref="ArgumentChecks"/>): a refused one ends the command,
+    /// and under <c>-ErrorAction Stop</c> the script. Then <see cref="Begin"/>.
+    /// </summary>
+    protected sealed override void BeginProcessing()
+    {
+        _checkedAtBegin = new HashSet<string>(MyInvocation.BoundParameters.Keys, StringComparer.OrdinalIgnoreCase);
+        if (ArgumentChecks.Refusal(this, _checkedAtBegin) is { } refused) this.Terminate(refused, null);
+        Begin();
+    }
+
+    /// <summary>
+    /// Checks the values bound from this pipeline object: a refused one is an error for this object alone, as pwsh's
+    /// own pipeline binding errors are. Then <see cref="Process"/>.
+    /// </summary>
+    protected sealed override void ProcessRecord()
+    {
+        var fromPipeline = MyInvocation.BoundParameters.Keys.Where(k => !_checkedAtBegin.Contains(k));
+        if (ArgumentChecks.Refusal(this, fromPipeline) is { } refused)
+        {
+            WriteVfioError(refused, null);
+            return;
+        }
+        Process();
+    }
+
+    /// <summary>The cmdlet's BeginProcessing, after the command line's values were checked.</summary>
+    protected virtual void Begin() { }
+
+    /// <summary>The cmdlet's ProcessRecord, after this pipeline object's values were checked.</summary>
+    protected virtual void Process() { }
+
     protected override void StopProcessing()
     {
         _interrupted = true;

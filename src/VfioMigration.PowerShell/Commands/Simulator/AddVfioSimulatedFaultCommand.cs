@@ -20,12 +20,12 @@ public sealed class AddVfioSimulatedFaultCommand : DeviceTargetCmdlet
     public FaultPoint Point { get; set; } = FaultPoint.Transition;
 
     [Parameter]
-    [ValidateRange(1, int.MaxValue)]
+    [Binding.InRange(1, int.MaxValue)]
     public int Nth { get; set; } = 1;
 
     /// <summary>An errno name (EIO, EINVAL, ...) or number.</summary>
     [Parameter]
-    [ValidateNotNullOrEmpty]
+    [Binding.NotEmpty("an errno name (EIO, EINVAL, ...) or a positive number")]
     public string Errno { get; set; } = "EIO";
 
     [Parameter]
@@ -40,17 +40,17 @@ public sealed class AddVfioSimulatedFaultCommand : DeviceTargetCmdlet
     public SwitchParameter EnterError { get; set; }
 
     [Parameter]
-    [ValidateRange(0, long.MaxValue)]
+    [Binding.InRange(0, long.MaxValue)]
     public long? TruncateSaveStreamAt { get; set; }
 
     [Parameter]
-    [ValidateRange(0, long.MaxValue)]
+    [Binding.InRange(0, long.MaxValue)]
     public long? CorruptSaveStreamAt { get; set; }
 
     [Parameter]
     public SwitchParameter HangNextChannelProgram { get; set; }
 
-    protected override void BeginProcessing() => Simulated = true;
+    protected override void Begin() => Simulated = true;
 
     protected override void EndProcessing()
     {

@@ -7,7 +7,7 @@ namespace VfioMigration.PowerShell.Commands;
 [OutputType(typeof(void))]
 public sealed class ClearVfioSimulatedFaultCommand : DeviceTargetCmdlet
 {
-    protected override void BeginProcessing() => Simulated = true;
+    protected override void Begin() => Simulated = true;
 
     protected override void EndProcessing()
     {

@@ -11,7 +11,8 @@ namespace VfioMigration.PowerShell.Commands;
 public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
 {
     [Parameter(Mandatory = true, Position = 0)]
-    [ValidateNotNullOrEmpty]
+    [AllowNull, AllowEmptyString]
+    [Binding.NotEmpty("a PCI address (0000:3b:00.2) or ccw bus id (0.0.0100)")]
     public string Address { get; set; } = "";
 
     [Parameter]
@@ -27,29 +28,29 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
     public MigrationCapabilities Capabilities { get; set; } = MigrationCapabilities.StopCopy;
 
     [Parameter]
-    [ValidateRange(16 * 1024, 64L << 30)]
+    [Binding.InRange(16 * 1024, 64L << 30)]
     public long MemorySize { get; set; } = 1 << 20;
 
     [Parameter]
-    [ValidateRange(0, int.MaxValue)]
+    [Binding.InRange(0, int.MaxValue)]
     public int? IommuGroup { get; set; }
 
     /// <summary>The driver the device is bound to. Default: sim_vfio_pci, the simulator's variant driver, for a PCI device that migrates; vfio-pci with -Protocol None; vfio_ccw for ccw. -Driver vfio-pci alone makes a plain vfio-pci device, without migration (plain vfio-pci has none); with -Protocol V1 or V2 it is refused.</summary>
     [Parameter]
-    [ValidateNotNullOrEmpty]
+    [Binding.NotEmpty("a driver name (vfio-pci, sim_vfio_pci, vfio_ccw)")]
     public string? Driver { get; set; }
 
     [Parameter]
-    [ValidatePattern("^(0x)?[0-9a-fA-F]{1,4}$")]
+    [Binding.Matches("^(0x)?[0-9a-fA-F]{1,4}$", "a PCI id", "1 to 4 hex digits, 0x optional (such as 1234 or 0x10de)")]
     public string VendorId { get; set; } = "1234";
 
     [Parameter]
-    [ValidatePattern("^(0x)?[0-9a-fA-F]{1,4}$")]
+    [Binding.Matches("^(0x)?[0-9a-fA-F]{1,4}$", "a PCI id", "1 to 4 hex digits, 0x optional (such as 1234 or 0x10de)")]
     public string DeviceId { get; set; } = "11e8";
 
     /// <summary>A PCI device this one is linked to peer-to-peer (both write into each other).</summary>
     [Parameter]
-    [ValidateNotNullOrEmpty]
+    [Binding.NotEmpty("the PCI address of a simulated device")]
     public string? PeerAddress { get; set; }
 
     [Parameter]
@@ -67,6 +68,7 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
     /// into guest memory goes on until the device stops.
     /// </summary>
     [Parameter]
+    [Binding.OneName(typeof(NdmaReading))]
     public NdmaReading NdmaReading { get; set; } = NdmaReading.Rfc;
 
     [Parameter]
@@ -78,7 +80,7 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
     /// in to PRECOPY_INFOv2 (kernel 7.3).
     /// </summary>
     [Parameter]
-    [ValidateRange(0, long.MaxValue)]
+    [Binding.InRange(0, long.MaxValue)]
     public long? PreCopyReinitAfter { get; set; }
 
     /// <summary>The device sits on a kernel before 7.3: feature 12 (PRECOPY_INFOv2) is unknown, PRECOPY_INFO flags only echo.</summary>
@@ -97,7 +99,7 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
     [Parameter]
     public SimulatedDefect[] Defect { get; set; } = Array.Empty<SimulatedDefect>();
 
-    protected override void ProcessRecord()
+    protected override void Process()
     {
         var host = Module.SimulatedHost;
         // -Driver vfio-pci alone makes a plain vfio-pci device: one without migration, as on a real host.

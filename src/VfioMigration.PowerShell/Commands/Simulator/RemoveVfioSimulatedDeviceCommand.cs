@@ -8,7 +8,7 @@ namespace VfioMigration.PowerShell.Commands;
 [OutputType(typeof(void))]
 public sealed class RemoveVfioSimulatedDeviceCommand : DeviceTargetCmdlet
 {
-    protected override void BeginProcessing() => Simulated = true;
+    protected override void Begin() => Simulated = true;
 
     protected override void EndProcessing()
     {
