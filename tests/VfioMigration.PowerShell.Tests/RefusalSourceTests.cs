@@ -1,5 +1,3 @@
-using System.Management.Automation;
-using System.Reflection;
 using System.Text.RegularExpressions;
 
 namespace VfioMigration.PowerShell.Tests;
@@ -36,13 +34,18 @@ public sealed class RefusalSourceTests
     [Fact]
     public void NoParameterIsRefusedByPwshsBinding()
     {
-        var offenders = typeof(Commands.VfioCmdlet).Assembly.GetTypes()
-            .Where(t => t.IsSubclassOf(typeof(Cmdlet)))
-            .SelectMany(t => t.GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p => (t, p)))
-            .SelectMany(x => x.p.GetCustomAttributes(false).Where(a => a is ValidateArgumentsAttribute
-                || (a is ArgumentTransformationAttribute && a is not Binding.OneNameAttribute && a is not Binding.BooleanTextAttribute))
-                .Select(a => $"{x.t.Name}.{x.p.Name} [{a.GetType().Name}]"))
-            .Distinct().ToArray();
+        using var ps = new Engine();
+        var offenders = ps.Ok("""
+            foreach ($c in Get-Command -Module VfioMigration) {
+                # The common parameters are pwsh's own (-OutVariable's ValidateVariableName).
+                foreach ($p in $c.Parameters.Values | Where-Object Name -notin ([System.Management.Automation.Cmdlet]::CommonParameters + [System.Management.Automation.Cmdlet]::OptionalCommonParameters)) {
+                    foreach ($a in $p.Attributes) {
+                        if ($a -is [System.Management.Automation.ValidateArgumentsAttribute] -or ($a -is [System.Management.Automation.ArgumentTransformationAttribute] -and
+                            $a.GetType().Name -notin 'OneNameAttribute', 'BooleanTextAttribute')) { "$($c.Name) -$($p.Name) [$($a.GetType().Name)]" }
+                    }
+                }
+            }
+            """).Select(o => o.ToString()).Distinct().ToArray();
         Assert.True(offenders.Length == 0, $"check the value in the cmdlet (a Binding/ check attribute) instead: {string.Join(", ", offenders)}");
     }
 }

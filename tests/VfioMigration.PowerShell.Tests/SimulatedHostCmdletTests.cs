@@ -60,7 +60,7 @@ public sealed class SimulatedHostCmdletTests : IDisposable
     [Fact]
     public void AllowedParameterValuesStillBind()
     {
-        var d = (VfioDevice)_ps.Ok("New-VfioSimulatedDevice -Address 0000:01:00.0 -VendorId 0x10de -Kind pci -NdmaReading NoPeerToPeer -MemorySize 16KB").Single().BaseObject;
+        var d = (VfioDevice)_ps.Ok("New-VfioSimulatedDevice -Address 0000:01:00.0 -VendorId 0x10de -Kind pci -NdmaReading rfc -MemorySize 16KB").Single().BaseObject;
         Assert.Equal("0000:01:00.0", d.Name);
         var rule = _ps.Ok("Add-VfioSimulatedFault -Address 0000:3b:00.2 -ArcFrom running -ArcTo ([VfioMigration.Protocol.MigrationState]::Stop) -Nth 1").Single();
         Assert.Contains("Stop", rule.ToString());

@@ -1,6 +1,6 @@
 namespace VfioMigration.PowerShell.Binding;
 
-/// <summary>A check that takes a fixed list of names; <c>Completion/AllowedNamesCompleter</c> offers them.</summary>
+/// <summary>A check of text that takes a fixed list of names; <c>Completion/AllowedNamesCompleter</c> offers them.</summary>
 internal interface IAllowedNames
 {
     IReadOnlyList<string> Names { get; }

@@ -8,11 +8,12 @@ namespace VfioMigration.PowerShell.Binding;
 /// or a config value could move a device somewhere nobody named. Anything but one allowed name (any case), or a
 /// value of the enum that is one of them, is refused with an error that lists the allowed names. The refusal is
 /// the cmdlet's (InvalidParameterValue, which <c>-ErrorAction Stop</c> stops at), not the binding's: the
-/// transformation passes a <see cref="RefusedEnumValue"/> on, so the parameter keeps its enum type (help,
-/// completion of the names, <c>[MigrationState]::Stop</c> as a value).
+/// transformation passes a <see cref="RefusedEnumValue"/> on, so the parameter keeps its enum type (help shows
+/// it, <c>[MigrationState]::Stop</c> is a value). Completion offers all the enum's names: pwsh completes an enum
+/// parameter from its type before any ArgumentCompleter, and only a ValidateSet narrowed that.
 /// </summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
-public sealed class OneNameAttribute : ArgumentTransformationAttribute, IArgumentCheck, IAllowedNames
+public sealed class OneNameAttribute : ArgumentTransformationAttribute, IArgumentCheck
 {
     private readonly Type _enum;
     private readonly string[] _names;
@@ -25,8 +26,6 @@ public sealed class OneNameAttribute : ArgumentTransformationAttribute, IArgumen
         _enum = enumType;
         _names = names.Length > 0 ? names : Enum.GetNames(enumType);
     }
-
-    public IReadOnlyList<string> Names => _names;
 
     public override object? Transform(EngineIntrinsics engineIntrinsics, object? inputData)
     {

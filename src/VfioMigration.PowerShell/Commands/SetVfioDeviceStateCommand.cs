@@ -17,7 +17,6 @@ public sealed class SetVfioDeviceStateCommand : QuiescingSetCmdlet
     [Parameter(Mandatory = true, Position = 1)]
     [Binding.OneName(typeof(MigrationState), nameof(MigrationState.Running), nameof(MigrationState.Stop), nameof(MigrationState.StopCopy), nameof(MigrationState.Resuming),
         nameof(MigrationState.RunningP2P), nameof(MigrationState.PreCopy), nameof(MigrationState.PreCopyP2P))]
-    [ArgumentCompleter(typeof(Completion.AllowedNamesCompleter<SetVfioDeviceStateCommand>))]
     public MigrationState State { get; set; }
 
     protected override void EndProcessing()

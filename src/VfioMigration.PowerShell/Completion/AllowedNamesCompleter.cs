@@ -6,8 +6,9 @@ using VfioMigration.PowerShell.Binding;
 namespace VfioMigration.PowerShell.Completion;
 
 /// <summary>
-/// Completes the names a parameter of <typeparamref name="TCmdlet"/> takes, as its check (OneName, OneOf) lists
-/// them: the check replaced ValidateSet, whose completion came with it, and the list is written once.
+/// Completes the names a text parameter of <typeparamref name="TCmdlet"/> takes, as its check (OneOf) lists them:
+/// the check replaced ValidateSet, whose completion came with it, and the list is written once. (An enum
+/// parameter is completed from its type by pwsh, before any completer.)
 /// </summary>
 public sealed class AllowedNamesCompleter<TCmdlet> : IArgumentCompleter where TCmdlet : Cmdlet
 {
