@@ -43,6 +43,11 @@ public sealed class VfioStateImage
     public int? SetIndex { get; init; }
     public string[]? SetMembers { get; init; }
     /// <summary>
+    /// What tied this member to the others at save time, by kind (peer, iommuGroup, slot, parent), as 0-based set
+    /// indexes; a kind absent was not known; null for an image saved alone or before links were recorded.
+    /// </summary>
+    public IReadOnlyDictionary<string, int[]>? SetLinks { get; init; }
+    /// <summary>
     /// The image's place in its set, "1/2"; null for an image saved alone. (Not called Set: an array's own Set()
     /// method would shadow it in member enumeration.)
     /// </summary>
