@@ -301,7 +301,7 @@ Describe 'Saving and restoring' {
     It 'refuses a linked pair onto devices that write into others, naming the link, in -WhatIf too, and restores it onto a pair wired the same' {
         Get-VfioDevice -Simulated '0000:3b:*' | Save-VfioDeviceState -Path $script:Dir -Together
         $images = Get-VfioStateImage (Join-Path $script:Dir '*.vfiostate')
-        $images[0].SetLinks['peer'] | Should -Be @(1)
+        $images[0].SetLinks | Should -Be 'peer: 2/2; iommuGroup: none; slot: 2/2'
         $mlx = @{ Driver = 'mlx5_vfio_pci'; VendorId = '15b3'; DeviceId = '101e'; Capabilities = 'P2P', 'PreCopy'; MemorySize = 1MB }
         # Each target writes into a device outside the set, not into the other member.
         $null = New-VfioSimulatedDevice -Address 0000:88:00.0 @mlx

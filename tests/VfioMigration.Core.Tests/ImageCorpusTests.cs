@@ -121,7 +121,7 @@ public class ImageCorpusTests
                     var image = StateImageInspector.Describe(reader, "m", damaged.Length, null);
                     Assert.True(StateImageHeaderCheck.IsAddress(image.DeviceName));
                     if (image.SetId is not null) Assert.InRange(image.SetIndex!.Value, 0, image.SetMembers!.Length - 1);
-                    foreach (var to in image.SetLinks?.Values ?? Enumerable.Empty<int[]>())
+                    foreach (var to in image.Links?.Values ?? Enumerable.Empty<int[]>())
                         Assert.All(to, m => { Assert.InRange(m, 0, image.SetMembers!.Length - 1); Assert.NotEqual(image.SetIndex, m); });
                     Interlocked.Increment(ref acceptedEdits);
                 }

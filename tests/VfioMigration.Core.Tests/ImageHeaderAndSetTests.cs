@@ -225,12 +225,13 @@ public class ImageHeaderAndSetTests
         var c = f.Host.Add(Sim.V2(address: "0000:04:00.0", memory: 32 * 1024, seed: 5) with { IommuGroup = 5 });
         var saved = DeviceSetSaver.Save(new[] { f.Save(a.Address, "a.vfiostate"), f.Save(b.Address, "b.vfiostate"), f.Save(c.Address, "c.vfiostate") }, new SaveOptions(), false, false);
         Assert.All(saved, o => Assert.True(o.Succeeded, o.Error?.Message));
-        var links = StateImageInspector.Inspect(f.PathFor("a.vfiostate")).SetLinks!;
+        var links = StateImageInspector.Inspect(f.PathFor("a.vfiostate")).Links!;
         Assert.Equal(new[] { 1 }, links["peer"]);
         Assert.Equal(new[] { 2 }, links["iommuGroup"]);
         Assert.Equal(new[] { 1 }, links["slot"]);
         Assert.False(links.ContainsKey("parent")); // the simulator does not know one
-        Assert.Empty(StateImageInspector.Inspect(f.PathFor("c.vfiostate")).SetLinks!["peer"]);
+        Assert.Empty(StateImageInspector.Inspect(f.PathFor("c.vfiostate")).Links!["peer"]);
+        Assert.Equal("peer: 2/3; iommuGroup: 3/3; slot: 2/3", StateImageInspector.Inspect(f.PathFor("a.vfiostate")).SetLinks);
     }
 
     /// <summary>Issue 17 item 4: in set order onto devices peered the other way, each member's state would DMA into the wrong member.</summary>

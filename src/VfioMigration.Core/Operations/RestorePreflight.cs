@@ -213,7 +213,7 @@ public sealed class RestorePreflight
     /// </summary>
     private static void CheckLinks(Guid id, string[] members, (VfioStateImage? Image, RestoreTarget Target, int Place)[] set, List<Problem> problems, List<string> warnings)
     {
-        if (set.All(x => x.Image!.SetLinks is null)) return;
+        if (set.All(x => x.Image!.Links is null)) return;
         var rankOf = new Dictionary<int, int>();
         for (int r = 0; r < set.Length; r++) rankOf[set[r].Image!.SetIndex!.Value] = r;
         var identities = set.Select(x => x.Target.Description.Identity).ToArray();
@@ -221,7 +221,7 @@ public sealed class RestorePreflight
         // Every recorded link between two given images, by rank in the set as given.
         var wanted = new List<(int From, string Kind, int To)>();
         for (int r = 0; r < set.Length; r++)
-            foreach (var (kind, to) in set[r].Image!.SetLinks ?? new Dictionary<string, int[]>())
+            foreach (var (kind, to) in set[r].Image!.Links ?? new Dictionary<string, int[]>())
                 if (SetLinks.Kinds.Contains(kind))
                     foreach (int m in to)
                         if (rankOf.TryGetValue(m, out int q)) wanted.Add((r, kind, q));
