@@ -298,6 +298,33 @@ Describe 'Saving and restoring' {
         $restored.State | Should -Be @('Running', 'Running')
     }
 
+    It 'refuses a linked pair onto devices that write into others, naming the link, in -WhatIf too, and restores it onto a pair wired the same' {
+        Get-VfioDevice -Simulated '0000:3b:*' | Save-VfioDeviceState -Path $script:Dir -Together
+        $images = Get-VfioStateImage (Join-Path $script:Dir '*.vfiostate')
+        $images[0].SetLinks | Should -Be 'peer: 2/2; iommuGroup: none; slot: 2/2'
+        $mlx = @{ Driver = 'mlx5_vfio_pci'; VendorId = '15b3'; DeviceId = '101e'; Capabilities = 'P2P', 'PreCopy'; MemorySize = 1MB }
+        # Each target writes into a device outside the set, not into the other member.
+        $null = New-VfioSimulatedDevice -Address 0000:88:00.0 @mlx
+        $null = New-VfioSimulatedDevice -Address 0000:88:00.1 @mlx
+        $null = New-VfioSimulatedDevice -Address 0000:87:00.2 @mlx -PeerAddress 0000:88:00.0
+        $null = New-VfioSimulatedDevice -Address 0000:87:00.3 @mlx -PeerAddress 0000:88:00.1
+        foreach ($whatIf in $true, $false) {
+            Restore-VfioDeviceState -Simulated 0000:87:00.2, 0000:87:00.3 -Path $images.Path -WhatIf:$whatIf -ErrorVariable err -ErrorAction SilentlyContinue
+            $err.Count | Should -Be 2
+            $err | ForEach-Object { $_.FullyQualifiedErrorId | Should -BeLike 'ImageSetOrder,*' }
+            $err[0].Exception.Message | Should -Match 'member 1/2 \(0000:3b:00\.2\) writes into member 2/2 \(0000:3b:00\.3\) peer-to-peer'
+            $err[0].Exception.Message | Should -Match '0000:87:00\.2 does not write into 0000:87:00\.3 peer-to-peer \(it writes into 0000:88:00\.0\)'
+            $err[0].ErrorDetails.RecommendedAction | Should -Match '-SkipSetCheck'
+            (Get-VfioDevice -Simulated 0000:87:00.2, 0000:87:00.3).State | Should -Be @('Running', 'Running')
+        }
+        # Wired the same (each target writes into the other): the same images restore.
+        $null = New-VfioSimulatedDevice -Address 0000:86:00.2 @mlx
+        $null = New-VfioSimulatedDevice -Address 0000:86:00.3 @mlx -PeerAddress 0000:86:00.2
+        $restored = Restore-VfioDeviceState -Simulated 0000:86:00.2, 0000:86:00.3 -Path $images.Path -Start -PassThru -ErrorVariable err2
+        $err2 | Should -BeNullOrEmpty
+        $restored.State | Should -Be @('Running', 'Running')
+    }
+
     It 'refuses an image of another device, naming the field, before touching the device' {
         $path = Join-Path $script:Dir 'qat.vfiostate'
         Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path $path

@@ -12,7 +12,7 @@ public class DeviceIdentityTests
         var host = SimulatedHost.CreateDefault();
         using var session = new VfioHostSession(new SimulatedBackend(host));
         var fields = typeof(DeviceIdentity).GetProperties().Where(p => p.Name != nameof(DeviceIdentity.Problem)).ToArray();
-        Assert.Equal(15, fields.Length);
+        Assert.Equal(17, fields.Length);
         foreach (var id in session.Enumerate())
         {
             var shown = session.Describe(id);

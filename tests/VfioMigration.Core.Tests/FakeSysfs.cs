@@ -19,10 +19,11 @@ internal sealed class FakeSysfs : IDisposable
     public string Dev { get; }
     public Dictionary<string, (uint, uint)> DeviceNumbers { get; } = new();
 
-    /// <summary>A PCI function under /sys/devices, linked from /sys/bus/pci/devices, like the kernel does.</summary>
-    public string Pci(string bdf, string vendor, string device, string? driver, int? group, string? vfioDev = null, bool groupNode = true, bool noiommu = false)
+    /// <summary>A PCI function under /sys/devices (behind <paramref name="bridge"/>, else on the root bus), linked from /sys/bus/pci/devices, like the kernel does.</summary>
+    public string Pci(string bdf, string vendor, string device, string? driver, int? group, string? vfioDev = null, bool groupNode = true, bool noiommu = false, string? bridge = null)
     {
-        string real = Path.Combine(Sys, "devices", "pci0000:00", bdf);
+        string under = bridge is null ? "pci0000:00" : $"pci0000:00/{bridge}";
+        string real = Path.Combine(Sys, "devices", under, bdf);
         Directory.CreateDirectory(real);
         File.WriteAllText(Path.Combine(real, "vendor"), $"0x{vendor}\n");
         File.WriteAllText(Path.Combine(real, "device"), $"0x{device}\n");
@@ -47,7 +48,7 @@ internal sealed class FakeSysfs : IDisposable
             Directory.CreateDirectory(Path.Combine(real, "vfio-dev", vfioDev));
             File.WriteAllText(Path.Combine(real, "vfio-dev", vfioDev, "dev"), "511:0\n");
         }
-        File.CreateSymbolicLink(Path.Combine(Sys, "bus", "pci", "devices", bdf), $"../../../devices/pci0000:00/{bdf}");
+        File.CreateSymbolicLink(Path.Combine(Sys, "bus", "pci", "devices", bdf), $"../../../devices/{under}/{bdf}");
         return real;
     }
 

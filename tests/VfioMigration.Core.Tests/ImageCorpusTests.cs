@@ -58,7 +58,7 @@ public class ImageCorpusTests
     {
         "formatVersion", "created", "host", "tool", "saveMode", "protocolMetadata", "protocolMetadata.capabilities", "protocolMetadata.stopCopySizeEstimate",
         "device", "device.address", "device.kind", "device.vendorId", "device.protocol", "device.capabilities", "device.driver",
-        "set", "set.id", "set.index", "set.members", "set.members.0", "set.members.1",
+        "set", "set.id", "set.index", "set.members", "set.members.0", "set.members.1", "set.links", "set.links.slot", "set.links.slot.0", "set.links.peer",
     };
 
     private static readonly JsonNode?[] Values =
@@ -121,6 +121,8 @@ public class ImageCorpusTests
                     var image = StateImageInspector.Describe(reader, "m", damaged.Length, null);
                     Assert.True(StateImageHeaderCheck.IsAddress(image.DeviceName));
                     if (image.SetId is not null) Assert.InRange(image.SetIndex!.Value, 0, image.SetMembers!.Length - 1);
+                    foreach (var to in image.Links?.Values ?? Enumerable.Empty<int[]>())
+                        Assert.All(to, m => { Assert.InRange(m, 0, image.SetMembers!.Length - 1); Assert.NotEqual(image.SetIndex, m); });
                     Interlocked.Increment(ref acceptedEdits);
                 }
                 catch (StateImageException) { }

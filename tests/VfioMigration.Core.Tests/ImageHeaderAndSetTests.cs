@@ -40,6 +40,11 @@ public class ImageHeaderAndSetTests
         { "savemode-other", "saveMode" },
         { "created-wrong-type", "header" },
         { "set-id-empty", "set.id" },
+        { "links-own-index", "set.links" },
+        { "links-out-of-range", "set.links" },
+        { "links-null", "set.links" },
+        { "links-twice", "set.links" },
+        { "links-not-numbers", "header" },
     };
 
     private static void Damage(string how, JsonObject h)
@@ -67,6 +72,11 @@ public class ImageHeaderAndSetTests
             case "savemode-other": h["saveMode"] = "teleport"; break;
             case "created-wrong-type": h["created"] = true; break;
             case "set-id-empty": set["id"] = Guid.Empty.ToString(); break;
+            case "links-own-index": set["links"]!["slot"] = new JsonArray(0); break;
+            case "links-out-of-range": set["links"]!["slot"] = new JsonArray(2); break;
+            case "links-null": set["links"]!["slot"] = null; break;
+            case "links-twice": set["links"]!["slot"] = new JsonArray(1, 1); break;
+            case "links-not-numbers": set["links"]!["slot"] = new JsonArray("one"); break;
         }
     }
 
@@ -203,6 +213,110 @@ public class ImageHeaderAndSetTests
             Assert.Empty(c.ArcHistory);
             Assert.Empty(d.ArcHistory);
         }
+    }
+
+    /// <summary>Issue 17 item 4: each member's image records what tied it to the others, by set position.</summary>
+    [Fact]
+    public void ASetImageRecordsItsPeerGroupAndSlotLinksBySetPosition()
+    {
+        using var f = new ImageFixture();
+        var a = f.Host.Add(Sim.V2(address: "0000:01:00.0", memory: 32 * 1024, seed: 3) with { IommuGroup = 5 });
+        var b = f.Host.Add(Sim.V2(address: "0000:01:00.1", memory: 32 * 1024, seed: 4) with { IommuGroup = 6 }, a.Address);
+        var c = f.Host.Add(Sim.V2(address: "0000:04:00.0", memory: 32 * 1024, seed: 5) with { IommuGroup = 5 });
+        var saved = DeviceSetSaver.Save(new[] { f.Save(a.Address, "a.vfiostate"), f.Save(b.Address, "b.vfiostate"), f.Save(c.Address, "c.vfiostate") }, new SaveOptions(), false, false);
+        Assert.All(saved, o => Assert.True(o.Succeeded, o.Error?.Message));
+        var links = StateImageInspector.Inspect(f.PathFor("a.vfiostate")).Links!;
+        Assert.Equal(new[] { 1 }, links["peer"]);
+        Assert.Equal(new[] { 2 }, links["iommuGroup"]);
+        Assert.Equal(new[] { 1 }, links["slot"]);
+        Assert.False(links.ContainsKey("parent")); // the simulator does not know one
+        Assert.Empty(StateImageInspector.Inspect(f.PathFor("c.vfiostate")).Links!["peer"]);
+        Assert.Equal("peer: 2/3; iommuGroup: 3/3; slot: 2/3", StateImageInspector.Inspect(f.PathFor("a.vfiostate")).SetLinks);
+    }
+
+    /// <summary>Issue 17 item 4: in set order onto devices peered the other way, each member's state would DMA into the wrong member.</summary>
+    [Fact]
+    public void ASetOntoDevicesWhosePeerLinksAreSwappedIsRefusedNamingTheLinkAndTheOrderThatMatches()
+    {
+        using var f = new ImageFixture();
+        var a = f.Host.Add(Sim.V2(address: "0000:01:00.0", memory: 32 * 1024, seed: 3));
+        var b = f.Host.Add(Sim.V2(address: "0000:01:00.1", memory: 32 * 1024, seed: 4), a.Address);
+        var c = f.Host.Add(Sim.V2(address: "0000:01:00.2", memory: 32 * 1024, seed: 5));
+        var saved = DeviceSetSaver.Save(new[] { f.Save(a.Address, "a.vfiostate"), f.Save(b.Address, "b.vfiostate"), f.Save(c.Address, "c.vfiostate") }, new SaveOptions(), false, false);
+        Assert.All(saved, o => Assert.True(o.Succeeded, o.Error?.Message));
+        // Other functions (the numbers cannot decide): x alone, y and z peers. In set order a would go onto x.
+        var x = f.Host.Add(Sim.V2(address: "0000:03:00.3", memory: 32 * 1024, seed: 8));
+        var y = f.Host.Add(Sim.V2(address: "0000:03:00.4", memory: 32 * 1024, seed: 9));
+        var z = f.Host.Add(Sim.V2(address: "0000:03:00.5", memory: 32 * 1024, seed: 10), y.Address);
+        var targets = new[] { f.Restore(x.Address, "a.vfiostate"), f.Restore(y.Address, "b.vfiostate"), f.Restore(z.Address, "c.vfiostate") };
+        var pre = RestorePreflight.Run(targets, RestoreOverrides.None);
+        Assert.False(pre.Passed);
+        Assert.All(pre.Problems, p => Assert.Equal("ImageSetOrder", p.Error.ErrorId));
+        var first = pre.Problems.Single(p => p.Target == 0).Error;
+        Assert.Equal("set.links", ((StateImageException)first).Field);
+        Assert.Contains($"member 1/3 ({a.Address}) writes into member 2/3 ({b.Address}) peer-to-peer", first.Message);
+        Assert.Contains($"{x.Address} does not write into {y.Address} peer-to-peer (it writes into no device)", first.Message);
+        Assert.Contains($"member 1/3 on {y.Address}, member 2/3 on {z.Address}, member 3/3 on {x.Address}", first.Message);
+        Assert.Equal(ErrorRemedy.OverrideSetCheck, first.Remedy);
+        Assert.True(RestorePreflight.Run(targets, RestoreOverrides.SetMembership).Passed);
+        var refused = DeviceSetRestorer.Restore(targets, MigrationState.Stop, RestoreOverrides.None);
+        Assert.All(refused, o => Assert.False(o.Succeeded));
+        Assert.Empty(x.ArcHistory);
+
+        // In the order the message gives, the same images restore, each member's state beside its peer's.
+        var ok = DeviceSetRestorer.Restore(new[] { f.Restore(y.Address, "a.vfiostate"), f.Restore(z.Address, "b.vfiostate"), f.Restore(x.Address, "c.vfiostate") }, MigrationState.Stop, RestoreOverrides.None);
+        Assert.All(ok, o => Assert.True(o.Succeeded, o.Error?.Message));
+        Sim.AssertSameDeviceState(a, y);
+        Sim.AssertSameDeviceState(b, z);
+    }
+
+    [Fact]
+    public void PeersRestoredOntoDevicesThatArePeersOfOthersAreRefusedAndNoOrderIsOffered()
+    {
+        using var f = new ImageFixture();
+        var a = f.Host.Add(Sim.V2(address: "0000:01:00.0", memory: 32 * 1024, seed: 3));
+        var b = f.Host.Add(Sim.V2(address: "0000:01:00.1", memory: 32 * 1024, seed: 4), a.Address);
+        var saved = DeviceSetSaver.Save(new[] { f.Save(a.Address, "a.vfiostate"), f.Save(b.Address, "b.vfiostate") }, new SaveOptions(), false, false);
+        Assert.All(saved, o => Assert.True(o.Succeeded, o.Error?.Message));
+        var e = f.Host.Add(Sim.V2(address: "0000:05:00.0", memory: 32 * 1024, seed: 6));
+        var g = f.Host.Add(Sim.V2(address: "0000:05:00.1", memory: 32 * 1024, seed: 7));
+        var c = f.Host.Add(Sim.V2(address: "0000:02:00.0", memory: 32 * 1024, seed: 8), e.Address);
+        var d = f.Host.Add(Sim.V2(address: "0000:02:00.1", memory: 32 * 1024, seed: 9), g.Address);
+        var pre = RestorePreflight.Run(new[] { f.Restore(c.Address, "a.vfiostate"), f.Restore(d.Address, "b.vfiostate") }, RestoreOverrides.None);
+        Assert.Equal(2, pre.Problems.Count);
+        Assert.Contains($"{c.Address} does not write into {d.Address} peer-to-peer (it writes into {e.Address})", pre.Problems[0].Error.Message);
+        Assert.Contains($"{d.Address} does not write into {c.Address} peer-to-peer (it writes into {g.Address})", pre.Problems[1].Error.Message);
+        Assert.All(pre.Problems, p => Assert.Contains("No order of these devices", p.Error.Message));
+
+        // An image written before links were recorded has nothing to compare: the restore goes on as before.
+        foreach (var name in new[] { "a.vfiostate", "b.vfiostate" })
+            File.WriteAllBytes(f.PathFor(name), ImageSurgery.WithHeader(File.ReadAllBytes(f.PathFor(name)), h => h["set"]!.AsObject().Remove("links")));
+        Assert.True(RestorePreflight.Run(new[] { f.Restore(c.Address, "a.vfiostate"), f.Restore(d.Address, "b.vfiostate") }, RestoreOverrides.None).Passed);
+    }
+
+    /// <summary>Topology the target host may lay out otherwise (IOMMU groups): refused only when another order of the devices fits it, else a warning.</summary>
+    [Fact]
+    public void IommuGroupLinksRefuseASwappedOrderAndOnlyWarnWhenNoOrderFits()
+    {
+        using var f = new ImageFixture();
+        var a = f.Host.Add(Sim.V2(address: "0000:01:00.0", memory: 32 * 1024, seed: 3) with { IommuGroup = 1 });
+        var b = f.Host.Add(Sim.V2(address: "0000:01:00.1", memory: 32 * 1024, seed: 4) with { IommuGroup = 1 });
+        var c = f.Host.Add(Sim.V2(address: "0000:06:00.0", memory: 32 * 1024, seed: 5) with { IommuGroup = 2 });
+        var saved = DeviceSetSaver.Save(new[] { f.Save(a.Address, "a.vfiostate"), f.Save(b.Address, "b.vfiostate"), f.Save(c.Address, "c.vfiostate") }, new SaveOptions(), false, false);
+        Assert.All(saved, o => Assert.True(o.Succeeded, o.Error?.Message));
+        var x = f.Host.Add(Sim.V2(address: "0000:07:00.0", memory: 32 * 1024, seed: 8) with { IommuGroup = 3 });
+        var y = f.Host.Add(Sim.V2(address: "0000:08:00.0", memory: 32 * 1024, seed: 9) with { IommuGroup = 4 });
+        var z = f.Host.Add(Sim.V2(address: "0000:09:00.0", memory: 32 * 1024, seed: 10) with { IommuGroup = 3 });
+        var swapped = RestorePreflight.Run(new[] { f.Restore(x.Address, "a.vfiostate"), f.Restore(y.Address, "b.vfiostate"), f.Restore(z.Address, "c.vfiostate") }, RestoreOverrides.None);
+        Assert.Contains(swapped.Problems, p => p.Error.Message.Contains($"{x.Address} does not share an IOMMU group with {y.Address} (it is in IOMMU group 3, {y.Address} in 4)"));
+        Assert.Contains(swapped.Problems, p => p.Error.Message.Contains($"member 1/3 on {x.Address}, member 2/3 on {z.Address}, member 3/3 on {y.Address}"));
+        Assert.True(RestorePreflight.Run(new[] { f.Restore(x.Address, "a.vfiostate"), f.Restore(z.Address, "b.vfiostate"), f.Restore(y.Address, "c.vfiostate") }, RestoreOverrides.None).Passed);
+
+        // Every device in a group of its own: no order fits, and that says only that the host differs.
+        var w = f.Host.Add(Sim.V2(address: "0000:0a:00.0", memory: 32 * 1024, seed: 11) with { IommuGroup = 9 });
+        var other = RestorePreflight.Run(new[] { f.Restore(x.Address, "a.vfiostate"), f.Restore(y.Address, "b.vfiostate"), f.Restore(w.Address, "c.vfiostate") }, RestoreOverrides.None);
+        Assert.True(other.Passed, string.Join("; ", other.Problems.Select(p => p.Error.Message)));
+        Assert.Contains(other.Warnings, m => m.Contains($"{x.Address} does not share an IOMMU group with {y.Address}") && m.Contains("No order of these devices"));
     }
 
     [Fact]

@@ -34,6 +34,16 @@ public sealed class SysfsDiscoveryTests : IDisposable
         Assert.Equal("mlx5_vfio_pci", found[2].Driver);
     }
 
+    /// <summary>Where a function sits, for the set links an image records: its sysfs parent, a bridge or the root bus.</summary>
+    [Fact]
+    public void AFunctionsPciParentIsTheBridgeOrRootBusItsSysfsPathSitsUnder()
+    {
+        _fs.Pci("0000:01:00.0", "1234", "11e8", "vfio-pci", 6, vfioDev: "vfio0");
+        _fs.Pci("0000:3b:00.2", "15b3", "101e", "mlx5_vfio_pci", 61, vfioDev: "vfio1", bridge: "0000:00:1c.0");
+        var found = Discovery().Enumerate();
+        Assert.Equal(new[] { "pci0000:00", "0000:00:1c.0" }, found.Select(x => x.PciParent));
+    }
+
     [Fact]
     public void AVfioDriverWithoutItsGroupNodeIsNotUsable()
     {

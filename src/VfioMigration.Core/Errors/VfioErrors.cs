@@ -100,7 +100,7 @@ public static class VfioErrors
     public static readonly VfioError ImageDeviceMismatch = new(nameof(ImageDeviceMismatch), ErrorKind.InvalidArgument);
     /// <summary>Images saved as one set are given without some of their members.</summary>
     public static readonly VfioError ImageSetIncomplete = new(nameof(ImageSetIncomplete), ErrorKind.InvalidArgument, ErrorRemedy.OverrideSetCheck);
-    /// <summary>A set's images are given in an order that does not match the devices.</summary>
+    /// <summary>A set's images are given in an order that does not match the devices (addresses, function numbers, or the links between members).</summary>
     public static readonly VfioError ImageSetOrder = new(nameof(ImageSetOrder), ErrorKind.InvalidArgument, ErrorRemedy.OverrideSetCheck);
     /// <summary>Two devices would be saved to the same file.</summary>
     public static readonly VfioError ImagePathConflict = new(nameof(ImagePathConflict), ErrorKind.InvalidArgument);

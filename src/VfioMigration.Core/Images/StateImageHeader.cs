@@ -16,8 +16,13 @@ public sealed record StateImageHeader
     public ImageSet? Set { get; init; }
 }
 
-/// <summary>Membership of a multi-device save: the images of one set share an id and list every member.</summary>
-public sealed record ImageSet(Guid Id, int Index, IReadOnlyList<string> Members);
+/// <summary>
+/// Membership of a multi-device save: the images of one set share an id and list every member. <see cref="Links"/>
+/// says what tied this member to the others at save time, by kind (<see cref="SetLinks"/>), as the 0-based indexes
+/// of those members: a kind present was known at save (an empty list: linked to none), a kind absent was not.
+/// Null in images written before links were recorded.
+/// </summary>
+public sealed record ImageSet(Guid Id, int Index, IReadOnlyList<string> Members, IReadOnlyDictionary<string, int[]>? Links = null);
 
 /// <summary>What the save measured, written after the data.</summary>
 public sealed record StateImageSummary

@@ -5,7 +5,8 @@ namespace VfioMigration.Images;
 /// <summary>
 /// What a header must hold beyond being JSON (docs/image-format.md, Header): every field present with its type
 /// and no nulls where the format has a value, enums among their names, and a set whose member list is non-empty,
-/// of valid, distinct addresses, with this image's index in range and its device at that index. JSON cannot say
+/// of valid, distinct addresses, with this image's index in range and its device at that index, and links (if any)
+/// naming other members. JSON cannot say
 /// "not null" for the reader, so this does, and a damaged header is <c>ImageInvalid</c> naming the field.
 /// </summary>
 internal static class StateImageHeaderCheck
@@ -31,6 +32,9 @@ internal static class StateImageHeaderCheck
             if (set.Index < 0 || set.Index >= set.Members!.Count) Fail("set.index", $"({set.Index}, member {VfioStateImage.Position(set.Index, set.Members!.Count)}) is outside the member list of {set.Members!.Count}");
             if (!string.Equals(set.Members![set.Index], d.Address, StringComparison.OrdinalIgnoreCase))
                 Fail("set.members", $"disagrees with the device: member {VfioStateImage.Position(set.Index, set.Members.Count)} is '{set.Members[set.Index]}', the image is of '{d.Address}'");
+            // Optional (older images have none); a link names another member by its index.
+            if (set.Links is { } links && links.FirstOrDefault(kv => kv.Value is null || kv.Value.Any(m => m < 0 || m >= set.Members.Count || m == set.Index) || kv.Value.Distinct().Count() != kv.Value.Length) is { Key: { } kind })
+                Fail("set.links", $"'{kind}' does not list distinct other members (indexes 0 to {set.Members.Count - 1} but {set.Index})");
         }
     }
 

@@ -99,6 +99,7 @@ public static class StateImageInspector
             SetId = header?.Set?.Id,
             SetIndex = header?.Set?.Index,
             SetMembers = header?.Set?.Members.ToArray(),
+            Links = header?.Set?.Links,
             IsValid = problem is null,
             Problem = problem,
         };

@@ -69,6 +69,7 @@ internal static class DeviceSetSaver
 
         var setId = Guid.NewGuid();
         var members = targets.Select(t => t.Device.Address).ToArray();
+        var links = SetLinks.Of(targets.Select(t => t.Description.Identity).ToArray());
         var writers = new StateImageWriter[targets.Count];
         var headers = new StateImageHeader[targets.Count];
         var results = new VfioStateImage[targets.Count];
@@ -80,7 +81,7 @@ internal static class DeviceSetSaver
         try
         {
             for (int i = 0; i < targets.Count; i++)
-                writers[i] = new StateImageWriter(files[i].Stream, headers[i] = Header(targets[i], options, targets.Count > 1 ? new ImageSet(setId, i, members) : null));
+                writers[i] = new StateImageWriter(files[i].Stream, headers[i] = Header(targets[i], options, targets.Count > 1 ? new ImageSet(setId, i, members, links[i]) : null));
             // Each device's save is the single-device save; the set runs its members in step (one point in time).
             var saves = targets.Select((t, i) => new DeviceSave(t.Device, writers[i].WriteChunk)).ToArray();
             DeviceStateSaver.Run(saves, options, progress, cancellationToken,

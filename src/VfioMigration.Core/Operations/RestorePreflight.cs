@@ -150,6 +150,8 @@ public sealed class RestorePreflight
             problems.Add(new(null, RestoreOverrides.SetMembership, remedy => new VfioMigrationException(
                 $"The images of set {id} belong together, but the image(s) of {string.Join(", ", missing)} are missing; restore the whole set.", VfioErrors.ImageSetIncomplete, null, null, remedy)));
 
+        CheckLinks(id, members, set, problems, warnings);
+
         // Where each image goes: onto a saved member, that member's image; onto another device, see below.
         var onOthers = new List<(VfioStateImage Image, RestoreTarget Target, int Place, int Rank)>();
         for (int rank = 0; rank < set.Length; rank++)
@@ -198,6 +200,94 @@ public sealed class RestorePreflight
             warnings.Add($"Set {id} is restored onto other devices than it was saved from, and the images cannot confirm which device is which (the function numbers do not match those saved): "
                 + string.Join("; ", onOthers.Select(x => $"{x.Target.Device.Address} gets the state of {members[x.Image.SetIndex!.Value]}"))
                 + ". Check that this is the mapping you mean.");
+    }
+
+    /// <summary>
+    /// The links each image recorded to the other members (<see cref="SetLinks"/>: peer, IOMMU group, slot, parent
+    /// bridge) against the targets' own, under the mapping given (each image onto the device given for it); a kind
+    /// a target cannot know (peers on a real host) is not compared. A link that does not hold is refused when
+    /// another order of the same devices would make the links of its kind hold (the devices were given swapped;
+    /// together with the other kinds some order satisfies), and so is a
+    /// peer link that no order makes hold (the device would DMA into another device than the state it restores
+    /// expects); a topology link that no order makes hold only says the hosts differ, so it is a warning.
+    /// </summary>
+    private static void CheckLinks(Guid id, string[] members, (VfioStateImage? Image, RestoreTarget Target, int Place)[] set, List<Problem> problems, List<string> warnings)
+    {
+        if (set.All(x => x.Image!.Links is null)) return;
+        var rankOf = new Dictionary<int, int>();
+        for (int r = 0; r < set.Length; r++) rankOf[set[r].Image!.SetIndex!.Value] = r;
+        var identities = set.Select(x => x.Target.Description.Identity).ToArray();
+        var onTargets = SetLinks.Of(identities);
+        // Every recorded link between two given images, by rank in the set as given.
+        var wanted = new List<(int From, string Kind, int To)>();
+        for (int r = 0; r < set.Length; r++)
+            foreach (var (kind, to) in set[r].Image!.Links ?? new Dictionary<string, int[]>())
+                if (SetLinks.Kinds.Contains(kind))
+                    foreach (int m in to)
+                        if (rankOf.TryGetValue(m, out int q)) wanted.Add((r, kind, q));
+        bool Holds((int From, string Kind, int To) w, int[] onto) => !onTargets[onto[w.From]].TryGetValue(w.Kind, out var has) || has.Contains(onto[w.To]);
+
+        var given = Enumerable.Range(0, set.Length).ToArray();
+        var broken = wanted.Where(w => !Holds(w, given)).ToArray();
+        if (broken.Length == 0) return;
+        // Which kinds some order of the devices satisfies, and one order that satisfies all of those at once: a
+        // kind no order satisfies (the host lays devices out otherwise) must not hide a swap another kind shows.
+        var fixable = wanted.Select(w => w.Kind).Distinct().Where(k => MatchingOrder(set.Length, wanted.Where(w => w.Kind == k).ToList(), Holds) is not null).ToHashSet();
+        var order = fixable.Count == 0 ? null : MatchingOrder(set.Length, wanted.Where(w => fixable.Contains(w.Kind)).ToList(), Holds);
+        if (order is null) fixable.Clear();
+
+        string Member(int rank) => $"member {VfioStateImage.Position(set[rank].Image!.SetIndex!.Value, members.Length)} ({members[set[rank].Image!.SetIndex!.Value]})";
+        string Address(int rank) => set[rank].Target.Device.Address;
+        string Now(string kind, int from, int to) => kind switch
+        {
+            SetLinks.Peer => $" (it writes into {identities[from].PeerAddress ?? "no device"})",
+            SetLinks.IommuGroup => $" (it is in IOMMU group {identities[from].IommuGroup}, {Address(to)} in {identities[to].IommuGroup?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"})",
+            SetLinks.Parent => $" (it sits under {identities[from].PciParent}, {Address(to)} under {identities[to].PciParent ?? "an unknown parent"})",
+            _ => "",
+        };
+        string InOrder() => string.Join(", ", given.OrderBy(r => set[r].Image!.SetIndex).Select(r => $"member {VfioStateImage.Position(set[r].Image!.SetIndex!.Value, members.Length)} on {Address(order![r])}"));
+        string Broken(int r, IEnumerable<(int From, string Kind, int To)> links) => string.Join("; ", links.Select(w =>
+            $"{Member(r)} {SetLinks.Describe(w.Kind, Member(w.To))}, but {Address(r)} gets its state and {Address(w.To)} that of {Member(w.To)}, and {Address(r)} {SetLinks.Describe(w.Kind, Address(w.To), not: true)}{Now(w.Kind, r, w.To)}"));
+        foreach (var byImage in broken.GroupBy(w => w.From))
+        {
+            int r = byImage.Key;
+            var (im, _, place) = set[r];
+            // A swap (an order fits) is refused, and so is a peer link: the device would DMA elsewhere than its state expects.
+            var refused = byImage.Where(w => fixable.Contains(w.Kind) || w.Kind == SetLinks.Peer).ToArray();
+            var noted = byImage.Except(refused).ToArray();
+            if (refused.Length > 0)
+            {
+                string remedy = refused.All(w => fixable.Contains(w.Kind))
+                    ? $" The saved links hold with {InOrder()}: give the devices in that order."
+                    : " No order of these devices links them as the saved members were.";
+                problems.Add(new(place, RestoreOverrides.SetMembership, rem => new StateImageException(im!.Path, "set.links",
+                    $"the devices are not linked as the members of set {id} were: {Broken(r, refused)}.{remedy}", VfioErrors.ImageSetOrder, rem)));
+            }
+            if (noted.Length > 0)
+                warnings.Add($"Set {id} is restored onto devices laid out otherwise than the saved members: {Broken(r, noted)}. No order of these devices has those links; check that this is the mapping you mean.");
+        }
+    }
+
+    /// <summary>An assignment of the given images to the given devices (by rank) under which every link holds, searched in rank order; null when none does or the set is too large to search.</summary>
+    private static int[]? MatchingOrder(int n, List<(int From, string Kind, int To)> wanted, Func<(int From, string Kind, int To), int[], bool> holds)
+    {
+        if (n > 8) return null;
+        var onto = new int[n];
+        var used = new bool[n];
+        bool Place(int r)
+        {
+            if (r == n) return true;
+            for (int t = 0; t < n; t++)
+            {
+                if (used[t]) continue;
+                onto[r] = t;
+                used[t] = true;
+                if (wanted.All(w => w.From > r || w.To > r || holds(w, onto)) && Place(r + 1)) return true;
+                used[t] = false;
+            }
+            return false;
+        }
+        return Place(0) ? onto : null;
     }
 
     private static readonly Regex PciAddress = new(@"^[0-9a-fA-F]{4,}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.([0-7])$", RegexOptions.CultureInvariant);

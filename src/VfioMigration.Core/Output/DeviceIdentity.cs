@@ -43,6 +43,18 @@ public sealed record DeviceIdentity
     /// <summary>The group is a no-IOMMU group (unsafe mode: no DMA isolation, taints the kernel).</summary>
     [JsonIgnore]
     public bool NoIommu { get; init; }
+    /// <summary>
+    /// Simulated PCI: the device this one DMA-writes into peer-to-peer, null for none. A real host cannot say (the
+    /// uAPI does not expose peer links), so there it is always null.
+    /// </summary>
+    [JsonIgnore]
+    public string? PeerAddress { get; init; }
+    /// <summary>
+    /// Real PCI: what the function sits under in sysfs, its parent bridge (0000:00:1c.0) or root bus (pci0000:00);
+    /// null where unknown (the simulator, an mdev).
+    /// </summary>
+    [JsonIgnore]
+    public string? PciParent { get; init; }
     /// <summary>What discovery could not read or found wrong, for this device.</summary>
     [JsonIgnore]
     public string? Problem { get; init; }

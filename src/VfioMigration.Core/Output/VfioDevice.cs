@@ -39,6 +39,8 @@ public sealed class VfioDevice
     public bool NoIommu => Identity.NoIommu;
     public string? GroupNode => Identity.GroupNode;
     public string? DeviceNode => Identity.DeviceNode;
+    public string? PeerAddress => Identity.PeerAddress;
+    public string? PciParent => Identity.PciParent;
     /// <summary>The migration uAPI the device speaks: None, V1 (migration region) or V2 (feature state machine).</summary>
     public MigrationProtocol Protocol { get; init; }
     /// <summary>What its migration supports: StopCopy, P2P, PreCopy (v2 flags), Ndma (v1).</summary>

@@ -43,6 +43,14 @@ public sealed class VfioStateImage
     public int? SetIndex { get; init; }
     public string[]? SetMembers { get; init; }
     /// <summary>
+    /// What tied this member to the others at save time (the header's set.links), by kind (peer, iommuGroup, slot,
+    /// parent), as 0-based set indexes; a kind absent was not known; null for an image saved alone or before links
+    /// were recorded. The restore pre-flight compares it with the targets'.
+    /// </summary>
+    internal IReadOnlyDictionary<string, int[]>? Links { get; init; }
+    /// <summary>The same as users read it, by set position: "peer: 2/2; iommuGroup: none; slot: 2/2".</summary>
+    public string? SetLinks => Links is null ? null : string.Join("; ", Links.Select(kv => $"{kv.Key}: {(kv.Value.Length == 0 ? "none" : string.Join(", ", kv.Value.Select(i => Position(i, SetMembers?.Length ?? 0))))}"));
+    /// <summary>
     /// The image's place in its set, "1/2"; null for an image saved alone. (Not called Set: an array's own Set()
     /// method would shadow it in member enumeration.)
     /// </summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 
 namespace VfioMigration.Backends.Linux;
 
@@ -9,7 +10,7 @@ namespace VfioMigration.Backends.Linux;
 /// injectable so tests can walk fake trees; a device that vanishes during the walk is skipped, and one whose
 /// files cannot be read is listed with the problem.
 /// </summary>
-public sealed class SysfsDiscovery
+public sealed partial class SysfsDiscovery
 {
     private readonly string _sys;
     private readonly string _dev;
@@ -64,6 +65,7 @@ public sealed class SysfsDiscovery
                 GroupNode = groupNode,
                 NoIommu = noIommu,
                 DeviceNode = DeviceCdev(dir, vfioDev),
+                PciParent = PciParent(dir),
                 Problem = bound && groupNode is null && vfioDev is not null && group is not null ? $"the node of IOMMU group {group}, {expected}, is missing" : null,
             };
         }
@@ -147,6 +149,19 @@ public sealed class SysfsDiscovery
         if (text?.Split(':') is not [var maj, var min] || !uint.TryParse(maj, out uint major) || !uint.TryParse(min, out uint minor)) return null;
         return _deviceNumber(node) == (major, minor) ? node : null;
     }
+
+    /// <summary>
+    /// The bridge or root bus a function sits under: its real sysfs path's parent
+    /// (/sys/devices/pci0000:00/0000:00:1c.0/0000:3b:00.2 → 0000:00:1c.0); null when that is not a PCI name.
+    /// </summary>
+    private static string? PciParent(string dir)
+    {
+        string? parent = ResolveLink(dir) is { } real ? Path.GetFileName(Path.GetDirectoryName(real)) : null;
+        return parent is not null && PciParentName().IsMatch(parent) ? parent : null;
+    }
+
+    [GeneratedRegex("^(pci[0-9a-f]{4,}:[0-9a-f]{2}|[0-9a-f]{4,}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7])$")]
+    private static partial Regex PciParentName();
 
     private static IEnumerable<string> Entries(string dir)
     {

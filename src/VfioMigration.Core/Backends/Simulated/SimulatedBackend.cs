@@ -10,7 +10,11 @@ public sealed class SimulatedBackend : IDeviceBackend
     public SimulatedHost Host { get; }
     public bool IsSimulated => true;
 
-    public IReadOnlyList<DeviceIdentity> Enumerate(bool includeCandidates = false) => Host.Devices.Select(Identify).ToArray();
+    public IReadOnlyList<DeviceIdentity> Enumerate(bool includeCandidates = false)
+    {
+        var all = Host.Devices;
+        return all.Select(d => Identify(d, all)).ToArray();
+    }
 
     public IVfioDeviceTransport Open(string address) => Host[address].Open();
 
@@ -42,10 +46,14 @@ public sealed class SimulatedBackend : IDeviceBackend
         c.HasFlag(Protocol.MigrationCapabilities.PreCopy) ? "pre-copy" : null,
     }.Where(w => w is not null));
 
-    /// <summary>What the simulator's configuration says the device is, as sysfs would show it.</summary>
-    public static DeviceIdentity Identify(SimulatedDevice d)
+    /// <summary>
+    /// What the simulator's configuration says the device is, as sysfs would show it, and (what sysfs cannot) the
+    /// device among <paramref name="host"/> it writes into peer-to-peer.
+    /// </summary>
+    public static DeviceIdentity Identify(SimulatedDevice d, IEnumerable<SimulatedDevice>? host = null)
     {
         var o = d.Options;
+        var peer = d.Model.Peer is { } model ? host?.FirstOrDefault(x => x.Model == model)?.Address : null;
         var id = new DeviceIdentity
         {
             Address = o.Address,
@@ -53,6 +61,7 @@ public sealed class SimulatedBackend : IDeviceBackend
             Driver = o.Driver,
             IommuGroup = o.IommuGroup,
             IsSimulated = true,
+            PeerAddress = peer,
         };
         return o.Kind == SimulatedDeviceKind.Ccw
             ? id with { DeviceId = o.CcwControlUnitType.ToString("x4"), DeviceNumber = $"0.0.{o.CcwDeviceNumber:x4}" }
