@@ -307,4 +307,26 @@ public class QemuStreamHardeningTests : IDisposable
         Assert.Equal("0000:00:04.0/vfio", s.IdStr);
         Assert.Equal(1, opens);
     }
+
+    /// <summary>Finding 4c: Ctrl+C is seen inside one large chunk, not only between sections (a compressed chunk of gigabytes takes minutes).</summary>
+    [Fact]
+    public void CancellationIsSeenInsideALargeChunk()
+    {
+        var b = new QemuStreamBuilder();
+        b.VfioStart(2, "0000:00:04.0/vfio").VfioData(2, true, new byte[8 << 20]).VfioConfig(2, "0000:00:04.0/vfio", 0x8086, 0x4941);
+        var path = Write(Save(Gzip(b.Finish()), LibvirtSaveFormat.Gzip), "big.save");
+        var input = LibvirtSaveFile.Open(path).Input;
+        using var cancel = new CancellationTokenSource();
+        long fed = 0;
+        // Cancelled after the first megabyte of the chunk: the walk stops before the next.
+        Assert.ThrowsAny<OperationCanceledException>(() => QemuStreamReader.Read(input, 2, chunk => { fed += chunk.Length; cancel.Cancel(); }, cancel.Token));
+        Assert.True(fed <= 1 << 20, $"{fed} bytes were fed after the cancellation");
+    }
+
+    private static byte[] Gzip(byte[] bytes)
+    {
+        var m = new MemoryStream();
+        using (var z = new GZipStream(m, CompressionLevel.Fastest, leaveOpen: true)) z.Write(bytes);
+        return m.ToArray();
+    }
 }

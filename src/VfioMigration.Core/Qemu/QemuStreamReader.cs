@@ -32,7 +32,7 @@ internal static class QemuStreamReader
             var stream = input.Decompress is { } decompress ? decompress(file) : file;
             try
             {
-                var c = new StreamCursor(stream, length, input.Path, input.ReportBase, input.Where);
+                var c = new StreamCursor(stream, length, input.Path, input.ReportBase, input.Where, cancellationToken);
                 return new Walk(c, description, extract, onData, cancellationToken, recordFrames).Run();
             }
             finally
