@@ -323,6 +323,17 @@ public class QemuStreamHardeningTests : IDisposable
         Assert.True(fed <= 1 << 20, $"{fed} bytes were fed after the cancellation");
     }
 
+    /// <summary>Finding 3: every section is remembered for the walk, so their number is bounded (before, millions of tiny sections each cost memory).</summary>
+    [Fact]
+    public void MoreSectionsThanQemuWritesAreRefused()
+    {
+        var b = new QemuStreamBuilder(footers: false);
+        for (uint i = 0; i <= QemuStreamFormat.MaxSections; i++) b.Described(10 + i, "x");
+        var e = Assert.IsType<QemuStreamException>(Record.Exception(() => QemuStreamReaderTests.Read(Write(b.Finish(), "sections.mig"))));
+        Assert.Equal("QemuStreamUnsupported", e.ErrorId);
+        Assert.Contains($"more than {QemuStreamFormat.MaxSections} sections", e.Message);
+    }
+
     private static byte[] Gzip(byte[] bytes)
     {
         var m = new MemoryStream();

@@ -197,6 +197,8 @@ internal static class QemuStreamReader
                         }
                         else
                         {
+                            if (_sections.Count >= MaxSections)
+                                throw c.Error($"the stream has more than {MaxSections} sections; QEMU writes one per device state, far fewer.", at, VfioErrors.QemuStreamUnsupported);
                             s = new Section(idstr, instance, version2, type == SectionStart);
                             _sections[id] = s;
                             if (idstr.EndsWith(VfioIdSuffix, StringComparison.Ordinal) && idstr.Length > VfioIdSuffix.Length) OpenVfio(id, s, at);
