@@ -76,7 +76,7 @@ public class QemuStreamExportTests : IDisposable
         Sim.AssertSameDeviceState(_source, _target);
     }
 
-    private static QemuVfioSection Walk(string path) => Assert.Single(QemuStreamReaderTests.Read(path).VfioSections);
+    private static QemuVfioSection Walk(string path) => Assert.Single(QemuStreamReaderTests.Read(path, frames: true).VfioSections);
 
     private static byte[] WithoutFrames(byte[] bytes, QemuVfioSection s)
     {

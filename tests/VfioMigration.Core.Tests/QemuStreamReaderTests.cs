@@ -25,8 +25,8 @@ public class QemuStreamReaderTests : IDisposable
         return path;
     }
 
-    internal static QemuStreamContents Read(string path, uint? extract = null, List<byte>? data = null) =>
-        QemuStreamReader.Read(QemuStreamFile.Input(path, new FileInfo(path).Length), extract, data is null ? null : c => data.AddRange(c.ToArray()));
+    internal static QemuStreamContents Read(string path, uint? extract = null, List<byte>? data = null, bool frames = false) =>
+        QemuStreamReader.Read(QemuStreamFile.Input(path, new FileInfo(path).Length), extract, data is null ? null : c => data.AddRange(c.ToArray()), recordFrames: frames);
 
     [Fact]
     public void WalksAStreamQemu10WroteToItsEnd()
@@ -72,7 +72,7 @@ public class QemuStreamReaderTests : IDisposable
         var s = Assert.Single(contents.VfioSections);
         Assert.Equal("0000:00:04.0/vfio", s.IdStr);
         Assert.Equal("0000:00:04.0", s.GuestAddress);
-        Assert.Equal((24L, 1, 36L, 2), (s.PreCopyBytes, s.PreCopyChunks, s.StopCopyBytes, s.StopCopyChunks));
+        Assert.Equal((24L, 1L, 36L, 2L), (s.PreCopyBytes, s.PreCopyChunks, s.StopCopyBytes, s.StopCopyChunks));
         Assert.True(s.IsComplete, s.Problem);
         Assert.Equal(new PciConfigIdentity("4348", "3253", "1af4", "1100", "070002"), s.Config);
         Assert.Equal(["switchover-ack"], s.Markers);

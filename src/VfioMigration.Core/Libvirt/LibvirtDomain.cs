@@ -21,13 +21,31 @@ internal sealed class LibvirtDomain
     public IReadOnlyDictionary<string, string> HostDevices =>
         _hostdevs.ToDictionary(h => $"{h.Key.Domain:x4}:{h.Key.Bus:x2}:{h.Key.Slot:x2}.{h.Key.Function:x}", h => h.Value);
 
-    /// <summary>Parses the XML (no DTD, no external entities); a damaged XML is a <c>LibvirtSaveInvalid</c> error.</summary>
+    /// <summary>
+    /// Elements nest at most this deep. libvirt's own domain XML nests about 7 deep (domain, devices, hostdev,
+    /// source, address; cpu, numa, cell, distances, sibling), a managed save's domstatus one more; metadata
+    /// (any namespace) is the only open part. XmlReaderSettings has no depth limit, and a deep document costs
+    /// time out of proportion to its size.
+    /// </summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>Parses the XML (no DTD, no external entities, at most <see cref="MaxDepth"/> deep); a damaged XML is a <c>LibvirtSaveInvalid</c> error.</summary>
     public static LibvirtDomain Parse(string xml, string path)
     {
         XDocument document;
         try
         {
             var settings = new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null, MaxCharactersInDocument = LibvirtSaveHeader.MaxDataLength };
+            // The depth is checked in a pass of its own, which stops at the first element too deep, before a tree is built.
+            using (var check = XmlReader.Create(new StringReader(xml), settings))
+            {
+                while (check.Read())
+                {
+                    if (check.NodeType == XmlNodeType.Element && check.Depth >= MaxDepth)
+                        throw new QemuStreamException(path, $"the domain XML after the libvirt header nests elements more than {MaxDepth} deep (line {(check as IXmlLineInfo)?.LineNumber}); libvirt's domain XML nests fewer than 10.",
+                            VfioErrors.LibvirtSaveInvalid, LibvirtSaveHeader.Size);
+                }
+            }
             using var reader = XmlReader.Create(new StringReader(xml), settings);
             document = XDocument.Load(reader);
         }
@@ -39,8 +57,9 @@ internal sealed class LibvirtDomain
         // A save file's XML is <domain> itself, or <domstatus> around it for a managed save of some versions.
         var root = document.Root?.Name.LocalName == "domain" ? document.Root : document.Root?.Element("domain");
         if (root is null) return domain;
-        domain.Name = root.Element("name")?.Value;
-        domain.Uuid = root.Element("uuid")?.Value;
+        // What the XML names is shown on a terminal: escaped where it is read (XML may carry any character as &#x1b;).
+        domain.Name = Shown(root.Element("name")?.Value);
+        domain.Uuid = Shown(root.Element("uuid")?.Value);
         var devices = root.Element("devices");
         if (devices is null) return domain;
         foreach (var controller in devices.Elements("controller").Where(e => (string?)e.Attribute("type") == "pci"))
@@ -55,7 +74,7 @@ internal sealed class LibvirtDomain
             string? host = (string?)hostdev.Attribute("type") switch
             {
                 "pci" when Address(source) is { } h => $"{h.Domain:x4}:{h.Bus:x2}:{h.Slot:x2}.{h.Function:x}",
-                "mdev" => (string?)source?.Attribute("uuid"),
+                "mdev" => Shown((string?)source?.Attribute("uuid")),
                 _ => null,
             };
             if (host is not null) domain._hostdevs[guest] = host;
@@ -98,6 +117,8 @@ internal sealed class LibvirtDomain
             ? int.TryParse(text.AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out value)
             : int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out value);
     }
+
+    private static string? Shown(string? text) => text is null ? null : DisplayText.Escape(text);
 
     private static bool Hex(string text, out int value) => int.TryParse(text, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out value);
 }

@@ -1,8 +1,4 @@
-using System.IO.Compression;
 using System.Text;
-using SharpCompress.Compressors.BZip2;
-using SharpCompress.Compressors.Xz;
-using SharpCompress.Compressors.ZStandard;
 using VfioMigration.Images;
 using VfioMigration.Qemu;
 
@@ -48,13 +44,11 @@ internal sealed class LibvirtSaveFile
         QemuStreamInput input;
         if (header.Format == LibvirtSaveFormat.Raw)
         {
-            long fileLength = new FileInfo(fullPath).Length;
             input = new QemuStreamInput
             {
                 Path = fullPath,
-                Length = fileLength - offset,
-                ReportBase = offset,
-                Open = () => { var f = ImageFile.OpenRead(fullPath, buffer); f.Seek(offset, SeekOrigin.Begin); return f; },
+                Offset = offset,
+                Open = () => ImageFile.OpenRead(fullPath, buffer),
             };
         }
         else
@@ -66,64 +60,19 @@ internal sealed class LibvirtSaveFile
             input = new QemuStreamInput
             {
                 Path = fullPath,
+                Offset = offset,
                 Where = $" ({format.ToString().ToLowerInvariant()} stream, offsets of the decompressed stream)",
-                Open = () =>
-                {
-                    var f = ImageFile.OpenRead(fullPath, buffer);
-                    f.Seek(offset, SeekOrigin.Begin);
-                    return new GuardedStream(Decompress(f, format));
-                },
+                Open = () => ImageFile.OpenRead(fullPath, buffer),
+                Decompress = file => new DecompressedStream(file, format),
             };
         }
         return new LibvirtSaveFile(header, domain, input);
     }
-
-    private static Stream Decompress(Stream compressed, LibvirtSaveFormat format) => format switch
-    {
-        LibvirtSaveFormat.Gzip => new GZipStream(compressed, System.IO.Compression.CompressionMode.Decompress),
-        LibvirtSaveFormat.Bzip2 => BZip2Stream.Create(compressed, SharpCompress.Compressors.CompressionMode.Decompress, decompressConcatenated: true, leaveOpen: false, tolerateTruncatedStream: false),
-        LibvirtSaveFormat.Xz => new XZStream(compressed),
-        LibvirtSaveFormat.Zstd => new DecompressionStream(compressed, 1 << 17, checkEndOfStream: true, leaveOpen: false),
-        _ => throw new ArgumentOutOfRangeException(nameof(format), format, "not a compressed format"),
-    };
 
     private static int ReadAll(Stream s, byte[] buffer)
     {
         int got = 0, n;
         while (got < buffer.Length && (n = s.Read(buffer, got, buffer.Length - got)) > 0) got += n;
         return got;
-    }
-
-    /// <summary>
-    /// A decompressor's view that reports damaged compressed data as <see cref="InvalidDataException"/> whatever
-    /// the library throws, so that the stream reader turns it into the module's error.
-    /// </summary>
-    private sealed class GuardedStream(Stream inner) : Stream
-    {
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            try { return inner.Read(buffer); }
-            catch (Exception e) when (e is not (OperationCanceledException or OutOfMemoryException or InvalidDataException or IOException and not EndOfStreamException))
-            {
-                throw new InvalidDataException(e.Message, e);
-            }
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing) inner.Dispose();
-            base.Dispose(disposing);
-        }
     }
 }

@@ -53,6 +53,11 @@ internal static class QemuStreamFormat
 
     /// <summary>The JSON description is at most this large (QEMU's for a large VM is a few MiB).</summary>
     public const int MaxDescriptionBytes = 32 * 1024 * 1024;
+    /// <summary>
+    /// At most this many sections (section ids) in a stream: QEMU gives each registered device state one (a VM of
+    /// 1024 vCPUs has a few thousand), and each is remembered for the walk, so a crafted stream of millions is refused.
+    /// </summary>
+    public const int MaxSections = 1 << 16;
     /// <summary>The configuration section's machine type name (QEMU writes a short name like "pc-q35-10.0").</summary>
     public const int MaxMachineTypeBytes = 256;
 }

@@ -17,52 +17,79 @@ internal static class QemuStreamReader
 {
     /// <summary>
     /// Reads the stream. When <paramref name="extract"/> is a section id, that VFIO section's device data bytes are
-    /// handed to <paramref name="onData"/> in stream order (pre-copy chunks, then stop-copy chunks).
+    /// handed to <paramref name="onData"/> in stream order (pre-copy chunks, then stop-copy chunks). With
+    /// <paramref name="recordFrames"/>, each VFIO section keeps where its data chunks are (what a splice needs);
+    /// without it, a walk keeps nothing per chunk, so its memory does not grow with the number of chunks.
     /// </summary>
-    public static QemuStreamContents Read(QemuStreamInput input, uint? extract = null, ChunkHandler? onData = null, CancellationToken cancellationToken = default)
+    public static QemuStreamContents Read(QemuStreamInput input, uint? extract = null, ChunkHandler? onData = null, CancellationToken cancellationToken = default, bool recordFrames = false)
     {
-        var (description, length) = Describe(input, cancellationToken);
+        // One descriptor for the description and the walk: both read the same file even if its name is replaced meanwhile.
+        using var file = input.Open();
+        var (description, length) = Describe(input, file, cancellationToken);
         using (description)
-        using (var stream = input.Open())
         {
-            var c = new StreamCursor(stream, length, input.Path, input.ReportBase, input.Where);
-            return new Walk(c, description, extract, onData, cancellationToken).Run();
+            file.Seek(input.Offset, SeekOrigin.Begin);
+            var stream = input.Decompress is { } decompress ? decompress(file) : file;
+            try
+            {
+                var c = new StreamCursor(stream, length, input.Path, input.ReportBase, input.Where, cancellationToken);
+                return new Walk(c, description, extract, onData, cancellationToken, recordFrames).Run();
+            }
+            finally
+            {
+                if (!ReferenceEquals(stream, file)) stream.Dispose();
+            }
         }
     }
 
-    /// <summary>Finds the JSON description: from the file's end when its length is known, else by reading the stream through once.</summary>
-    private static (VmDescription, long) Describe(QemuStreamInput input, CancellationToken cancellationToken)
+    /// <summary>Finds the JSON description: from the file's end for a raw stream, else by reading the decompressed stream through once.</summary>
+    private static (VmDescription, long) Describe(QemuStreamInput input, Stream file, CancellationToken cancellationToken)
     {
         const int window = MaxDescriptionBytes + 6;
-        using var stream = input.Open();
-        if (input.Length is { } known)
+        if (input.Decompress is null)
         {
+            long known = Math.Max(0, file.Length - input.Offset);
             int take = (int)Math.Min(known, window);
             var tail = new byte[take];
-            stream.Seek(known - take, SeekOrigin.Current);
+            file.Seek(input.Offset + known - take, SeekOrigin.Begin);
             int got = 0;
             while (got < take)
             {
-                int n = stream.Read(tail, got, take - got);
+                int n = file.Read(tail, got, take - got);
                 if (n == 0) throw new QemuStreamException(input.Path + input.Where, "the file ends early (it is shorter than when it was opened).", VfioErrors.QemuStreamTruncated);
                 got += n;
             }
             return (VmDescription.Locate(tail, known, input.Path, input.ReportBase, input.Where), known);
         }
+        file.Seek(input.Offset, SeekOrigin.Begin);
+        using var stream = input.Decompress(file);
         var ring = new TailBuffer(window);
         var buffer = new byte[1 << 16];
+        var head = new byte[4];
         try
         {
             int read;
             while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                // A stream that is not QEMU's is refused at its first bytes, not after decompressing all of it.
+                if (ring.Total < head.Length)
+                {
+                    int n = (int)Math.Min(head.Length - ring.Total, read);
+                    buffer.AsSpan(0, n).CopyTo(head.AsSpan((int)ring.Total));
+                    if (ring.Total + n == head.Length && !head.AsSpan().SequenceEqual("QEVM"u8))
+                        throw new QemuStreamException(input.Path + input.Where, $"not a QEMU migration stream: the magic is {Convert.ToHexString(head).ToLowerInvariant()}, QEMU's is 5145564d (\"QEVM\").", VfioErrors.QemuStreamInvalid, 0);
+                }
                 ring.Append(buffer.AsSpan(0, read));
             }
         }
         catch (InvalidDataException e)
         {
-            throw new QemuStreamException(input.Path + input.Where, $"the compressed data is damaged at byte {ring.Total} of the decompressed stream: {e.Message}", VfioErrors.QemuStreamInvalid);
+            throw new QemuStreamException(input.Path + input.Where, $"the compressed data is damaged after byte {ring.Total} of the decompressed stream: {e.Message}", VfioErrors.QemuStreamInvalid);
+        }
+        catch (IOException e) when (e is not EndOfStreamException)
+        {
+            throw new QemuStreamException(input.Path, $"reading failed: {e.Message}", VfioErrors.ImageReadFailed);
         }
         return (VmDescription.Locate(ring.Tail(), ring.Total, input.Path, 0, input.Where), ring.Total);
     }
@@ -114,13 +141,14 @@ internal static class QemuStreamReader
         public XxHash128? Hash { get; set; }
     }
 
-    private sealed class Walk(StreamCursor c, VmDescription description, uint? extract, ChunkHandler? onData, CancellationToken cancellationToken)
+    private sealed class Walk(StreamCursor c, VmDescription description, uint? extract, ChunkHandler? onData, CancellationToken cancellationToken, bool recordFrames)
     {
         private readonly Dictionary<uint, Section> _sections = new();
         private readonly List<QemuVfioSection> _vfio = new();
         private readonly QemuStreamContents _contents = new();
         private readonly List<string> _capabilities = new();
         private bool _ignoreShared;
+        private bool _configured;
         private string? _ramBlock;
 
         public QemuStreamContents Run()
@@ -149,6 +177,8 @@ internal static class QemuStreamReader
                         return _contents;
                     case Configuration:
                         if (anySection) throw c.Error("a configuration section follows other sections; QEMU writes it first.", at);
+                        if (_configured) throw c.Error("a second configuration section; QEMU writes one.", at);
+                        _configured = true;
                         ReadConfiguration();
                         break;
                     case SectionStart:
@@ -167,6 +197,8 @@ internal static class QemuStreamReader
                         }
                         else
                         {
+                            if (_sections.Count >= MaxSections)
+                                throw c.Error($"the stream has more than {MaxSections} sections; QEMU writes one per device state, far fewer.", at, VfioErrors.QemuStreamUnsupported);
                             s = new Section(idstr, instance, version2, type == SectionStart);
                             _sections[id] = s;
                             if (idstr.EndsWith(VfioIdSuffix, StringComparison.Ordinal) && idstr.Length > VfioIdSuffix.Length) OpenVfio(id, s, at);
@@ -279,9 +311,10 @@ internal static class QemuStreamReader
         {
             long at = c.Position;
             byte type = c.U8("a configuration subsection");
-            if (type != Subsection) throw c.Error($"the configuration should continue with subsection '{expected}' (byte 05), but byte {type:x2} is there.", at);
+            // The expected name is the description's (JSON, any text): compared as it is, shown escaped.
+            if (type != Subsection) throw c.Error($"the configuration should continue with subsection '{DisplayText.Escape(expected ?? "")}' (byte 05), but byte {type:x2} is there.", at);
             string name = c.ShortText("a configuration subsection's name");
-            if (expected is not null && name != expected) throw c.Error($"the configuration has subsection '{name}' where its description says '{expected}'.", at);
+            if (expected is not null && name != expected) throw c.Error($"the configuration has subsection '{name}' where its description says '{DisplayText.Escape(expected)}'.", at);
             c.U32($"the version of '{name}'");
             if (name == "configuration/capabilities")
             {
@@ -318,9 +351,10 @@ internal static class QemuStreamReader
             if (!description.TryGet(s.IdStr, s.Instance, out var device))
                 throw c.Error($"section '{s.IdStr}' (id {id}, instance {s.Instance}) is not in the stream's JSON description, so its size cannot be known.", at);
             if (VmDescription.Member(device, "version", out var described) && VmDescription.Integer(device, "version") != s.Version)
-                throw c.Error($"section '{s.IdStr}' has version {s.Version}, its description version {described.GetRawText()}.", at);
-            if (s.Vfio is not { } vfio) { VmDescription.SkipBody(c, device, s.IdStr); return; }
-            if (VmDescription.BufferSize(device, c, s.IdStr) is not { } size)
+                throw c.Error($"section '{s.IdStr}' has version {s.Version}, its description version {DisplayText.Escape(described.GetRawText())}.", at);
+            // Both are worked out once per description entry, however many FULL sections name it.
+            if (s.Vfio is not { } vfio) { description.SkipSection(c, s.IdStr, s.Instance, device); return; }
+            if (description.ConfigPartSize(c, s.IdStr, s.Instance, device) is not { } size)
                 throw c.Error($"the description of VFIO section '{s.IdStr}' gives no size for its config part.", at);
             c.Need(size, $"the config part of '{s.IdStr}'");
             const int header = 64;
@@ -361,8 +395,11 @@ internal static class QemuStreamReader
                     case VfioDevDataState:
                     {
                         ulong size = c.U64($"a data chunk's size in '{s.IdStr}'");
+                        // QEMU writes a chunk only when the device gave bytes (hw/vfio/migration.c, vfio_save_block
+                        // returns before the marker on a 0-byte read); a stream of empty chunks is crafted.
+                        if (size == 0) throw c.Error($"a data chunk of '{s.IdStr}' has size 0; QEMU writes no empty chunk.", at + 8);
                         c.Need(size, $"a data chunk of '{s.IdStr}' ({size} bytes)");
-                        vfio.Frames.Add(new VfioDataFrame(at, (long)size, preCopy));
+                        if (recordFrames) vfio.AddFrame(at, 16 + (long)size, c);
                         if (preCopy) { vfio.PreCopyBytes += (long)size; vfio.PreCopyChunks++; }
                         else { vfio.StopCopyBytes += (long)size; vfio.StopCopyChunks++; }
                         var hash = s.Hash!;

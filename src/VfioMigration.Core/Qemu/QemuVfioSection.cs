@@ -11,12 +11,11 @@ internal sealed record PciConfigIdentity(string VendorId, string DeviceId, strin
     private static string Hex16(ReadOnlySpan<byte> b, int at) => $"{b[at] | (b[at + 1] << 8):x4}";
 }
 
-/// <summary>Where one chunk of device data sits in the stream: its DEV_DATA_STATE marker, be64 size and bytes.</summary>
-internal readonly record struct VfioDataFrame(long Offset, long DataLength, bool PreCopy)
-{
-    /// <summary>Marker, size and data.</summary>
-    public long FrameLength => 16 + DataLength;
-}
+/// <summary>
+/// Where chunks of device data sit in the stream: from the DEV_DATA_STATE marker of the first to the end of the
+/// last of chunks that follow each other directly (marker, be64 size and bytes, each).
+/// </summary>
+internal readonly record struct VfioDataFrame(long Offset, long FrameLength);
 
 /// <summary>
 /// One VFIO device's state in a QEMU stream, as the walk found it: its section (idstr "&lt;guest PCI path&gt;/vfio"),
@@ -40,9 +39,9 @@ internal sealed class QemuVfioSection
     public uint InstanceId { get; }
     public uint VersionId { get; }
     public long PreCopyBytes { get; internal set; }
-    public int PreCopyChunks { get; internal set; }
+    public long PreCopyChunks { get; internal set; }
     public long StopCopyBytes { get; internal set; }
-    public int StopCopyChunks { get; internal set; }
+    public long StopCopyChunks { get; internal set; }
     public long DataBytes => PreCopyBytes + StopCopyBytes;
     /// <summary>The START part (DEV_SETUP_STATE ... END_OF_STATE) was there.</summary>
     public bool SetupSeen { get; internal set; }
@@ -64,7 +63,26 @@ internal sealed class QemuVfioSection
         !ConfigSeen ? "the section has no config part (DEV_CONFIG_STATE)" : null;
 
     internal readonly List<string> _markers = new();
+    /// <summary>The data chunks' places, merged where they follow each other (recorded only when a walk is asked to: a splice needs them).</summary>
     internal readonly List<VfioDataFrame> Frames = new();
+
+    /// <summary>
+    /// At most this many separate runs of chunks are recorded: QEMU writes one run per pre-copy part and one for
+    /// the stop-copy part, so this bounds the memory of a crafted stream, not of a real one.
+    /// </summary>
+    internal const int MaxFrameRuns = 1 << 20;
+
+    internal void AddFrame(long offset, long length, StreamCursor c)
+    {
+        if (Frames.Count > 0 && Frames[^1] is var last && last.Offset + last.FrameLength == offset)
+        {
+            Frames[^1] = last with { FrameLength = last.FrameLength + length };
+            return;
+        }
+        if (Frames.Count >= MaxFrameRuns)
+            throw c.Error($"VFIO section '{IdStr}' has more than {MaxFrameRuns} separate runs of data chunks; QEMU writes one per pre-copy part and this module writes into streams with fewer.", offset, VfioErrors.QemuStreamUnsupported);
+        Frames.Add(new VfioDataFrame(offset, length));
+    }
     /// <summary>Where the END part's closing END_OF_STATE marker is (new stop-copy data goes before it).</summary>
     internal long StopCopyEndOfState { get; set; } = -1;
     internal bool Ended { get; set; }

@@ -16,10 +16,12 @@ internal sealed class StreamCursor
     private readonly byte[] _scratch = new byte[8];
     private byte[]? _skipBuffer;
     private int _pushedBack = -1;
+    private readonly CancellationToken _cancellationToken;
 
-    public StreamCursor(Stream stream, long length, string path, long reportBase, string where)
+    public StreamCursor(Stream stream, long length, string path, long reportBase, string where, CancellationToken cancellationToken = default)
     {
         _stream = stream;
+        _cancellationToken = cancellationToken;
         Length = length;
         Path = path;
         ReportBase = reportBase;
@@ -120,6 +122,8 @@ internal sealed class StreamCursor
         _skipBuffer ??= new byte[(int)Math.Min(1 << 20, Math.Max(left, 4096))];
         while (left > 0)
         {
+            // A chunk of gigabytes in a compressed stream takes long to decompress: Ctrl+C is seen between megabytes.
+            _cancellationToken.ThrowIfCancellationRequested();
             var part = _skipBuffer.AsSpan(0, (int)Math.Min(left, _skipBuffer.Length));
             Fill(part, what);
             sink?.Invoke(part);

@@ -14,6 +14,10 @@ namespace VfioMigration.Qemu;
 internal sealed class VmDescription : IDisposable
 {
     private readonly Dictionary<(string Name, long Instance), JsonElement> _devices;
+    // Worked out once per entry: many FULL sections may name one entry, and each walking its fields again would
+    // make the work grow with sections x fields, not with the file.
+    private readonly Dictionary<(string Name, long Instance), BodyPlan> _plans = new();
+    private readonly Dictionary<(string Name, long Instance), ulong?> _bufferSizes = new();
     private readonly JsonDocument _document;
 
     private VmDescription(JsonDocument document, long eofOffset, int pageSize, Dictionary<(string, long), JsonElement> devices, JsonElement? configuration)
@@ -114,7 +118,7 @@ internal sealed class VmDescription : IDisposable
         foreach (var field in fields.EnumerateArray())
         {
             if (!Member(field, "size", out _)) return top;
-            try { sum = checked(sum + FieldBytes(field, c, $"field '{Text(field, "name") ?? "?"}' of '{idstr}'")); }
+            try { sum = checked(sum + FieldBytes(field, c, $"field '{Name(field, "name")}' of '{idstr}'")); }
             catch (OverflowException) { throw c.Error($"the description of '{idstr}' sizes it past any file.", c.Position); }
         }
         if (top is { } t && t != sum)
@@ -131,41 +135,125 @@ internal sealed class VmDescription : IDisposable
         catch (OverflowException) { throw c.Error($"the description of {what} sizes it past any file ({size} x {count} bytes).", c.Position); }
     }
 
-    /// <summary>Passes over one section's body as its description sizes it, checking each subsection's header.</summary>
-    public static void SkipBody(StreamCursor c, JsonElement description, string idstr, int depth = 0)
+    /// <summary>
+    /// A VFIO section's config part size (<see cref="BufferSize"/>) for the entry (<paramref name="idstr"/>,
+    /// <paramref name="instance"/>), worked out once.
+    /// </summary>
+    public ulong? ConfigPartSize(StreamCursor c, string idstr, long instance, JsonElement device)
     {
-        if (depth > 64) throw c.Error($"the description of '{idstr}' nests subsections more than 64 deep.", c.Position);
-        if (description.ValueKind != JsonValueKind.Object) throw c.Error($"the description of '{idstr}' is not an object.", c.Position);
-        if (!Member(description, "fields", out var fields))
+        if (_bufferSizes.TryGetValue((idstr, instance), out var known)) return known;
+        var size = BufferSize(device, c, idstr);
+        _bufferSizes[(idstr, instance)] = size;
+        return size;
+    }
+
+    /// <summary>Passes over the body of a FULL section of the entry (<paramref name="idstr"/>, <paramref name="instance"/>), with the entry's plan worked out once.</summary>
+    public void SkipSection(StreamCursor c, string idstr, long instance, JsonElement device)
+    {
+        if (!_plans.TryGetValue((idstr, instance), out var plan)) _plans[(idstr, instance)] = plan = BodyPlan.From(device, idstr, 0);
+        plan.Run(c);
+    }
+
+    /// <summary>Passes over one section's body as its description sizes it, checking each subsection's header.</summary>
+    public static void SkipBody(StreamCursor c, JsonElement description, string idstr, int depth = 0) => BodyPlan.From(description, idstr, depth).Run(c);
+
+    /// <summary>
+    /// What walking a section body takes, as its description says: bytes to pass over (fields of 0 bytes left
+    /// out, so a run of the plan costs work in proportion to the stream's bytes), subsection headers to check with
+    /// their own plans, and, where the description cannot be walked, the error to raise at that point of the walk
+    /// (so a damaged description fails where the old field-by-field walk failed).
+    /// </summary>
+    private sealed class BodyPlan
+    {
+        private readonly List<Step> _steps = new();
+
+        private abstract record Step;
+        private sealed record Skip(ulong Bytes, string What) : Step;
+        private sealed record Fail(string Message) : Step;
+        private sealed record Sub(string Parent, string Expected, JsonElement Description, BodyPlan Body) : Step;
+
+        public static BodyPlan From(JsonElement description, string idstr, int depth)
         {
-            if (OldStyleSize(description, c, idstr) is { } size) { c.Skip(size, $"section '{idstr}'"); return; }
-            throw c.Error($"the description of '{idstr}' has neither fields nor a size, so its section cannot be walked.", c.Position);
+            var plan = new BodyPlan();
+            plan.Build(description, idstr, depth);
+            return plan;
         }
-        if (fields.ValueKind != JsonValueKind.Array) throw c.Error($"the description of '{idstr}' has a 'fields' that is not a list.", c.Position);
-        foreach (var field in fields.EnumerateArray())
+
+        private void Build(JsonElement description, string idstr, int depth)
         {
-            string what = $"field '{Text(field, "name") ?? "?"}' of '{idstr}'";
-            if (!Member(field, "size", out _)) throw c.Error($"the description of {what} has no size.", c.Position);
-            c.Skip(FieldBytes(field, c, what), what);
+            if (depth > 64) { _steps.Add(new Fail($"the description of '{idstr}' nests subsections more than 64 deep.")); return; }
+            if (description.ValueKind != JsonValueKind.Object) { _steps.Add(new Fail($"the description of '{idstr}' is not an object.")); return; }
+            if (!Member(description, "fields", out var fields))
+            {
+                if (!Member(description, "size", out var total)) { _steps.Add(new Fail($"the description of '{idstr}' has neither fields nor a size, so its section cannot be walked.")); return; }
+                if (SizeOf(total) is not { } size) { _steps.Add(new Fail($"the size of the description of '{idstr}' in the description is not a whole number of bytes.")); return; }
+                if (size > 0) _steps.Add(new Skip(size, $"section '{idstr}'"));
+                return;
+            }
+            if (fields.ValueKind != JsonValueKind.Array) { _steps.Add(new Fail($"the description of '{idstr}' has a 'fields' that is not a list.")); return; }
+            foreach (var field in fields.EnumerateArray())
+            {
+                string what = $"field '{Name(field, "name")}' of '{idstr}'";
+                if (!Member(field, "size", out var sizeValue)) { _steps.Add(new Fail($"the description of {what} has no size.")); return; }
+                if (SizeOf(sizeValue) is not { } size) { _steps.Add(new Fail($"the size of {what} in the description is not a whole number of bytes.")); return; }
+                ulong count = 1;
+                if (Member(field, "array_len", out var a))
+                {
+                    if (SizeOf(a) is not { } n) { _steps.Add(new Fail($"the size of {what} (array_len) in the description is not a whole number of bytes.")); return; }
+                    count = n;
+                }
+                ulong bytes;
+                try { bytes = checked(size * count); }
+                catch (OverflowException) { _steps.Add(new Fail($"the description of {what} sizes it past any file ({size} x {count} bytes).")); return; }
+                if (bytes > 0) _steps.Add(new Skip(bytes, what));
+            }
+            if (!Member(description, "subsections", out var subsections)) return;
+            if (subsections.ValueKind != JsonValueKind.Array) { _steps.Add(new Fail($"the description of '{idstr}' has a 'subsections' that is not a list.")); return; }
+            foreach (var sub in subsections.EnumerateArray())
+            {
+                string expected = Text(sub, "vmsd_name") ?? "";
+                // A subsection's own messages name it as the stream does, which (once its header matched) is the described name.
+                _steps.Add(new Sub(idstr, expected, sub, From(sub, DisplayText.Escape(expected), depth + 1)));
+            }
         }
-        if (!Member(description, "subsections", out var subsections)) return;
-        if (subsections.ValueKind != JsonValueKind.Array) throw c.Error($"the description of '{idstr}' has a 'subsections' that is not a list.", c.Position);
-        foreach (var sub in subsections.EnumerateArray())
+
+        public void Run(StreamCursor c)
         {
-            string expected = Text(sub, "vmsd_name") ?? "";
-            long at = c.Position;
-            byte type = c.U8($"the subsection marker of '{idstr}'");
-            if (type != QemuStreamFormat.Subsection)
-                throw c.Error($"section '{idstr}' should continue with subsection '{expected}' (byte 05), but byte {type:x2} is there.", at);
-            string name = c.ShortText($"a subsection name of '{idstr}'");
-            if (name != expected)
-                throw c.Error($"section '{idstr}' has subsection '{name}' where its description says '{expected}'.", at);
-            uint version = c.U32($"the version of subsection '{name}'");
-            if (Member(sub, "version", out _) && Integer(sub, "version") != version)
-                throw c.Error($"subsection '{name}' has version {version}, its description version {(Member(sub, "version", out var dv) ? dv.GetRawText() : "")}.", at);
-            SkipBody(c, sub, name, depth + 1);
+            foreach (var step in _steps)
+            {
+                switch (step)
+                {
+                    case Skip skip:
+                        c.Skip(skip.Bytes, skip.What);
+                        break;
+                    case Fail fail:
+                        throw c.Error(fail.Message, c.Position);
+                    case Sub sub:
+                    {
+                        string idstr = sub.Parent, shown = DisplayText.Escape(sub.Expected);
+                        long at = c.Position;
+                        byte type = c.U8($"the subsection marker of '{idstr}'");
+                        if (type != QemuStreamFormat.Subsection)
+                            throw c.Error($"section '{idstr}' should continue with subsection '{shown}' (byte 05), but byte {type:x2} is there.", at);
+                        string name = c.ShortText($"a subsection name of '{idstr}'");
+                        if (name != sub.Expected)
+                            throw c.Error($"section '{idstr}' has subsection '{name}' where its description says '{shown}'.", at);
+                        uint version = c.U32($"the version of subsection '{name}'");
+                        if (Member(sub.Description, "version", out var dv) && Integer(sub.Description, "version") != version)
+                            throw c.Error($"subsection '{name}' has version {version}, its description version {DisplayText.Escape(dv.GetRawText())}.", at);
+                        sub.Body.Run(c);
+                        break;
+                    }
+                }
+            }
         }
     }
+
+    /// <summary>A string member shown on a terminal: escaped (JSON may carry any character), "?" when missing.</summary>
+    private static string Name(JsonElement e, string name) => DisplayText.Escape(Text(e, name) ?? "?");
+
+    private static ulong? SizeOf(JsonElement value) =>
+        value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out long n) && n >= 0 ? (ulong)n : null;
 
     /// <summary>
     /// A member of a JSON object, when <paramref name="e"/> is an object that has it. The description is outside

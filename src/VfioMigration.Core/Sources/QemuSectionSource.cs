@@ -26,6 +26,8 @@ internal sealed class QemuSectionSource : IDeviceStateSource
     public string Path => _input.Path;
     public VfioStateImage Description { get; }
     public MigrationProtocol Protocol => MigrationProtocol.V2;
+    /// <summary>The section as the verifying walk found it (with its chunks' places when opened to write into).</summary>
+    internal QemuVfioSection Section => _section;
 
     /// <summary>The file's QEMU stream, and the libvirt save around it when there is one.</summary>
     internal static (QemuStreamInput Input, LibvirtSaveFile? Save, string Format) Input(string full, ReadOnlySpan<byte> prefix, long fileBytes)
@@ -48,12 +50,13 @@ internal sealed class QemuSectionSource : IDeviceStateSource
 
     /// <summary>
     /// Walks the whole file and picks the VFIO section named by <paramref name="section"/> (its idstr or guest
-    /// address), or the only one; a missing, ambiguous or incomplete section is refused.
+    /// address), or the only one; a missing, ambiguous or incomplete section is refused. With
+    /// <paramref name="recordFrames"/> the walk keeps where the section's chunks are (to write into the file).
     /// </summary>
-    public static QemuSectionSource Open(string full, ReadOnlySpan<byte> prefix, long fileBytes, string? section, CancellationToken cancellationToken)
+    public static QemuSectionSource Open(string full, ReadOnlySpan<byte> prefix, long fileBytes, string? section, CancellationToken cancellationToken, bool recordFrames = false)
     {
         var (input, save, format) = Input(full, prefix, fileBytes);
-        var contents = QemuStreamReader.Read(input, cancellationToken: cancellationToken);
+        var contents = QemuStreamReader.Read(input, cancellationToken: cancellationToken, recordFrames: recordFrames);
         var sections = contents.VfioSections;
         string names = string.Join(", ", sections.Select(s => s.GuestAddress));
         QemuVfioSection chosen;
@@ -67,8 +70,14 @@ internal sealed class QemuSectionSource : IDeviceStateSource
         }
         else
         {
-            chosen = sections.FirstOrDefault(s => string.Equals(s.IdStr, section, StringComparison.OrdinalIgnoreCase) || string.Equals(s.GuestAddress, section, StringComparison.OrdinalIgnoreCase))
-                ?? throw new VfioMigrationException($"{full}: the stream has no VFIO section '{section}'; its VFIO sections are: {(names.Length > 0 ? names : "none")}.", VfioErrors.QemuSectionNotFound);
+            var matches = Matching(sections, section, StringComparison.OrdinalIgnoreCase);
+            // Two sections that differ only in case, or one's idstr that is another's guest address: the name as
+            // typed, case and all, must then pick one, or nothing is chosen (the wrong device's bytes are worse than no answer).
+            if (matches.Length > 1 && Matching(matches, section, StringComparison.Ordinal) is { Length: 1 } exact) matches = exact;
+            if (matches.Length > 1)
+                throw new VfioMigrationException($"{full}: '{DisplayText.Escape(section)}' names {matches.Length} VFIO sections ({string.Join(", ", matches.Select(s => s.IdStr))}); name one by its idstr or guest address exactly as listed, case and all, so that it names only that one.", VfioErrors.QemuSectionNotFound);
+            chosen = matches.FirstOrDefault()
+                ?? throw new VfioMigrationException($"{full}: the stream has no VFIO section '{DisplayText.Escape(section)}'; its VFIO sections are: {(names.Length > 0 ? names : "none")}.", VfioErrors.QemuSectionNotFound);
         }
         // Only a whole device state from a finished save is restored: the section's parts, and libvirt's own word.
         var description = Describe(full, fileBytes, format, contents, chosen, save);
@@ -76,6 +85,9 @@ internal sealed class QemuSectionSource : IDeviceStateSource
             throw new QemuStreamException(full, $"VFIO section '{chosen.IdStr}' is not a whole device state: {problem}.", VfioErrors.QemuStreamTruncated);
         return new QemuSectionSource(input, chosen, description);
     }
+
+    private static QemuVfioSection[] Matching(IEnumerable<QemuVfioSection> sections, string name, StringComparison comparison) =>
+        sections.Where(s => string.Equals(s.IdStr, name, comparison) || string.Equals(s.GuestAddress, name, comparison)).ToArray();
 
     public IReadOnlyList<(string Field, string? Saved, string? Device)> Mismatches(VfioDevice target)
     {
@@ -118,7 +130,7 @@ internal sealed class QemuSectionSource : IDeviceStateSource
             DataBytes = s.DataBytes,
             FileBytes = fileBytes,
             Checksum = s.Checksum,
-            PreCopyRounds = s.PreCopyChunks,
+            PreCopyRounds = (int)Math.Min(int.MaxValue, s.PreCopyChunks),
             PreCopyBytes = s.PreCopyBytes,
             StopCopyBytes = s.StopCopyBytes,
             SourceFormat = format,

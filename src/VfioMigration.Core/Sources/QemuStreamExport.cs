@@ -40,7 +40,8 @@ public static class QemuStreamExport
         var (input, save, _) = QemuSectionSource.Input(full, prefix, fileBytes);
         if (save is not null && save.Header.Format != LibvirtSaveFormat.Raw)
             throw new QemuStreamException(full, $"the template's QEMU stream is compressed ({save.Header.Format.ToString().ToLowerInvariant()}); this module writes only into an uncompressed template (save the VM with the raw format).", VfioErrors.QemuStreamUnsupported);
-        var target = QemuSectionSource.Open(full, prefix, fileBytes, section, cancellationToken);
+        // One walk both checks the template and finds where its chunks are; the splice copies around them.
+        var target = QemuSectionSource.Open(full, prefix, fileBytes, section, cancellationToken, recordFrames: true);
         var theirs = target.Description;
         var ours = state.Description;
         // A vfio-pci mdev is a PCI device to QEMU (its config space is the vendor driver's), so its state goes into a
@@ -54,7 +55,7 @@ public static class QemuStreamExport
             if (!string.Equals(saved, there, StringComparison.OrdinalIgnoreCase))
                 throw new VfioMigrationException($"{full}: the template's section '{theirs.Section}' is of another device: {field} is '{there}' in its config space and '{saved}' in {state.Path}.", VfioErrors.QemuTemplateMismatch, null, null, ErrorRemedy.OverrideIdentityCheck);
         }
-        var walked = QemuStreamReader.Read(input, cancellationToken: cancellationToken).VfioSections.Single(s => s.IdStr == theirs.Section);
+        var walked = target.Section;
         var hash = new XxHash128();
         using (var file = AtomicFile.Create(destination, overwrite))
         {
@@ -63,9 +64,12 @@ public static class QemuStreamExport
             file.Commit();
         }
         // Read back: the written stream walks whole and its section carries exactly the bytes fed.
-        var written = DeviceStateSources.Inspect(destination, out _, cancellationToken).Single(d => d.Section == theirs.Section);
+        // The file may have been replaced since the commit released it: anything but our section is the module's error, never a raw exception.
+        var destinationPath = ImageFile.FullPath(destination);
+        var written = DeviceStateSources.Inspect(destination, out _, cancellationToken).FirstOrDefault(d => d.Section == theirs.Section)
+            ?? throw new QemuStreamException(destinationPath, $"the written stream does not read back with section '{theirs.Section}': the file was changed or replaced while it was written.", VfioErrors.ImageWriteFailed);
         if (written.Checksum != Convert.ToHexString(hash.GetCurrentHash()).ToLowerInvariant() || written.DataBytes != ours.DataBytes)
-            throw new QemuStreamException(ImageFile.FullPath(destination), "the written stream does not read back with the data written into it.", VfioErrors.ImageWriteFailed);
+            throw new QemuStreamException(destinationPath, "the written stream does not read back with the data written into it.", VfioErrors.ImageWriteFailed);
         return written;
     }
 }

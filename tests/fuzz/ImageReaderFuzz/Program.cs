@@ -33,7 +33,7 @@ static void ReadQemu(Stream stream)
     var bytes = copy.ToArray();
     try
     {
-        var input = new QemuStreamInput { Path = "fuzz", Length = bytes.Length, Open = () => new MemoryStream(bytes, writable: false) };
+        var input = new QemuStreamInput { Path = "fuzz", Open = () => new MemoryStream(bytes, writable: false) };
         var contents = QemuStreamReader.Read(input, extract: 2, onData: _ => { });
         foreach (var s in contents.VfioSections) _ = (s.Problem, s.GuestAddress, s.Config);
     }
