@@ -60,15 +60,14 @@ function Test-BuildCurrent {
 function Invoke-Build {
     Write-Host "Building the module into $moduleDir"
     $project = Join-Path $root 'src' 'VfioMigration.PowerShell'
-    # Built in place, then copied: 'dotnet build -o' would put every referenced project's output (Core's too) at
-    # the folder's top level, where the project lays Core out in Dependencies/ (src/VfioMigration.Loader).
-    Invoke-Native 'dotnet build' {
-        dotnet build (Join-Path $project 'VfioMigration.PowerShell.csproj') -c $Configuration --nologo
-    }
-    $built = Join-Path $project 'bin' $Configuration 'net8.0'
+    # Published ReadyToRun for linux-x64 (the only platform with VFIO): a process's first save otherwise spends a
+    # large part of its time JIT-compiling Core (issue 17 item 19). The project lays Core and its dependencies out
+    # in Dependencies/net8.0 and Dependencies/net10.0, each precompiled for its runtime (src/VfioMigration.Loader).
     if (Test-Path -LiteralPath $moduleDir) { Remove-Item -LiteralPath $moduleDir -Recurse -Force }
-    $null = New-Item -ItemType Directory -Force -Path (Split-Path -Parent $moduleDir)
-    Copy-Item -LiteralPath $built -Destination $moduleDir -Recurse
+    Invoke-Native 'dotnet publish' {
+        dotnet publish (Join-Path $project 'VfioMigration.PowerShell.csproj') -c $Configuration -r linux-x64 --self-contained false `
+            -p:PublishReadyToRun=true -o $moduleDir --nologo
+    }
 }
 
 function Get-PesterModule {
