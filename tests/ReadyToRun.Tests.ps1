@@ -44,6 +44,18 @@ Describe 'The built module''s precompiled code' {
         $script:Run.Output | Should -Match ([regex]::Escape([IO.Path]::Combine((Split-Path -Parent $script:Manifest), 'Dependencies', $set, 'VfioMigration.Core.dll')))
     }
 
+    It 'falls back to the newest set not newer than the running runtime' {
+        # A module folder with only the net8.0 set (the build output before publishing; pwsh 7.5 on .NET 9 meets
+        # both and takes this one): Core loads from it, its ReadyToRun code unused, and works.
+        $copy = Join-Path $script:Scratch 'net8-only'
+        Copy-Item -LiteralPath (Split-Path -Parent $script:Manifest) -Destination $copy -Recurse
+        Remove-Item -LiteralPath (Join-Path $copy 'Dependencies' 'net10.0') -Recurse -Force
+        $run = Invoke-ChildPwsh -Command "`$ErrorActionPreference = 'Stop'; Import-Module '$(Join-Path $copy 'VfioMigration.psd1')'; (Get-VfioDevice -Simulated 0000:5e:00.1).Name; [VfioMigration.VfioDevice].Assembly.Location"
+        $run.ExitCode | Should -Be 0 -Because $run.Errors
+        $run.Output | Should -Match '0000:5e:00\.1'
+        $run.Output | Should -Match ([regex]::Escape([IO.Path]::Combine($copy, 'Dependencies', 'net8.0', 'VfioMigration.Core.dll')))
+    }
+
     It 'JIT-compiles no Core method that ReadyToRun could have precompiled' {
         # Every Core method the save ran came precompiled; what the JIT still compiles is a hot method's Tier1 (or
         # on-stack replacement) code, or what ReadyToRun cannot precompile outside Core's version bubble: a generic
