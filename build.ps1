@@ -48,11 +48,15 @@ function Invoke-Native([string] $What, [scriptblock] $Command) {
     if ($LASTEXITCODE -ne 0) { throw "$What failed with exit code $LASTEXITCODE" }
 }
 
+# Written when a build has finished (beside the module folder, so it is never packaged): a publish copies the
+# assemblies with the times they were compiled at, and a change inside Core recompiles neither the cmdlets nor their
+# ReadyToRun code, so no file in the module folder tells when it was built.
+$buildStamp = Join-Path $root 'out' 'VfioMigration.built'
+
 function Test-BuildCurrent {
-    $dll = Join-Path $moduleDir 'VfioMigration.PowerShell.dll'
-    if (-not (Test-Path $dll)) { return $false }
-    $built = (Get-Item $dll).LastWriteTimeUtc
-    $sources = Get-ChildItem -Path (Join-Path $root 'src'), (Join-Path $root 'VfioMigration.psd1') -Recurse -File |
+    if (-not (Test-Path -LiteralPath $buildStamp) -or -not (Test-Path -LiteralPath $manifest)) { return $false }
+    $built = (Get-Item -LiteralPath $buildStamp).LastWriteTimeUtc
+    $sources = Get-ChildItem -Path (Join-Path $root 'src'), (Join-Path $root 'VfioMigration.psd1'), (Join-Path $root 'Directory.Build.props') -Recurse -File |
         Where-Object { $_.FullName -notmatch '[\\/](bin|obj)[\\/]' }
     -not ($sources | Where-Object LastWriteTimeUtc -gt $built)
 }
@@ -60,15 +64,16 @@ function Test-BuildCurrent {
 function Invoke-Build {
     Write-Host "Building the module into $moduleDir"
     $project = Join-Path $root 'src' 'VfioMigration.PowerShell'
-    # Built in place, then copied: 'dotnet build -o' would put every referenced project's output (Core's too) at
-    # the folder's top level, where the project lays Core out in Dependencies/ (src/VfioMigration.Loader).
-    Invoke-Native 'dotnet build' {
-        dotnet build (Join-Path $project 'VfioMigration.PowerShell.csproj') -c $Configuration --nologo
-    }
-    $built = Join-Path $project 'bin' $Configuration 'net8.0'
+    # Published ReadyToRun for linux-x64 (the only platform with VFIO): a process's first save otherwise spends a
+    # large part of its time JIT-compiling Core (issue 17 item 19). The project lays Core and its dependencies out
+    # in Dependencies/net8.0 and Dependencies/net10.0, each precompiled for its runtime (src/VfioMigration.Loader).
+    Remove-Item -LiteralPath $buildStamp -ErrorAction SilentlyContinue
     if (Test-Path -LiteralPath $moduleDir) { Remove-Item -LiteralPath $moduleDir -Recurse -Force }
-    $null = New-Item -ItemType Directory -Force -Path (Split-Path -Parent $moduleDir)
-    Copy-Item -LiteralPath $built -Destination $moduleDir -Recurse
+    Invoke-Native 'dotnet publish' {
+        dotnet publish (Join-Path $project 'VfioMigration.PowerShell.csproj') -c $Configuration -r linux-x64 --self-contained false `
+            -p:PublishReadyToRun=true -o $moduleDir --nologo
+    }
+    Set-Content -LiteralPath $buildStamp -Value "built $([DateTime]::UtcNow.ToString('o'))"
 }
 
 function Get-PesterModule {

@@ -9,4 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 dir=${1:-$(mktemp -d "${TMPDIR:-/var/tmp}/vfio-bench.XXXXXX")}
 shift || true
-dotnet run -c Release --project VfioMigration.Bench -- "$dir" "$@"
+# Published ReadyToRun like the module (build.ps1 Build; SharpCompress stays IL, Directory.Build.props), so a save
+# process pays the runtime start and JIT a module user's first save pays, not a larger one.
+out=VfioMigration.Bench/bin/Release/net10.0/linux-x64/publish
+dotnet publish VfioMigration.Bench -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$out" --nologo -v q >&2
+"$out/VfioMigration.Bench" "$dir" "$@"

@@ -65,7 +65,10 @@ Describe 'VfioMigration beside a module that needs newer Microsoft.Extensions as
         $folder = Split-Path -Parent $script:Manifest
         Get-ChildItem -LiteralPath $folder -Filter 'Microsoft.Extensions.*.dll' | Should -BeNullOrEmpty
         Test-Path -LiteralPath (Join-Path $folder 'VfioMigration.Core.dll') | Should -BeFalse
-        Test-Path -LiteralPath (Join-Path $folder 'Dependencies' 'VfioMigration.Core.dll') | Should -BeTrue
-        Test-Path -LiteralPath (Join-Path $folder 'Dependencies' 'Microsoft.Extensions.Logging.Abstractions.dll') | Should -BeTrue
+        # One set per runtime the module is precompiled for (src/VfioMigration.Loader picks): .NET 8 and .NET 10.
+        foreach ($set in 'net8.0', 'net10.0') {
+            Test-Path -LiteralPath (Join-Path $folder 'Dependencies' $set 'VfioMigration.Core.dll') | Should -BeTrue -Because "Dependencies/$set carries Core"
+            Test-Path -LiteralPath (Join-Path $folder 'Dependencies' $set 'Microsoft.Extensions.Logging.Abstractions.dll') | Should -BeTrue -Because "Dependencies/$set carries Core's dependencies"
+        }
     }
 }

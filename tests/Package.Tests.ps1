@@ -90,7 +90,8 @@ Describe 'The package' {
             foreach ($doc in Get-ChildItem -LiteralPath (Join-Path $script:Root 'docs') -Filter '*.md') {
                 & $read "docs/$($doc.Name)" | Should -Be (Get-Content -Raw -LiteralPath $doc.FullName) -Because "the package carries docs/$($doc.Name)"
             }
-            $zip.GetEntry('Dependencies/VfioMigration.Core.dll') | Should -Not -BeNullOrEmpty
+            $zip.GetEntry('Dependencies/net8.0/VfioMigration.Core.dll') | Should -Not -BeNullOrEmpty
+            $zip.GetEntry('Dependencies/net10.0/VfioMigration.Core.dll') | Should -Not -BeNullOrEmpty
             $nuspec = [xml] (& $read 'VfioMigration.nuspec')
         } finally { $zip.Dispose() }
         $meta = $nuspec.package.metadata
