@@ -75,6 +75,8 @@ public sealed class ErrorCategoryTests : IDisposable
         ["NotAFileSystemPath"] = ErrorCategory.InvalidArgument,
         ["ImageNotRegularFile"] = ErrorCategory.InvalidArgument,
         ["ImagePathInvalid"] = ErrorCategory.InvalidArgument,
+        ["ImagePathAmbiguous"] = ErrorCategory.InvalidArgument,
+        ["ImageLockUnsafe"] = ErrorCategory.SecurityError,
         ["ImageSetOrder"] = ErrorCategory.InvalidArgument,
         ["ImageSetMismatch"] = ErrorCategory.InvalidData,
         ["ImageBusy"] = ErrorCategory.ResourceBusy,

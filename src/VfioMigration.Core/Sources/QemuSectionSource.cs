@@ -68,7 +68,7 @@ internal sealed class QemuSectionSource : IDeviceStateSource
         else
         {
             chosen = sections.FirstOrDefault(s => string.Equals(s.IdStr, section, StringComparison.OrdinalIgnoreCase) || string.Equals(s.GuestAddress, section, StringComparison.OrdinalIgnoreCase))
-                ?? throw new VfioMigrationException($"{full}: the stream has no VFIO section '{section}'; its VFIO sections are: {(names.Length > 0 ? names : "none")}.", VfioErrors.QemuSectionNotFound);
+                ?? throw new VfioMigrationException($"{full}: the stream has no VFIO section '{DisplayText.Escape(section)}'; its VFIO sections are: {(names.Length > 0 ? names : "none")}.", VfioErrors.QemuSectionNotFound);
         }
         // Only a whole device state from a finished save is restored: the section's parts, and libvirt's own word.
         var description = Describe(full, fileBytes, format, contents, chosen, save);

@@ -53,7 +53,7 @@ public static class ErrorRecords
         ErrorRemedy.ResetDevice => "Reset-VfioDevice returns the device to Running.",
         ErrorRemedy.ReleaseDevice => "No VFIO reset can help this device: close it (Remove-Module VfioMigration, or end this PowerShell session) so its driver starts it afresh when it is opened again, or unbind and rebind its driver.",
         ErrorRemedy.ReplaceFile => "Use -Force to replace it.",
-        ErrorRemedy.OverrideIdentityCheck => "-SkipIdentityCheck restores anyway, unless the protocol differs.",
+        ErrorRemedy.OverrideIdentityCheck => "-SkipIdentityCheck goes ahead anyway, unless the protocol differs.",
         ErrorRemedy.OverrideIdentityAndSetChecks => "-SkipIdentityCheck and -SkipSetCheck together restore the images as given (neither alone is enough), unless the protocol differs.",
         ErrorRemedy.OverrideSetCheck => "-SkipSetCheck restores the images as given, without the set check.",
         ErrorRemedy.OverrideQuiesceCheck => "Use -SkipQuiesceCheck to go ahead with the set and accept the risk.",
