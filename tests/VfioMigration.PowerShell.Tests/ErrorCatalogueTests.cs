@@ -282,6 +282,16 @@ public sealed class ErrorCatalogueTests : IDisposable
         Assert.Contains(words, record.ErrorDetails.RecommendedAction);
     }
 
+    /// <summary>Attack finding 5d: a file name (or a /proc name, a typed value) in a message reached the terminal raw.</summary>
+    [Fact]
+    public void TheHostShowsAMessageWithItsControlAndBidiCharactersWrittenOutAndTheExceptionKeepsIt()
+    {
+        var record = (ErrorRecord)_ps.Ok("[VfioMigration.PowerShell.Errors.ErrorRecords]::For([VfioMigration.VfioMigrationException]::new(\"/tmp/x`e]0;PWNED`a`nFAKE`u{202E}.mig: too short\", [VfioMigration.VfioErrors]::ImageTruncated, $null, $null, $null), $null)").Single().BaseObject;
+        Assert.Equal("/tmp/x\\u001B]0;PWNED\\u0007\\u000AFAKE\\u202E.mig: too short", record.ErrorDetails.Message);
+        Assert.Equal("/tmp/x\u001b]0;PWNED\u0007\nFAKE\u202e.mig: too short", record.Exception.Message);
+        Assert.Equal("plain: m", _ps.Value<string>("[VfioMigration.PowerShell.Errors.ErrorRecords]::For([VfioMigration.VfioMigrationException]::new('plain: m', [VfioMigration.VfioErrors]::ImageTruncated, $null, $null, $null), $null).ToString()"));
+    }
+
     [Fact]
     public void PermissionDeniedAtADeviceSaysHowToGetAccessButAtAFileItDoesNot()
     {

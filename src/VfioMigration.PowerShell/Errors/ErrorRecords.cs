@@ -13,13 +13,17 @@ public static class ErrorRecords
     public static ErrorRecord For(VfioMigrationException e, object? target, string? recommendedAction = null)
     {
         var record = new ErrorRecord(e, e.ErrorId, CategoryOf(e.Kind), target ?? e.Device);
-        if ((recommendedAction ?? RecommendedAction(e)) is { } action)
-            record.ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = action };
+        // What the host shows: a file name, a /proc name or a typed value inside the message may carry terminal
+        // escapes or line breaks; the exception keeps the message as it was built.
+        string shown = DisplayText.Escape(e.Message);
+        var action = recommendedAction ?? RecommendedAction(e);
+        if (action is not null || shown != e.Message)
+            record.ErrorDetails = new ErrorDetails(shown) { RecommendedAction = action };
         return record;
     }
 
     /// <summary>The message with its recommended action, for the host's error line when no record can be written.</summary>
-    public static string Text(VfioMigrationException e) => RecommendedAction(e) is { } action ? $"{e.Message} {action}" : e.Message;
+    public static string Text(VfioMigrationException e) => DisplayText.Escape(RecommendedAction(e) is { } action ? $"{e.Message} {action}" : e.Message);
 
     /// <summary>One category per kind; a kind added to the core without a category here fails the catalogue test.</summary>
     public static ErrorCategory CategoryOf(ErrorKind kind) => kind switch

@@ -33,7 +33,8 @@ internal static class Refusal
     {
         try
         {
-            return cmdlet.ShouldProcess(target, action);
+            // The question shows file names and typed values: escaped, like every message (DisplayText).
+            return cmdlet.ShouldProcess(DisplayText.Escape(target), DisplayText.Escape(action));
         }
         catch (Exception e) when (e is PSInvalidOperationException or System.Management.Automation.Host.HostException or NotImplementedException)
         {
