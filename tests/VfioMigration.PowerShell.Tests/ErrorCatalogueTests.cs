@@ -253,6 +253,7 @@ public sealed class ErrorCatalogueTests : IDisposable
     [InlineData(nameof(ErrorRemedy.SaveStopped), "without -Live")]
     [InlineData(nameof(ErrorRemedy.ReleaseDevice), "Remove-Module VfioMigration")]
     [InlineData(nameof(ErrorRemedy.OverrideIdentityAndSetChecks), "-SkipIdentityCheck and -SkipSetCheck")]
+    [InlineData(nameof(ErrorRemedy.AnswerWithoutAsking), "-Confirm:$false")]
     public void EachRemedyIsWordedWithTheCmdletOrSwitchThatTakesIt(string remedy, string words)
     {
         var record = (ErrorRecord)_ps.Ok($"[VfioMigration.PowerShell.Errors.ErrorRecords]::For([VfioMigration.VfioMigrationException]::new('m', [VfioMigration.VfioErrors]::TransitionFailed, '0000:01:00.0', $null, '{remedy}'), $null)").Single().BaseObject;
@@ -276,6 +277,7 @@ public sealed class ErrorCatalogueTests : IDisposable
     [InlineData(nameof(VfioErrors.ImageSetIncomplete), "-SkipSetCheck")]
     [InlineData(nameof(VfioErrors.ImageSetOrder), "-SkipSetCheck")]
     [InlineData(nameof(VfioErrors.PreCopyNotSupported), "-Live")]
+    [InlineData(nameof(VfioErrors.ConfirmationRequired), "-Confirm:$false")] // newuser finding 8: it offered only -Force, in the message
     public void AnEntrysOwnRemedyReachesTheRecord(string id, string words)
     {
         var record = (ErrorRecord)_ps.Ok($"[VfioMigration.PowerShell.Errors.ErrorRecords]::For([VfioMigration.VfioMigrationException]::new('m', [VfioMigration.VfioErrors]::{id}, $null, $null, $null), $null)").Single().BaseObject;

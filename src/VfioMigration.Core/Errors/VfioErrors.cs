@@ -44,7 +44,7 @@ public static class VfioErrors
     public static readonly VfioError SaveCancelled = new(nameof(SaveCancelled), ErrorKind.Cancelled);
     public static readonly VfioError RestoreCancelled = new(nameof(RestoreCancelled), ErrorKind.Cancelled);
     /// <summary>Something that loses state needs a confirmation the session cannot ask for (non-interactive).</summary>
-    public static readonly VfioError ConfirmationRequired = new(nameof(ConfirmationRequired), ErrorKind.Declined);
+    public static readonly VfioError ConfirmationRequired = new(nameof(ConfirmationRequired), ErrorKind.Declined, ErrorRemedy.AnswerWithoutAsking);
 
     // ---- devices and the host (Backends/, Transport/)
     public static readonly VfioError DeviceNotFound = new(nameof(DeviceNotFound), ErrorKind.NotFound);

@@ -62,6 +62,7 @@ public static class ErrorRecords
         ErrorRemedy.OverrideSetCheck => "-SkipSetCheck restores the images as given, without the set check.",
         ErrorRemedy.OverrideQuiesceCheck => "Use -SkipQuiesceCheck to go ahead with the set and accept the risk.",
         ErrorRemedy.SaveStopped => "Save without -Live.",
+        ErrorRemedy.AnswerWithoutAsking => "Add -Confirm:$false to go ahead without asking: it answers every question of the command.",
         _ => null,
     };
 

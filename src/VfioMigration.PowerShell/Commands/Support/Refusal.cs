@@ -39,7 +39,7 @@ internal static class Refusal
         catch (Exception e) when (e is PSInvalidOperationException or System.Management.Automation.Host.HostException or NotImplementedException)
         {
             cmdlet.WriteVfioError(new VfioMigrationException(
-                $"{target}: '{action}' needs confirmation, and this session cannot ask (it is non-interactive); add -Confirm:$false to go ahead without asking.",
+                $"{target}: '{action}' needs confirmation, and this session cannot ask (it is non-interactive).",
                 VfioErrors.ConfirmationRequired, target, e), target);
             return false;
         }
