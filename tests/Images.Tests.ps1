@@ -260,4 +260,33 @@ $field.GetValue($null).Value = [LateInterrupt]::Create()
         $stderr | Should -BeLike '*is in Running*'
         @(Get-ChildItem -LiteralPath $script:Dir -Force).Name | Should -BeNullOrEmpty
     }
+
+    # Attack finding 5d: a file dropped in an image directory drove the terminal through FileName and every message.
+    It 'shows a file name with escapes written out, in FileName, -WhatIf and errors, and keeps Path exact for the pipeline' {
+        $name = "x`e]0;PWNED`a`e[2J`u{202E}.vfiostate"
+        $image = Join-Path $script:Dir $name
+        Save-VfioDeviceState -Simulated 0000:5e:00.1 -LiteralPath $image -KeepRunning -ErrorAction Stop
+        $listed = Get-VfioStateImage -LiteralPath $image
+        $listed.FileName | Should -BeExactly 'x\u001B]0;PWNED\u0007\u001B[2J\u202E.vfiostate'
+        $listed.Path | Should -BeExactly $image
+        ($listed | Out-String) | Should -Not -Match '[\x00-\x09\x0b-\x1f\x7f\u202e]' -Because 'the table shows no control character but its line ends'
+        # The exact Path pipes back: the device takes the image, though its name has brackets and escapes.
+        $listed | Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Force -Confirm:$false -ErrorAction Stop
+        (Get-VfioDevice -Simulated 0000:5e:00.1).State | Should -Be 'Stop'
+        Set-VfioDeviceState -Simulated 0000:5e:00.1 -State Running -Confirm:$false
+
+        $bad = Join-Path $script:Dir "y`e[31m`nFAKE.vfiostate"
+        [System.IO.File]::WriteAllBytes($bad, [byte[]](1, 2, 3))
+        Get-VfioStateImage -LiteralPath $bad -ErrorVariable err -ErrorAction SilentlyContinue
+        $err[0].ErrorDetails.Message.Contains('y\u001B[31m\u000AFAKE.vfiostate') | Should -BeTrue -Because $err[0].ErrorDetails.Message
+        $err[0].Exception.Message | Should -BeLike "*$([char]27)*"
+        ($err[0] | Out-String) | Should -Not -Match '\x1b'
+        # -WhatIf writes to the host itself: a child's output is where to look.
+        $child = Start-ChildPwsh "Save-VfioDeviceState -Simulated 0000:5e:00.1 -LiteralPath `"$script:Dir/z``e[2J.vfiostate`" -WhatIf"
+        $child.WaitForExit(60000) | Should -BeTrue
+        $stdout = $child.StandardOutput.ReadToEnd()
+        $stdout.Contains('z\u001B[2J.vfiostate') | Should -BeTrue -Because $stdout
+        $stdout | Should -Not -Match '\x1b\[2J'
+    }
 }
+

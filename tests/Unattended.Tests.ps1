@@ -163,6 +163,46 @@ $Line
     }
 }
 
+# newuser finding 1: under -ErrorAction Stop the cancelled save's error threw out of the cleanup, so the script
+# exited 1, said nothing of the signal, and printed the error twice.
+Describe 'A signal during a cron job''s save' {
+    It 'exits <Code> after <Signal> (<Case>), saying the cancelled save once' -ForEach @(
+        @{ Signal = 'TERM'; Code = 143; Stop = ' -ErrorAction Stop'; Case = '-ErrorAction Stop' }
+        @{ Signal = 'HUP'; Code = 129; Stop = ' -ErrorAction Stop'; Case = '-ErrorAction Stop' }
+        @{ Signal = 'TERM'; Code = 143; Stop = ''; Case = 'no -ErrorAction' }
+    ) {
+        $dir = Join-Path $script:Work "sig-$([guid]::NewGuid().ToString('n'))"
+        $null = New-Item -ItemType Directory -Path $dir
+        $file = Join-Path $script:Work "job-$([guid]::NewGuid().ToString('n')).ps1"
+        Set-Content -LiteralPath $file -Value @"
+`$PSStyle.OutputRendering = 'PlainText'
+Import-Module '$script:Manifest'
+`$null = New-VfioSimulatedDevice -Address 0000:92:00.0 -MemorySize 2GB -Confirm:`$false
+Save-VfioDeviceState -Simulated 0000:92:00.0 -Path '$dir/big.vfiostate' -Force$Stop
+'NEXT LINE RAN'
+"@
+        $exe = [Environment]::ProcessPath
+        $psi = [System.Diagnostics.ProcessStartInfo]::new($exe)
+        if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { $psi.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll')) }
+        foreach ($a in '-NoProfile', '-NonInteractive', '-File', $file) { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardError = $true
+        $psi.RedirectStandardOutput = $true
+        $child = [System.Diagnostics.Process]::Start($psi)
+        $deadline = [DateTime]::UtcNow.AddSeconds(90)
+        while (-not (Get-ChildItem -LiteralPath $dir -Force -Filter '*.partial') -and -not $child.HasExited -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+        $child.HasExited | Should -BeFalse -Because 'the save must still be running when the signal comes'
+        kill "-$Signal" $child.Id
+        $child.WaitForExit(60000) | Should -BeTrue
+        $stdout = $child.StandardOutput.ReadToEnd()
+        $stderr = $child.StandardError.ReadToEnd()
+        $child.ExitCode | Should -Be $Code
+        $stdout | Should -Not -BeLike '*NEXT LINE RAN*'
+        $stderr | Should -BeLike "*Save-VfioDeviceState: terminated by SIG$Signal after cleaning up*"
+        ([regex]::Matches($stderr, 'cancelled')).Count | Should -Be 1 -Because "the cancelled save is said once: $stderr"
+        @(Get-ChildItem -LiteralPath $dir -Force).Name | Should -BeNullOrEmpty
+    }
+}
+
 Describe 'Nothing prompts in a non-interactive session' {
     It '<Command> without -Confirm:$false gives ConfirmationRequired and changes nothing' -ForEach @(
         @{ Command = 'Test-VfioMigrationConformance'; Line = 'Test-VfioMigrationConformance -Simulated 0000:5e:00.1' }

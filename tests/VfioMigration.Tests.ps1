@@ -502,11 +502,16 @@ Save-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./twice.vfiostate -KeepRunnin
 Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./twice.vfiostate -Start
 Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./twice.vfiostate -ErrorVariable e -ErrorAction SilentlyContinue
 $e[0].FullyQualifiedErrorId
+$e[0].ErrorDetails.RecommendedAction
 Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./twice.vfiostate -Force
+(Get-VfioDevice -Simulated 0000:5e:00.1).State
+Restore-VfioDeviceState -Simulated 0000:5e:00.1 -Path ./twice.vfiostate -Confirm:$false
 (Get-VfioDevice -Simulated 0000:5e:00.1).State
 '@ -WorkingDirectory $script:Work
         $r.Errors | Should -BeNullOrEmpty
-        $r.Output | Should -Be @('ConfirmationRequired,VfioMigration.PowerShell.Commands.RestoreVfioDeviceStateCommand', 'Stop')
+        # newuser finding 8: the way out that answers every question, -Confirm:$false, is the recommendation.
+        $r.Output | Should -Be @('ConfirmationRequired,VfioMigration.PowerShell.Commands.RestoreVfioDeviceStateCommand',
+            'Add -Confirm:$false to go ahead without asking: it answers every question of the command.', 'Stop', 'Stop')
     }
 
     It 'does not let -Force relax the identity check' {

@@ -16,4 +16,4 @@ echo "== dd read"; /usr/bin/time -f "%e s wall" dd if="$big" of=/dev/null bs=1M 
 cd "$root"
 echo "== list"; dotnet pwsh -NoProfile -NonInteractive -Command "Import-Module '$M'; \$null = Get-VfioStateImage '$template'; \$s = [Diagnostics.Stopwatch]::StartNew(); \$x = Get-VfioStateImage '$big'; 'list {0:N2} s, {1} device bytes' -f \$s.Elapsed.TotalSeconds, \$x.DataBytes"
 echo "== dd copy"; /usr/bin/time -f "%e s wall" dd if="$big" of="$copy" bs=1M conv=fsync 2>&1 | tail -1
-echo "== export"; dotnet pwsh -NoProfile -NonInteractive -Command "Import-Module '$M'; \$null = Get-VfioStateImage '$template'; \$s = [Diagnostics.Stopwatch]::StartNew(); \$x = Export-VfioQemuStream -Path '$big' -Template '$template' -Destination '$out'; 'export {0:N2} s, {1} device bytes' -f \$s.Elapsed.TotalSeconds, \$x.DataBytes"
+echo "== export"; dotnet pwsh -NoProfile -NonInteractive -Command "Import-Module '$M'; \$null = Get-VfioStateImage '$template'; \$s = [Diagnostics.Stopwatch]::StartNew(); \$x = Export-VfioQemuStream -Path '$big' -Template '$template' -Destination '$out' -PassThru; 'export {0:N2} s, {1} device bytes' -f \$s.Elapsed.TotalSeconds, \$x.DataBytes"

@@ -70,6 +70,18 @@ public sealed class DeviceHolderTests : IDisposable
         Assert.Empty(Backend().Holding(Pci("0000:00:04.0", 13)).Holders);
     }
 
+    /// <summary>Attack finding 5c: comm (any user sets their own with PR_SET_NAME) and -name reached root's terminal raw.</summary>
+    [Fact]
+    public void A_holders_command_and_vm_name_are_shown_with_escapes_and_bidi_written_out()
+    {
+        Process(4242, "qemu\u001b]0;PWNED\u0007\u001b[2J", new[] { "qemu-system-x86_64", "-name", "guest=vm\u001b[31mRED\nFAKE LINE\u202e,debug-threads=on" },
+            (3, "/dev/vfio/7", null));
+        var h = Assert.Single(Backend().Holding(Pci("0000:00:07.0", 7)).Holders);
+        Assert.Equal("qemu\\u001B]0;PWNED\\u0007\\u001B[2J", h.Command);
+        Assert.Equal("vm\\u001B[31mRED\\u000AFAKE LINE\\u202E", h.VmName);
+        Assert.DoesNotContain(h.ToString(), c => DisplayText.NeedsEscape(c));
+    }
+
     [Fact]
     public void Before_6_18_a_group_link_names_the_holder()
     {

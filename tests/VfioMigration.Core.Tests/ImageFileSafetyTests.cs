@@ -346,4 +346,50 @@ public class ImageFileSafetyTests
         Assert.True(File.Exists(notOurs));
         Assert.Equal(new[] { ".a.vfiostate.keep-me.partial", Path.GetFileName(otherTarget), "a.vfiostate" }.Order(), f.Files.Order());
     }
+
+    /// <summary>
+    /// Attack finding 10: a <c>.name.lock</c> the module did not make (a FIFO, another user's file) was opened,
+    /// used and then deleted. It is refused, left as it is, and the target is not written.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("fifo")]
+    [InlineData("other-user")]
+    public void ALockFileNameTakenByWhatASaveDidNotMakeIsRefusedAndLeftAlone(string kind)
+    {
+        using var f = new ImageFixture();
+        var target = f.PathFor("lockme.mig");
+        var lockPath = f.PathFor(ImageTargetLock.LockName("lockme.mig"));
+        if (kind == "fifo") Assert.Equal(0, Tmpfs.Run("mkfifo", lockPath).Rc);
+        else
+        {
+            File.WriteAllText(lockPath, "someone else's");
+            Skip.If(PosixFile.EffectiveUid != 0, "giving a file to another user needs root");
+            Assert.Equal(0, Tmpfs.Run("chown", "65534", lockPath).Rc);
+        }
+        var e = Assert.Throws<VfioMigrationException>(() => ImageTargetLock.Acquire(target).Dispose());
+        Assert.Equal(VfioErrors.ImageLockUnsafe, e.Error);
+        Assert.Contains(lockPath, e.Message);
+        Assert.Equal(0, PosixFile.Stat(lockPath, followLinks: false, out var st));
+        Assert.Equal(kind == "fifo" ? PosixFile.FileType.Fifo : PosixFile.FileType.Regular, st.Type);
+        Assert.False(File.Exists(target));
+    }
+
+    [Fact]
+    public void ALockFileLeftByASaveOfOursIsTakenAndRemoved_AndOneThatReplacedOursIsNotRemoved()
+    {
+        using var f = new ImageFixture();
+        var target = f.PathFor("a.vfiostate");
+        var lockPath = f.PathFor(ImageTargetLock.LockName("a.vfiostate"));
+        File.WriteAllText(lockPath, "");
+        ImageTargetLock.Acquire(target).Dispose();
+        Assert.False(File.Exists(lockPath));
+
+        var held = ImageTargetLock.Acquire(target);
+        var other = f.PathFor("other");
+        File.WriteAllText(other, "not the lock");
+        File.Move(other, lockPath, overwrite: true);
+        held.Dispose();
+        Assert.Equal("not the lock", File.ReadAllText(lockPath));
+    }
 }
+

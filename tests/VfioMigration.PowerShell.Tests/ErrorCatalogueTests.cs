@@ -76,6 +76,8 @@ public sealed class ErrorCategoryTests : IDisposable
         ["NotAFileSystemPath"] = ErrorCategory.InvalidArgument,
         ["ImageNotRegularFile"] = ErrorCategory.InvalidArgument,
         ["ImagePathInvalid"] = ErrorCategory.InvalidArgument,
+        ["ImagePathAmbiguous"] = ErrorCategory.InvalidArgument,
+        ["ImageLockUnsafe"] = ErrorCategory.SecurityError,
         ["ImageSetOrder"] = ErrorCategory.InvalidArgument,
         ["ImageSetMismatch"] = ErrorCategory.InvalidData,
         ["ImageBusy"] = ErrorCategory.ResourceBusy,
@@ -252,6 +254,7 @@ public sealed class ErrorCatalogueTests : IDisposable
     [InlineData(nameof(ErrorRemedy.SaveStopped), "without -Live")]
     [InlineData(nameof(ErrorRemedy.ReleaseDevice), "Remove-Module VfioMigration")]
     [InlineData(nameof(ErrorRemedy.OverrideIdentityAndSetChecks), "-SkipIdentityCheck and -SkipSetCheck")]
+    [InlineData(nameof(ErrorRemedy.AnswerWithoutAsking), "-Confirm:$false")]
     public void EachRemedyIsWordedWithTheCmdletOrSwitchThatTakesIt(string remedy, string words)
     {
         var record = (ErrorRecord)_ps.Ok($"[VfioMigration.PowerShell.Errors.ErrorRecords]::For([VfioMigration.VfioMigrationException]::new('m', [VfioMigration.VfioErrors]::TransitionFailed, '0000:01:00.0', $null, '{remedy}'), $null)").Single().BaseObject;
@@ -275,10 +278,21 @@ public sealed class ErrorCatalogueTests : IDisposable
     [InlineData(nameof(VfioErrors.ImageSetIncomplete), "-SkipSetCheck")]
     [InlineData(nameof(VfioErrors.ImageSetOrder), "-SkipSetCheck")]
     [InlineData(nameof(VfioErrors.PreCopyNotSupported), "-Live")]
+    [InlineData(nameof(VfioErrors.ConfirmationRequired), "-Confirm:$false")] // newuser finding 8: it offered only -Force, in the message
     public void AnEntrysOwnRemedyReachesTheRecord(string id, string words)
     {
         var record = (ErrorRecord)_ps.Ok($"[VfioMigration.PowerShell.Errors.ErrorRecords]::For([VfioMigration.VfioMigrationException]::new('m', [VfioMigration.VfioErrors]::{id}, $null, $null, $null), $null)").Single().BaseObject;
         Assert.Contains(words, record.ErrorDetails.RecommendedAction);
+    }
+
+    /// <summary>Attack finding 5d: a file name (or a /proc name, a typed value) in a message reached the terminal raw.</summary>
+    [Fact]
+    public void TheHostShowsAMessageWithItsControlAndBidiCharactersWrittenOutAndTheExceptionKeepsIt()
+    {
+        var record = (ErrorRecord)_ps.Ok("[VfioMigration.PowerShell.Errors.ErrorRecords]::For([VfioMigration.VfioMigrationException]::new(\"/tmp/x`e]0;PWNED`a`nFAKE`u{202E}.mig: too short\", [VfioMigration.VfioErrors]::ImageTruncated, $null, $null, $null), $null)").Single().BaseObject;
+        Assert.Equal("/tmp/x\\u001B]0;PWNED\\u0007\\u000AFAKE\\u202E.mig: too short", record.ErrorDetails.Message);
+        Assert.Equal("/tmp/x\u001b]0;PWNED\u0007\nFAKE\u202e.mig: too short", record.Exception.Message);
+        Assert.Equal("plain: m", _ps.Value<string>("[VfioMigration.PowerShell.Errors.ErrorRecords]::For([VfioMigration.VfioMigrationException]::new('plain: m', [VfioMigration.VfioErrors]::ImageTruncated, $null, $null, $null), $null).ToString()"));
     }
 
     [Fact]

@@ -27,4 +27,6 @@ public enum ErrorRemedy
     ReleaseDevice,
     /// <summary>Only the identity check and the set check overridden together let a restore through.</summary>
     OverrideIdentityAndSetChecks,
+    /// <summary>A question the session cannot ask (non-interactive) can be answered in advance on the command line.</summary>
+    AnswerWithoutAsking,
 }

@@ -44,7 +44,7 @@ public static class VfioErrors
     public static readonly VfioError SaveCancelled = new(nameof(SaveCancelled), ErrorKind.Cancelled);
     public static readonly VfioError RestoreCancelled = new(nameof(RestoreCancelled), ErrorKind.Cancelled);
     /// <summary>Something that loses state needs a confirmation the session cannot ask for (non-interactive).</summary>
-    public static readonly VfioError ConfirmationRequired = new(nameof(ConfirmationRequired), ErrorKind.Declined);
+    public static readonly VfioError ConfirmationRequired = new(nameof(ConfirmationRequired), ErrorKind.Declined, ErrorRemedy.AnswerWithoutAsking);
 
     // ---- devices and the host (Backends/, Transport/)
     public static readonly VfioError DeviceNotFound = new(nameof(DeviceNotFound), ErrorKind.NotFound);
@@ -111,6 +111,10 @@ public static class VfioErrors
     /// <summary>The number of images or paths does not match the number of devices.</summary>
     public static readonly VfioError ImageCountMismatch = new(nameof(ImageCountMismatch), ErrorKind.InvalidArgument);
     public static readonly VfioError ImagePathInvalid = new(nameof(ImagePathInvalid), ErrorKind.InvalidArgument);
+    /// <summary>The lock file's name next to an image is taken by something a save did not make (a FIFO, another user's file).</summary>
+    public static readonly VfioError ImageLockUnsafe = new(nameof(ImageLockUnsafe), ErrorKind.Security);
+    /// <summary>A pattern that must name one file (a source to export) matches several.</summary>
+    public static readonly VfioError ImagePathAmbiguous = new(nameof(ImagePathAmbiguous), ErrorKind.InvalidArgument);
     public static readonly VfioError ImagePathIsDirectory = new(nameof(ImagePathIsDirectory), ErrorKind.InvalidArgument);
     /// <summary>The path names something other than a regular file (device node, FIFO, socket, ...).</summary>
     public static readonly VfioError ImageNotRegularFile = new(nameof(ImageNotRegularFile), ErrorKind.InvalidArgument);

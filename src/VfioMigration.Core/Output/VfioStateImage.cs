@@ -10,9 +10,13 @@ namespace VfioMigration;
 /// </summary>
 public sealed class VfioStateImage
 {
+    /// <summary>The file's path exactly as it is, for scripts to open it again (piped into Restore, Export).</summary>
     public required string Path { get; init; }
-    /// <summary>The image file's name, without its directory.</summary>
-    public string FileName => System.IO.Path.GetFileName(Path);
+    /// <summary>
+    /// The image file's name, without its directory, as the views show it: control and bidi characters written out
+    /// as <c>\u001B</c> (<see cref="DisplayText"/>), so a file dropped in an image directory cannot drive the terminal.
+    /// </summary>
+    public string FileName => DisplayText.Escape(System.IO.Path.GetFileName(Path));
     /// <summary>The name of the device the state was saved from (the Name of its VfioDevice).</summary>
     public required string DeviceName { get; init; }
     public VfioDeviceKind? Kind { get; init; }

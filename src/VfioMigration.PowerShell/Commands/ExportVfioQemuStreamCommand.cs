@@ -6,20 +6,34 @@ namespace VfioMigration.PowerShell.Commands;
 /// <summary>
 /// Writes saved device state into a QEMU migration stream for QEMU to load on an incoming migration. A stream is
 /// not built from nothing: the template is a stream QEMU wrote for the same VM configuration, and only its VFIO
-/// section's device data is replaced; everything else is copied byte for byte.
+/// section's device data is replaced; everything else is copied byte for byte. Every path names one file: a
+/// pattern that matches several is refused, never narrowed to one of them.
 /// </summary>
-[Cmdlet(VerbsData.Export, "VfioQemuStream", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[Cmdlet(VerbsData.Export, "VfioQemuStream", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low, DefaultParameterSetName = ByPath)]
 [OutputType(typeof(VfioStateImage))]
 public sealed class ExportVfioQemuStreamCommand : VfioCmdlet
 {
-    /// <summary>The saved device state: an image file, or a QEMU stream or libvirt save file (then -SourceSection picks its section).</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    private const string ByPath = "Path";
+    private const string ByLiteralPath = "LiteralPath";
+    private bool _pathFromCommandLine;
+
+    /// <summary>The saved device state: an image file, or a QEMU stream or libvirt save file (then -SourceSection picks its section). Wildcards are allowed if they match one file. Binds an image's Path from the pipeline (Get-VfioStateImage).</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByPath, ValueFromPipelineByPropertyName = true)]
+    [SupportsWildcards]
     [AllowNull, AllowEmptyString]
     [Binding.NotEmpty("the path of an image file, QEMU stream or libvirt save file")]
     public string Path { get; set; } = "";
 
-    /// <summary>A stream QEMU wrote for the same VM configuration (migrate to file:, or an uncompressed libvirt save file) whose VFIO section is of the same device (PCI vendor and device id).</summary>
+    /// <summary>The saved state's file named exactly, without wildcards (for names with brackets). File objects bind here (PSPath).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = ByLiteralPath, ValueFromPipelineByPropertyName = true)]
+    [Alias("PSPath", "LP")]
+    [AllowNull, AllowEmptyString]
+    [Binding.NotEmpty("the path of an image file, QEMU stream or libvirt save file")]
+    public string LiteralPath { get; set; } = "";
+
+    /// <summary>A stream QEMU wrote for the same VM configuration (migrate to file:, or an uncompressed libvirt save file) whose VFIO section is of the same device (PCI vendor and device id). Taken as it is, without wildcards, like -Destination: a template names one VM's stream.</summary>
     [Parameter(Mandatory = true, Position = 1)]
+    [Alias("LiteralTemplate")]
     [AllowNull, AllowEmptyString]
     [Binding.NotEmpty("the path of a QEMU stream")]
     public string Template { get; set; } = "";
@@ -48,16 +62,28 @@ public sealed class ExportVfioQemuStreamCommand : VfioCmdlet
     [Parameter]
     public SwitchParameter SkipIdentityCheck { get; set; }
 
-    protected override void Process()
+    /// <summary>Write the stream's description (a VfioStateImage, as Get-VfioStateImage reads it back) to the pipeline; without it the cmdlet writes nothing.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void Begin() => _pathFromCommandLine = MyInvocation.BoundParameters.ContainsKey(nameof(Path));
+
+    // Writes a file of up to the device's whole state: SIGTERM and SIGHUP clean up as Ctrl+C does.
+    protected override void Process() => RunTerminable(ProcessRecordCore);
+
+    private void ProcessRecordCore()
     {
-        var source = this.FilesToRead(Path).FirstOrDefault();
-        var template = this.FilesToRead(Template).FirstOrDefault();
+        var source = ParameterSetName == ByLiteralPath
+            ? this.FileToRead(LiteralPath, literal: true, "-LiteralPath")
+            : this.FileToRead(Path, literal: !_pathFromCommandLine && this.ExistsLiterally(Path), "-Path");
+        var template = this.FileToRead(Template, literal: true, "-Template");
         var destination = this.FileToWrite(Destination);
         if (source is null || template is null || destination is null) return;
         if (!this.ShouldProcessOrRefuse(destination, $"Write the device data of {source} into a copy of the QEMU stream {template}")) return;
         try
         {
-            WriteObject(QemuStreamExport.Write(source, template, destination, Section, SourceSection, Force, Cancellation, SkipIdentityCheck));
+            var written = QemuStreamExport.Write(source, template, destination, Section, SourceSection, Force, Cancellation, SkipIdentityCheck);
+            if (PassThru) WriteObject(written);
         }
         catch (VfioMigrationException e) { WriteVfioError(e, destination); }
         catch (IOException e) { WriteVfioError(new VfioMigrationException($"{destination}: {e.Message}", VfioErrors.ImageWriteFailed, null, e), destination); }

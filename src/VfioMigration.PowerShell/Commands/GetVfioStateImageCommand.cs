@@ -43,7 +43,7 @@ public sealed class GetVfioStateImageCommand : VfioCmdlet
             try
             {
                 var images = DeviceStateSources.Inspect(file, out var damage, Cancellation);
-                if (images.Count == 0) WriteVerbose($"{file}: the QEMU stream holds no VFIO device section.");
+                if (images.Count == 0) WriteVerbose($"{DisplayText.Escape(file)}: the QEMU stream holds no VFIO device section.");
                 foreach (var image in images) WriteObject(image);
                 if (damage is not null) WriteVfioError(damage, images[0]);
             }

@@ -14,7 +14,9 @@ public sealed class ResetVfioDeviceCommand : DeviceTargetCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
-    protected override void EndProcessing()
+    protected override void EndProcessing() => RunTerminable(EndProcessingCore);
+
+    private void EndProcessingCore()
     {
         bool yesToAll = false, noToAll = false;
         foreach (var (session, devices) in Targets())

@@ -19,7 +19,9 @@ public sealed class SetVfioDeviceStateCommand : QuiescingSetCmdlet
         nameof(MigrationState.RunningP2P), nameof(MigrationState.PreCopy), nameof(MigrationState.PreCopyP2P))]
     public MigrationState State { get; set; }
 
-    protected override void EndProcessing()
+    protected override void EndProcessing() => RunTerminable(EndProcessingCore);
+
+    private void EndProcessingCore()
     {
         foreach (var (session, devices) in Targets())
         {

@@ -44,7 +44,9 @@ public sealed class TestVfioMigrationConformanceCommand : DeviceTargetCmdlet
     [Binding.OneOf(ConformanceArea.Plumbing, ConformanceArea.Fsm, ConformanceArea.Data, ConformanceArea.Resume, ConformanceArea.DmaLogging, ConformanceArea.V1, ConformanceArea.Ndma)]
     public string[]? Area { get; set; }
 
-    protected override void EndProcessing()
+    protected override void EndProcessing() => RunTerminable(EndProcessingCore);
+
+    private void EndProcessingCore()
     {
         foreach (var (session, devices) in Targets())
         {

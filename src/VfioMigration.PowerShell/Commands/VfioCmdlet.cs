@@ -101,7 +101,18 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
         using (Terminates(PosixSignal.SIGTERM, "SIGTERM", 143))
         using (Terminates(PosixSignal.SIGHUP, "SIGHUP", 129))
         {
-            work();
+            try
+            {
+                work();
+            }
+            catch (Exception e) when (_terminated)
+            {
+                // Whatever ends the work after the signal (a refusal under -ErrorAction Stop), the exit code is the
+                // signal's; errors of the module were already said directly (WriteVfioError).
+                if (e is VfioMigrationException v) Host.UI.WriteErrorLine(ErrorRecords.Text(v));
+                else if (e is not (ActionPreferenceStopException or PipelineStoppedException))
+                    Host.UI.WriteErrorLine($"{MyInvocation.MyCommand.Name}: {DisplayText.Escape(e.Message)}");
+            }
         }
         if (_terminated)
         {
@@ -133,6 +144,7 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
     /// </summary>
     protected internal void ReportDone(string what)
     {
+        what = DisplayText.Escape(what);
         if (_terminated) { lock (_completedAnyway) _completedAnyway.Add(what); }
         else if (_interrupted) Host.UI.WriteErrorLine($"{MyInvocation.MyCommand.Name}: Ctrl+C came too late to undo this, so it is complete: {what}.");
     }
@@ -152,8 +164,14 @@ public abstract class VfioCmdlet : PSCmdlet, IDisposable
 
     protected internal void WriteVfioError(VfioMigrationException e, object? target)
     {
-        // The process exits right after a SIGTERM'd operation, before error records are rendered: say it directly.
-        if (_terminated) Host.UI.WriteErrorLine(ErrorRecords.Text(e));
+        // The process exits right after a SIGTERM'd operation: say it directly, once. A record as well would be
+        // rendered too, or not, depending on the race with the exit; and under -ErrorAction Stop it would throw
+        // out of the cleanup (newuser finding 1). Nobody can read $Error or -ErrorVariable after the exit anyway.
+        if (_terminated)
+        {
+            Host.UI.WriteErrorLine(ErrorRecords.Text(e));
+            return;
+        }
         try
         {
             WriteError(ErrorRecords.For(e, target));

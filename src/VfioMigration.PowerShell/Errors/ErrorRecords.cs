@@ -13,13 +13,17 @@ public static class ErrorRecords
     public static ErrorRecord For(VfioMigrationException e, object? target, string? recommendedAction = null)
     {
         var record = new ErrorRecord(e, e.ErrorId, CategoryOf(e.Kind), target ?? e.Device);
-        if ((recommendedAction ?? RecommendedAction(e)) is { } action)
-            record.ErrorDetails = new ErrorDetails(e.Message) { RecommendedAction = action };
+        // What the host shows: a file name, a /proc name or a typed value inside the message may carry terminal
+        // escapes or line breaks; the exception keeps the message as it was built.
+        string shown = DisplayText.Escape(e.Message);
+        var action = recommendedAction ?? RecommendedAction(e);
+        if (action is not null || shown != e.Message)
+            record.ErrorDetails = new ErrorDetails(shown) { RecommendedAction = action };
         return record;
     }
 
     /// <summary>The message with its recommended action, for the host's error line when no record can be written.</summary>
-    public static string Text(VfioMigrationException e) => RecommendedAction(e) is { } action ? $"{e.Message} {action}" : e.Message;
+    public static string Text(VfioMigrationException e) => DisplayText.Escape(RecommendedAction(e) is { } action ? $"{e.Message} {action}" : e.Message);
 
     /// <summary>One category per kind; a kind added to the core without a category here fails the catalogue test.</summary>
     public static ErrorCategory CategoryOf(ErrorKind kind) => kind switch
@@ -53,11 +57,12 @@ public static class ErrorRecords
         ErrorRemedy.ResetDevice => "Reset-VfioDevice returns the device to Running.",
         ErrorRemedy.ReleaseDevice => "No VFIO reset can help this device: close it (Remove-Module VfioMigration, or end this PowerShell session) so its driver starts it afresh when it is opened again, or unbind and rebind its driver.",
         ErrorRemedy.ReplaceFile => "Use -Force to replace it.",
-        ErrorRemedy.OverrideIdentityCheck => "-SkipIdentityCheck restores anyway, unless the protocol differs.",
+        ErrorRemedy.OverrideIdentityCheck => "-SkipIdentityCheck goes ahead anyway, unless the protocol differs.",
         ErrorRemedy.OverrideIdentityAndSetChecks => "-SkipIdentityCheck and -SkipSetCheck together restore the images as given (neither alone is enough), unless the protocol differs.",
         ErrorRemedy.OverrideSetCheck => "-SkipSetCheck restores the images as given, without the set check.",
         ErrorRemedy.OverrideQuiesceCheck => "Use -SkipQuiesceCheck to go ahead with the set and accept the risk.",
         ErrorRemedy.SaveStopped => "Save without -Live.",
+        ErrorRemedy.AnswerWithoutAsking => "Add -Confirm:$false to go ahead without asking: it answers every question of the command.",
         _ => null,
     };
 

@@ -49,7 +49,8 @@ internal sealed class ProcessHolders
                 string command = Comm(dir);
                 var args = ProcessCommandLine.Arguments(ReadOrEmpty(Path.Combine(dir, "cmdline"), MaxCmdlineBytes));
                 string? vm = ProcessCommandLine.IsQemu(command, args) ? ProcessCommandLine.VmName(args) : null;
-                found.Add(new Process(pid, command, vm, fds));
+                // Any user names their own process (prctl PR_SET_NAME) and VM: text for root's terminal, escaped.
+                found.Add(new Process(pid, DisplayText.Escape(command), vm is null ? null : DisplayText.Escape(vm), fds));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -69,6 +69,20 @@ internal static class ImagePaths
     }
 
     /// <summary>
+    /// The one file a parameter names: a pattern that matches several files is refused (<c>ImagePathAmbiguous</c>,
+    /// naming them), never narrowed to one of them; null after a (non-terminating) error.
+    /// </summary>
+    public static string? FileToRead(this VfioCmdlet cmdlet, string path, bool literal, string parameter)
+    {
+        var files = cmdlet.FilesToRead(path, literal);
+        if (files.Count <= 1) return files.Count == 1 ? files[0] : null;
+        cmdlet.WriteVfioError(new VfioMigrationException(
+            $"{parameter} '{path}' matches {files.Count} files ({string.Join(", ", files.Take(4).Select(System.IO.Path.GetFileName))}{(files.Count > 4 ? ", ..." : "")}); it must name one file. Name it exactly, with -LiteralPath for a name with brackets.",
+            VfioErrors.ImagePathAmbiguous), path);
+        return null;
+    }
+
+    /// <summary>
     /// Resolves a path; one that starts like a drive that does not exist ("0000:3b:00.2.vfiostate": device
     /// addresses have colons, and so do the names of their images) is a name relative to the current location,
     /// as it is to every other program, so it is resolved again as "./" and the name. A drive that exists

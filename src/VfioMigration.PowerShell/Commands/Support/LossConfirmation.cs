@@ -29,7 +29,7 @@ internal static class LossConfirmation
         catch (Exception e) when (e is PSInvalidOperationException or System.Management.Automation.Host.HostException or NotImplementedException)
         {
             cmdlet.WriteVfioError(new VfioMigrationException(
-                $"{query} This session cannot ask (it is non-interactive); add -Force to go ahead without asking.",
+                $"{query} This session cannot ask (it is non-interactive); -Force skips this question too.",
                 VfioErrors.ConfirmationRequired, device, e), device);
             return false;
         }

@@ -33,12 +33,13 @@ internal static class Refusal
     {
         try
         {
-            return cmdlet.ShouldProcess(target, action);
+            // The question shows file names and typed values: escaped, like every message (DisplayText).
+            return cmdlet.ShouldProcess(DisplayText.Escape(target), DisplayText.Escape(action));
         }
         catch (Exception e) when (e is PSInvalidOperationException or System.Management.Automation.Host.HostException or NotImplementedException)
         {
             cmdlet.WriteVfioError(new VfioMigrationException(
-                $"{target}: '{action}' needs confirmation, and this session cannot ask (it is non-interactive); add -Confirm:$false to go ahead without asking.",
+                $"{target}: '{action}' needs confirmation, and this session cannot ask (it is non-interactive).",
                 VfioErrors.ConfirmationRequired, target, e), target);
             return false;
         }
