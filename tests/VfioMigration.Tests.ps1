@@ -404,6 +404,22 @@ Describe 'Views at the terminal''s width' {
         (Get-Table $image)[2] | Should -Match '^big\.vfiostate +True +0000:01:00\.0 +2\.0 GiB +20\.7 s +-$'
     }
 
+    It 'shows an mdev image''s UUID and a long file name whole, within the terminal' {
+        # The view cut both ('83b8f4f2-50…', 'qemu-10.0.2-mtty-scr7…') with 9 columns of the line left empty.
+        $uuid = '83b8f4f2-50a1-4e4e-9a2e-0123456789ab'
+        $name = "qemu-10.0.2-mtty-$uuid.mig"
+        $image = [VfioMigration.VfioStateImage]@{ Path = "/tmp/$name"; DeviceName = $uuid; DataBytes = 60; IsValid = $true }
+        $lines = Get-Table $image
+        $lines | ForEach-Object { $_.Length | Should -BeLessOrEqual $Host.UI.RawUI.BufferSize.Width }
+        $lines[0] | Should -Match '^FileName +Valid +Device +Data +Downtime +SetPosition$'
+        $valid = $lines[0].IndexOf('Valid'); $device = $lines[0].IndexOf('Device'); $data = $lines[0].IndexOf('Data') - 4
+        $rows = @($lines | Select-Object -Skip 2)
+        $rows[0] | Should -Match '^qemu-\S+ +True +83b8f4f2-\S+ +60 B +-$'
+        -join ($rows | ForEach-Object { $_.PadRight($data).Substring(0, $valid).Trim() }) | Should -Be $name
+        -join ($rows | ForEach-Object { $_.PadRight($data).Substring($device, $data - $device).Trim() }) | Should -Be $uuid
+        $rows[0].Substring($device, $data - $device).Trim() | Should -Be '83b8f4f2-50a1-4e4e' -Because 'a UUID breaks at one of its hyphens'
+    }
+
     It 'leaves room for PSComputerName on devices and images that came over remoting' {
         $d = Get-VfioDevice -Simulated 0000:af:00.1
         $back = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($d))
