@@ -251,6 +251,15 @@ Describe 'The simulated host' {
     It 'rejects a bad address clearly' {
         { New-VfioSimulatedDevice -Address 3b:00.2 -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidSimulatedDevice,VfioMigration.PowerShell.Commands.NewVfioSimulatedDeviceCommand'
     }
+
+    It 'offers and takes only the kinds it simulates (Pci, Ccw), never Mdev' {
+        # -Kind Mdev was offered by completion, bound, and then refused by the cmdlet.
+        $offered = (TabExpansion2 -inputScript 'New-VfioSimulatedDevice -Kind ' -cursorColumn 'New-VfioSimulatedDevice -Kind '.Length).CompletionMatches.CompletionText
+        @($offered | Sort-Object) | Should -Be @('Ccw', 'Pci')
+        $e = { New-VfioSimulatedDevice -Address 0000:01:00.0 -Kind Mdev -Confirm:$false } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,VfioMigration.PowerShell.Commands.NewVfioSimulatedDeviceCommand' -PassThru
+        $e.Exception.Message | Should -Match "'Mdev' is not taken here; give exactly one of: Pci, Ccw\."
+        Get-VfioDevice -Simulated 0000:01:00.0 | Should -BeNullOrEmpty
+    }
 }
 
 Describe 'Saving and restoring' {

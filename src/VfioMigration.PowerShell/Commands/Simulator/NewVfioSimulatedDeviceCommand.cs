@@ -14,8 +14,13 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
     [ValidateNotNullOrEmpty]
     public string Address { get; set; } = "";
 
+    /// <summary>
+    /// Pci or Ccw: the simulator has no mdevs, so Mdev is neither accepted (OneName's error names the two) nor
+    /// offered (ValidateSet is what completion offers for an enum parameter; an ArgumentCompleter is not asked).
+    /// </summary>
     [Parameter]
-    [Binding.OneName(typeof(VfioDeviceKind))]
+    [Binding.OneName(typeof(VfioDeviceKind), nameof(VfioDeviceKind.Pci), nameof(VfioDeviceKind.Ccw))]
+    [ValidateSet(nameof(VfioDeviceKind.Pci), nameof(VfioDeviceKind.Ccw))]
     public VfioDeviceKind Kind { get; set; } = VfioDeviceKind.Pci;
 
     [Parameter]
@@ -121,11 +126,6 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
             SupportsReset = !NoReset,
             Defects = Defect,
         };
-        if (Kind == VfioDeviceKind.Mdev)
-        {
-            WriteVfioError(new VfioMigrationException("The simulator offers PCI and ccw devices; use -Kind Pci or -Kind Ccw.", VfioErrors.InvalidSimulatedDevice, Address), Address);
-            return;
-        }
         if (Driver is not null) options = options with { Driver = Driver };
         if (!this.ShouldProcessOrRefuse(Address, $"Add simulated {options.Kind} device ({protocol}, {caps}, driver {options.Driver}, {MemorySize} bytes of device memory{(Defect.Length > 0 ? ", defects " + string.Join(", ", Defect) : "")})")) return;
         try
