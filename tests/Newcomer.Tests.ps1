@@ -47,6 +47,32 @@ Describe 'What a new user sees' {
         $list | Should -Match 'Problem\s*: \S'
     }
 
+    It 'an image damaged after its header shows no data size it could not verify' {
+        # One flipped byte in the data: the row read 'Data 0 B' though the image holds its data.
+        $path = Join-Path $script:Dir 'flipped.vfiostate'
+        New-VfioSimulatedDevice -Address 0000:61:00.0 -MemorySize 16KB -Confirm:$false | Out-Null
+        try {
+            Save-VfioDeviceState -Simulated 0000:61:00.0 -Path $path -KeepRunning -Confirm:$false
+            $bytes = [IO.File]::ReadAllBytes($path); $bytes[$bytes.Length - 200] = $bytes[$bytes.Length - 200] -bxor 0xFF; [IO.File]::WriteAllBytes($path, $bytes)
+            $i = Get-VfioStateImage -LiteralPath $path -ErrorAction SilentlyContinue
+            $i.IsValid | Should -BeFalse
+            $i.DeviceName | Should -Be '0000:61:00.0' -Because 'the header was read'
+            $i.DataBytes | Should -BeNullOrEmpty
+            $row = ($i | Out-String -Width 150) -split "`n" | Where-Object { $_ -like 'flipped.vfiostate*' }
+            $row | Should -Match '^flipped\.vfiostate +False +0000:61:00\.0 +-?$'
+        } finally { Remove-VfioSimulatedDevice -Address 0000:61:00.0 -Confirm:$false }
+    }
+
+    It 'a QEMU stream shows no Created time it did not read' {
+        # Created was the file's mtime, which reads like the time of the save.
+        $copy = Join-Path $script:Dir 'template.mig'
+        Copy-Item -LiteralPath (Join-Path $PSScriptRoot 'fixtures' 'qemu' 'template-8086-4941.mig') -Destination $copy
+        (Get-Item -LiteralPath $copy).LastWriteTime = [datetime]'2020-01-01'
+        $i = Get-VfioStateImage -LiteralPath $copy
+        $i.IsValid | Should -BeTrue
+        $i.Created | Should -BeNullOrEmpty
+    }
+
     It 'Remove-Module -WarningAction SilentlyContinue prints no warning; without it the warning is printed' {
         $manifest = (Resolve-Path -LiteralPath $script:Manifest).ProviderPath
         $stop = "Import-Module '$manifest'; Set-VfioDeviceState -Simulated 0000:5e:00.1 -State Stop -Confirm:`$false"
