@@ -712,6 +712,9 @@ Reset-VfioDevice -Simulated 0000:5e:00.1 -Confirm:$false
         $set = Get-VfioDevice -Simulated 0000:3b:00.2, 0000:5e:00.1 | Test-VfioMigration -Together
         ($set.Blockers | Where-Object Code -eq NoP2PQuiesce).Fix | Should -Match '-SkipQuiesceCheck'
         ($set.Blockers | Where-Object Code -eq NoP2PQuiesce).Fix | Should -Not -Match '-Force'
+        # Test-VfioMigration has no -SkipQuiesceCheck: the fix names the cmdlets that have it.
+        ($set.Blockers | Where-Object Code -eq NoP2PQuiesce).Fix | Should -Match '-SkipQuiesceCheck \(on Set-VfioDeviceState and Save-VfioDeviceState with -Together\)'
+        @((Get-Command Set-VfioDeviceState, Save-VfioDeviceState, Test-VfioMigration).Where({ $_.Parameters.ContainsKey('SkipQuiesceCheck') }).Name) | Should -Be @('Set-VfioDeviceState', 'Save-VfioDeviceState')
     }
 
     It 'says why a reset failed and where the device is' {
