@@ -702,6 +702,15 @@ Reset-VfioDevice -Simulated 0000:5e:00.1 -Confirm:$false
         $r.Output | Should -Be @('Running')
     }
 
+    It 'refuses -Path and -LiteralPath together on Restore, as Get-VfioStateImage does' {
+        # They were added up: one image given both ways was '2 image(s) for 1 device(s)'.
+        $image = Join-Path $script:Dir 'both-ways.vfiostate'
+        $e = { Restore-VfioDeviceState -Simulated 0000:3b:00.2 -Path $image -LiteralPath $image -Confirm:$false -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidParameterCombination,*' -PassThru
+        $e.Exception.Message | Should -Be '-Path and -LiteralPath are alternatives; give the images with one of them.'
+        { Get-VfioStateImage -Path $image -LiteralPath $image -ErrorAction Stop } | Should -Throw -ErrorId 'AmbiguousParameterSet,*'
+        (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Running'
+    }
+
     It 'refuses switches that mean nothing without their partner' {
         { Set-VfioDeviceState -Simulated 0000:3b:00.2 -State Stop -SkipQuiesceCheck -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidParameterCombination,*'
         { Save-VfioDeviceState -Simulated 0000:3b:00.2 -Path $script:Dir -MaxDowntimeMs 5 -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidParameterCombination,*'

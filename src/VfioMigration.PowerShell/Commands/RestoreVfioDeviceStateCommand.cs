@@ -55,6 +55,8 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceSetCmdlet
 
     protected override void BeginProcessing()
     {
+        // As on Get-VfioStateImage, where they are two parameter sets: both at once were added up into one list.
+        this.RefuseBoth(MyInvocation.BoundParameters.ContainsKey(nameof(Path)), nameof(Path), MyInvocation.BoundParameters.ContainsKey(nameof(LiteralPath)), nameof(LiteralPath));
         _pathsFromCommandLine = MyInvocation.BoundParameters.ContainsKey(nameof(Path)) || MyInvocation.BoundParameters.ContainsKey(nameof(LiteralPath));
         if (_pathsFromCommandLine) Collect(fromPipeline: false);
     }
