@@ -73,6 +73,39 @@ Describe 'What a new user sees' {
         $i.Created | Should -BeNullOrEmpty
     }
 
+    It 'README''s <Name> sample is what real pwsh prints at 80 columns' -ForEach @(
+        @{ Name = 'conformance'; First = 'PS> Test-VfioMigrationConformance -Simulated -Address 0000:5e:00.1'; Directory = '.' }
+        @{ Name = 'QEMU template'; First = 'PS> Get-VfioStateImage ./template-8086-4941.mig'; Directory = 'tests/fixtures/qemu' }
+    ) {
+        # The README showed counts and rows of an older suite and view (58 checks where the suite runs 63).
+        $root = Join-Path $PSScriptRoot '..'
+        $readme = (Get-Content -Raw -LiteralPath (Join-Path $root 'README.md')) -replace '\r', ''
+        $blocks = @(); $inside = $false
+        foreach ($line in $readme -split "`n") {
+            if ($line.StartsWith('```')) { $inside = -not $inside; if ($inside) { $blocks += , [Collections.Generic.List[string]]::new() } }
+            elseif ($inside) { $blocks[-1].Add($line) }
+        }
+        $block = $blocks | ForEach-Object { $_ -join "`n" } | Where-Object { $_.StartsWith($First) } | Select-Object -First 1
+        $block | Should -Not -BeNullOrEmpty -Because "README.md has a sample starting with '$First'"
+        # Each PS> line with the lines after it, blank lines aside (the README keeps pwsh's, a test need not).
+        $expected = @(); $commands = @()
+        foreach ($line in $block -split "`n") {
+            if ($line.StartsWith('PS> ')) { $commands += $line.Substring(4); $expected += , [Collections.Generic.List[string]]::new() }
+            elseif ($line.Trim()) { $expected[-1].Add($line.TrimEnd()) }
+        }
+        # Statement by statement, each formatted on its own as at a prompt (an assignment prints only its host lines).
+        $script = "`$ProgressPreference = 'SilentlyContinue'; Import-Module '$((Resolve-Path -LiteralPath $script:Manifest).ProviderPath)'`n" + (($commands | ForEach-Object {
+            "Write-Host '@@@'`n" + $(if ($_ -match '^\$\w+ = ') { $_ } else { "$_ | Out-Host" }) }) -join "`n")
+        $run = Invoke-ChildPwsh -Command $script -WorkingDirectory (Join-Path $root $Directory)
+        $run.ExitCode | Should -Be 0 -Because $run.Errors
+        $actual = @(($run.Output -replace '\r', '') -split '@@@\n' | Select-Object -Skip 1)
+        $actual.Count | Should -Be $commands.Count
+        for ($i = 0; $i -lt $commands.Count; $i++) {
+            $got = @($actual[$i] -split "`n" | Where-Object { $_.Trim() } | ForEach-Object TrimEnd)
+            ($got -join "`n") | Should -Be ($expected[$i] -join "`n") -Because "README.md shows what 'PS> $($commands[$i])' prints"
+        }
+    }
+
     It 'Remove-Module -WarningAction SilentlyContinue prints no warning; without it the warning is printed' {
         $manifest = (Resolve-Path -LiteralPath $script:Manifest).ProviderPath
         $stop = "Import-Module '$manifest'; Set-VfioDeviceState -Simulated 0000:5e:00.1 -State Stop -Confirm:`$false"
