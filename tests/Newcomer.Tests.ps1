@@ -106,6 +106,18 @@ Describe 'What a new user sees' {
         }
     }
 
+    It 'about_VfioMigration names every cmdlet under SEE ALSO, and QEMU streams and the conformance suite in its text' {
+        # It lacked Export-VfioQemuStream, QEMU streams and the conformance suite.
+        $about = (Get-Help about_VfioMigration | Out-String -Width 200) -replace '\r', ''
+        $seeAlso = ($about -split 'SEE ALSO')[-1]
+        foreach ($name in (Get-Command -Module VfioMigration -CommandType Cmdlet).Name) { $seeAlso | Should -Match "\b$name\b" -Because "SEE ALSO names $name" }
+        $about | Should -Match 'QEMU MIGRATION STREAMS AND LIBVIRT SAVE FILES'
+        $about | Should -Match 'Test-VfioMigrationConformance checks a device'
+        $help = Get-Help Get-VfioStateImage -Full
+        ($help.description.Text -join ' ') | Should -Match 'one object per VFIO device section'
+        ($help.alertSet.alert.Text -join ' ') | Should -Not -Match 'stays open for the life of the runspace' -Because 'Get-VfioStateImage opens no device'
+    }
+
     It 'Remove-Module -WarningAction SilentlyContinue prints no warning; without it the warning is printed' {
         $manifest = (Resolve-Path -LiteralPath $script:Manifest).ProviderPath
         $stop = "Import-Module '$manifest'; Set-VfioDeviceState -Simulated 0000:5e:00.1 -State Stop -Confirm:`$false"

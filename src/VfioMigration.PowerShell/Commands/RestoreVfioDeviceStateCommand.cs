@@ -20,7 +20,7 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceSetCmdlet
     [ValidateNotNullOrEmpty]
     public string[] Path { get; set; } = Array.Empty<string>();
 
-    /// <summary>Image files named exactly, without wildcards (for names with brackets). File objects bind here (PSPath).</summary>
+    /// <summary>Image files named exactly, without wildcards (for names with brackets); instead of -Path, not with it. File objects bind here (PSPath).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("PSPath", "LP")]
     [ValidateNotNullOrEmpty]

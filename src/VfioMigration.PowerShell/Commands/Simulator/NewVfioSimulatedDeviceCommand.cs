@@ -14,10 +14,9 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
     [ValidateNotNullOrEmpty]
     public string Address { get; set; } = "";
 
-    /// <summary>
-    /// Pci or Ccw: the simulator has no mdevs, so Mdev is neither accepted (OneName's error names the two) nor
-    /// offered (ValidateSet is what completion offers for an enum parameter; an ArgumentCompleter is not asked).
-    /// </summary>
+    /// <summary>Pci (a PCI function, the default) or Ccw (an s390 ccw subchannel). The simulator has no mdevs.</summary>
+    // OneName's error names the two; ValidateSet is what completion offers for an enum parameter (an
+    // ArgumentCompleter is not asked), so Mdev is neither taken nor offered.
     [Parameter]
     [Binding.OneName(typeof(VfioDeviceKind), nameof(VfioDeviceKind.Pci), nameof(VfioDeviceKind.Ccw))]
     [ValidateSet(nameof(VfioDeviceKind.Pci), nameof(VfioDeviceKind.Ccw))]
