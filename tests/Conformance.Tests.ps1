@@ -130,6 +130,21 @@ Describe 'Test-VfioMigrationConformance' {
         ($lines | Where-Object { $_ -match '^Outcome\s+Number\s+Check\s+Reason' }) | Should -Not -BeNullOrEmpty
         ($lines | Where-Object { $_ -match '^Failed\s+27 data\.stopcopy-eof' }) | Should -Not -BeNullOrEmpty
     }
+
+    It 'shows every check id whole on its row, never cut or wrapped, at the terminal''s width' {
+        # The ids are what people grep and filter on: at 80 columns a 31-character Check column broke
+        # fsm.unsupported-target.PreCopyP2P and data.precopy-v2.no-reinit-before in the middle.
+        $width = $Host.UI.RawUI.BufferSize.Width
+        foreach ($address in '0000:5e:00.1', '0000:3b:00.2', '0000:af:00.1', '0000:af:00.2', '0.0.0100') {
+            $r = @(Test-VfioMigrationConformance -Simulated -Address $address -Confirm:$false 6> $null)
+            $lines = ($r | Out-String -Width $width) -split "`n"
+            $lines | Where-Object { $_.TrimEnd().Length -gt $width } | Should -BeNullOrEmpty
+            foreach ($x in $r) {
+                $row = "^$($x.Outcome)\s+$($x.Number) $([regex]::Escape($x.Check))(\s|$)"
+                @($lines -match $row).Count | Should -BeGreaterThan 0 -Because "$address's check $($x.Check) shows whole on its row at $width columns"
+            }
+        }
+    }
 }
 
 Describe 'The Pester container (Get-VfioConformanceSuite)' {

@@ -234,7 +234,7 @@ Describe '-State takes exactly one named state' {
         @{ Given = "'Running,Stop'"; Why = 'names more than one value' }
         @{ Given = '3'; Why = 'numbers are not accepted' }
         @{ Given = "'3'"; Why = 'is a number' }
-        @{ Given = "'Error'"; Why = 'is not a name of one' }
+        @{ Given = "'Error'"; Why = 'is not taken here' }
         @{ Given = "([VfioMigration.Protocol.MigrationState]::Error)"; Why = 'is not one MigrationState name' }
     ) {
         $r = Invoke-CronScript @"

@@ -251,6 +251,15 @@ Describe 'The simulated host' {
     It 'rejects a bad address clearly' {
         { New-VfioSimulatedDevice -Address 3b:00.2 -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidSimulatedDevice,VfioMigration.PowerShell.Commands.NewVfioSimulatedDeviceCommand'
     }
+
+    It 'offers and takes only the kinds it simulates (Pci, Ccw), never Mdev' {
+        # -Kind Mdev was offered by completion, bound, and then refused by the cmdlet.
+        $offered = (TabExpansion2 -inputScript 'New-VfioSimulatedDevice -Kind ' -cursorColumn 'New-VfioSimulatedDevice -Kind '.Length).CompletionMatches.CompletionText
+        @($offered | Sort-Object) | Should -Be @('Ccw', 'Pci')
+        $e = { New-VfioSimulatedDevice -Address 0000:01:00.0 -Kind Mdev -Confirm:$false } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,VfioMigration.PowerShell.Commands.NewVfioSimulatedDeviceCommand' -PassThru
+        $e.Exception.Message | Should -Match "'Mdev' is not taken here; give exactly one of: Pci, Ccw\."
+        (Get-VfioDevice -Simulated).Name | Should -Not -Contain '0000:01:00.0'
+    }
 }
 
 Describe 'Saving and restoring' {
@@ -429,6 +438,22 @@ Describe 'Views at the terminal''s width' {
         # The view's size: a 2 GiB image showed as '…056.0 MiB'.
         $image = [VfioMigration.VfioStateImage]@{ Path = '/tmp/big.vfiostate'; DeviceName = '0000:01:00.0'; DataBytes = 2GB + 3MB; SaveMode = 'stop-copy'; IsValid = $true; Downtime = [timespan]::FromSeconds(20.7) }
         (Get-Table $image)[2] | Should -Match '^big\.vfiostate +True +0000:01:00\.0 +2\.0 GiB +20\.7 s +-$'
+    }
+
+    It 'shows an mdev image''s UUID and a long file name whole, within the terminal' {
+        # The view cut both ('83b8f4f2-50…', 'qemu-10.0.2-mtty-scr7…') with 9 columns of the line left empty.
+        $uuid = '83b8f4f2-50a1-4e4e-9a2e-0123456789ab'
+        $name = "qemu-10.0.2-mtty-$uuid.mig"
+        $image = [VfioMigration.VfioStateImage]@{ Path = "/tmp/$name"; DeviceName = $uuid; DataBytes = 60; IsValid = $true }
+        $lines = Get-Table $image
+        $lines | ForEach-Object { $_.Length | Should -BeLessOrEqual $Host.UI.RawUI.BufferSize.Width }
+        $lines[0] | Should -Match '^FileName +Valid +Device +Data +Downtime +SetPosition$'
+        $valid = $lines[0].IndexOf('Valid'); $device = $lines[0].IndexOf('Device'); $data = $lines[0].IndexOf('Data') - 4
+        $rows = @($lines | Select-Object -Skip 2)
+        $rows[0] | Should -Match '^qemu-\S+ +True +83b8f4f2-\S+ +60 B +-$'
+        -join ($rows | ForEach-Object { $_.PadRight($data).Substring(0, $valid).Trim() }) | Should -Be $name
+        -join ($rows | ForEach-Object { $_.PadRight($data).Substring($device, $data - $device).Trim() }) | Should -Be $uuid
+        $rows[0].Substring($device, $data - $device).Trim() | Should -Be '83b8f4f2-50a1-4e4e' -Because 'a UUID breaks at one of its hyphens'
     }
 
     It 'leaves room for PSComputerName on devices and images that came over remoting' {
@@ -709,6 +734,15 @@ Reset-VfioDevice -Simulated 0000:5e:00.1 -Confirm:$false
         $r.Output | Should -Be @('Running')
     }
 
+    It 'refuses -Path and -LiteralPath together on Restore, as Get-VfioStateImage does' {
+        # They were added up: one image given both ways was '2 image(s) for 1 device(s)'.
+        $image = Join-Path $script:Dir 'both-ways.vfiostate'
+        $e = { Restore-VfioDeviceState -Simulated 0000:3b:00.2 -Path $image -LiteralPath $image -Confirm:$false -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidParameterCombination,*' -PassThru
+        $e.Exception.Message | Should -Be '-Path and -LiteralPath are alternatives; give the images with one of them.'
+        { Get-VfioStateImage -Path $image -LiteralPath $image -ErrorAction Stop } | Should -Throw -ErrorId 'AmbiguousParameterSet,*'
+        (Get-VfioDevice -Simulated 0000:3b:00.2).State | Should -Be 'Running'
+    }
+
     It 'refuses switches that mean nothing without their partner' {
         { Set-VfioDeviceState -Simulated 0000:3b:00.2 -State Stop -SkipQuiesceCheck -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidParameterCombination,*'
         { Save-VfioDeviceState -Simulated 0000:3b:00.2 -Path $script:Dir -MaxDowntimeMs 5 -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidParameterCombination,*'
@@ -719,6 +753,9 @@ Reset-VfioDevice -Simulated 0000:5e:00.1 -Confirm:$false
         $set = Get-VfioDevice -Simulated 0000:3b:00.2, 0000:5e:00.1 | Test-VfioMigration -Together
         ($set.Blockers | Where-Object Code -eq NoP2PQuiesce).Fix | Should -Match '-SkipQuiesceCheck'
         ($set.Blockers | Where-Object Code -eq NoP2PQuiesce).Fix | Should -Not -Match '-Force'
+        # Test-VfioMigration has no -SkipQuiesceCheck: the fix names the cmdlets that have it.
+        ($set.Blockers | Where-Object Code -eq NoP2PQuiesce).Fix | Should -Match '-SkipQuiesceCheck \(on Set-VfioDeviceState and Save-VfioDeviceState with -Together\)'
+        @((Get-Command Set-VfioDeviceState, Save-VfioDeviceState, Test-VfioMigration).Where({ $_.Parameters.ContainsKey('SkipQuiesceCheck') }).Name) | Should -Be @('Set-VfioDeviceState', 'Save-VfioDeviceState')
     }
 
     It 'says why a reset failed and where the device is' {

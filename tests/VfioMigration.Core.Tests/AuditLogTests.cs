@@ -69,6 +69,29 @@ public class AuditLogTests : IDisposable
     }
 
     [Fact]
+    public void ALineKeepsPlusAndTextReadableAndEveryControlOrBidiCharacterEscaped()
+    {
+        // The default encoder wrote a time's '+00:00' as '\u002B00:00', so grep '+00:00' found nothing.
+        var log = P("audit.jsonl");
+        string device = "0000:3b:00.2 \u001B[31mred\u0007 \u007F\u0085 \u202Eevil\u2066 \u2028é";
+        string result = "failed: <a> & 'b' + \"c\" \\ \t\r\n";
+        Assert.Null(new AuditLog(log).Record(device, true, "Running", "Stop", [new MigrationArc(MigrationState.Running, MigrationState.Stop)], result));
+        string text = File.ReadAllText(log);
+        Assert.Matches(@"""Time"":""[0-9T:.-]+\+00:00""", text);
+        Assert.Contains("<a> & 'b' + ", text);
+        Assert.Contains("é", text);
+        Assert.EndsWith("}\n", text);
+        var line = text[..^1];
+        Assert.DoesNotContain(line, DisplayText.NeedsEscape);
+        Assert.DoesNotContain(line, c => c is '\u2028' or '\u2029');
+        foreach (var escaped in new[] { @"\u001B", @"\u0007", @"\u007F", @"\u0085", @"\u202E", @"\u2066", @"\u2028", @"\t", @"\r", @"\n" })
+            Assert.Contains(escaped, line);
+        using var json = System.Text.Json.JsonDocument.Parse(line);
+        Assert.Equal(device, json.RootElement.GetProperty("Device").GetString());
+        Assert.Equal(result, json.RootElement.GetProperty("Result").GetString());
+    }
+
+    [Fact]
     public void ANewLogIsPrivateAndGetsOneLinePerOperation()
     {
         using var session = Session(P("audit.jsonl"));

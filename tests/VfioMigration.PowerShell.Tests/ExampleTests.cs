@@ -34,7 +34,7 @@ public sealed class ExampleTests : IDisposable
     {
         var text = RunExample("multi-device-quiesce.ps1");
         Assert.Contains("PeerQuiesceUnsupported", text);
-        Assert.Contains("Recommendation: Use -SkipQuiesceCheck", text);
+        Assert.Contains("Recommendation: -SkipQuiesceCheck (on Set-VfioDeviceState and Save-VfioDeviceState with -Together)", text);
         Assert.Contains("WARNING: 0000:5e:00.1 (in Running) cannot quiesce", text);
         // NDMA's two readings: the suite reports each, and the peer-to-peer quiesce holds under both.
         Assert.Contains("0000:42:00.0 ndma.reading: Passed. in 0x9 the device started no DMA into guest memory in 50 steps: the RFC's reading", text);

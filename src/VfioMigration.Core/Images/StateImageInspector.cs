@@ -87,7 +87,8 @@ public static class StateImageInspector
             Host = header?.Host,
             SaveMode = header?.SaveMode,
             FormatVersion = header?.FormatVersion,
-            DataBytes = header is null ? null : dataBytes,
+            // Counted only by a read that reached the verified summary: a damaged image shows no size, not 0.
+            DataBytes = summary is null ? null : dataBytes,
             FileBytes = fileBytes,
             Checksum = checksum,
             PreCopyRounds = summary?.PreCopyRounds,

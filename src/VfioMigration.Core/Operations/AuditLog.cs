@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using VfioMigration.Images;
 using VfioMigration.Protocol;
@@ -51,9 +52,9 @@ public sealed class AuditLog
     /// </summary>
     public string? Record(string device, bool simulated, string? from, string to, IEnumerable<MigrationArc> arcs, string result, string? operation = null)
     {
-        var line = JsonSerializer.Serialize(new AuditRecord(
+        var line = DisplayText.Escape(JsonSerializer.Serialize(new AuditRecord(
             DateTimeOffset.UtcNow.ToString("O"), Environment.UserName, ThisProcess, operation ?? "state-change", device, simulated, from, to,
-            arcs.Select(a => a.ToString()).ToArray(), result)) + "\n";
+            arcs.Select(a => a.ToString()).ToArray(), result), LineOptions)) + "\n";
         lock (FileLock)
         {
             int fd = -1;
@@ -98,6 +99,14 @@ public sealed class AuditLog
         throw new VfioMigrationException($"The audit log {Path} ({EnvironmentVariable}) is refused: {problem}. Nothing was changed.",
             st.Type != PosixFile.FileType.Regular && rc == 0 ? VfioErrors.AuditLogUnavailable : VfioErrors.AuditLogUnsafe);
     }
+
+    /// <summary>
+    /// A line people grep: '+' of a time zone, '&lt;', '&amp;', non-ASCII as they are (the default encoder wrote
+    /// <c>\u002B</c>). The relaxed encoder still escapes every control character (C0, DEL, C1) and U+2028/2029;
+    /// the bidirectional formatting characters it lets through are escaped after it (DisplayText.Escape: JSON's
+    /// structure is ASCII, so they can only stand inside strings, where <c>\uXXXX</c> means the same).
+    /// </summary>
+    private static readonly JsonSerializerOptions LineOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private sealed record AuditRecord(string Time, string User, AuditProcess Process, string Operation, string Device, bool Simulated, string? From, string To, string[] Arcs, string Result);
 

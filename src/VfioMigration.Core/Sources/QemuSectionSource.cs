@@ -124,7 +124,7 @@ internal sealed class QemuSectionSource : IDeviceStateSource
             SubsystemId = s.Config?.SubsystemId,
             ClassCode = s.Config?.ClassCode,
             Protocol = MigrationProtocol.V2,
-            Created = File.GetLastWriteTimeUtc(full),
+            // No Created: a stream records no save time, and the file's mtime is not one.
             SaveMode = s.PreCopyBytes > 0 ? "live" : "stop-copy",
             FormatVersion = (int)QemuStreamFormat.StreamVersion,
             DataBytes = s.DataBytes,

@@ -53,6 +53,7 @@ public sealed class OneNameAttribute : ArgumentTransformationAttribute, IArgumen
         string trimmed = text.Trim();
         string why = trimmed.Contains(',') ? "names more than one value, and only one is taken"
             : trimmed.Length > 0 && trimmed.All(c => char.IsAsciiDigit(c) || c is '-' or '+') ? "is a number, and only names are accepted"
+            : Enum.GetNames(_enum).Any(n => n.Equals(trimmed, StringComparison.OrdinalIgnoreCase)) ? "is not taken here"
             : "is not a name of one";
         return $"'{text}' {why}; {allowed}.";
     }

@@ -17,6 +17,7 @@ public sealed class GetVfioStateImageCommand : VfioCmdlet
     private const string ByLiteralPath = "LiteralPath";
     private bool _pathFromCommandLine;
 
+    /// <summary>Image files, QEMU migration streams or libvirt save files. Wildcards are allowed; FileInfo objects from Get-ChildItem bind through FullName.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByPath, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [SupportsWildcards]
     [AllowNull, AllowEmptyString, AllowEmptyCollection]

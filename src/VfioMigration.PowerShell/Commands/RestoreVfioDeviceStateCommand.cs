@@ -20,7 +20,7 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceSetCmdlet
     [Binding.NotEmpty("an image file path or a directory")]
     public string[] Path { get; set; } = Array.Empty<string>();
 
-    /// <summary>Image files named exactly, without wildcards (for names with brackets). File objects bind here (PSPath).</summary>
+    /// <summary>Image files named exactly, without wildcards (for names with brackets); instead of -Path, not with it. File objects bind here (PSPath).</summary>
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("PSPath", "LP")]
     [Binding.NotEmpty("an image file path")]
@@ -55,6 +55,8 @@ public sealed class RestoreVfioDeviceStateCommand : DeviceSetCmdlet
 
     protected override void Begin()
     {
+        // As on Get-VfioStateImage, where they are two parameter sets: both at once were added up into one list.
+        this.RefuseBoth(MyInvocation.BoundParameters.ContainsKey(nameof(Path)), nameof(Path), MyInvocation.BoundParameters.ContainsKey(nameof(LiteralPath)), nameof(LiteralPath));
         _pathsFromCommandLine = MyInvocation.BoundParameters.ContainsKey(nameof(Path)) || MyInvocation.BoundParameters.ContainsKey(nameof(LiteralPath));
         if (_pathsFromCommandLine) Collect(fromPipeline: false);
     }

@@ -60,7 +60,8 @@ public static class ErrorRecords
         ErrorRemedy.OverrideIdentityCheck => "-SkipIdentityCheck goes ahead anyway, unless the protocol differs.",
         ErrorRemedy.OverrideIdentityAndSetChecks => "-SkipIdentityCheck and -SkipSetCheck together restore the images as given (neither alone is enough), unless the protocol differs.",
         ErrorRemedy.OverrideSetCheck => "-SkipSetCheck restores the images as given, without the set check.",
-        ErrorRemedy.OverrideQuiesceCheck => "Use -SkipQuiesceCheck to go ahead with the set and accept the risk.",
+        // Named with its cmdlets: Test-VfioMigration -Together gives this remedy too, and has no such switch.
+        ErrorRemedy.OverrideQuiesceCheck => "-SkipQuiesceCheck (on Set-VfioDeviceState and Save-VfioDeviceState with -Together) goes ahead with the set and accepts the risk.",
         ErrorRemedy.SaveStopped => "Save without -Live.",
         ErrorRemedy.AnswerWithoutAsking => "Add -Confirm:$false to go ahead without asking: it answers every question of the command.",
         _ => null,

@@ -15,8 +15,12 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
     [Binding.NotEmpty("a PCI address (0000:3b:00.2) or ccw bus id (0.0.0100)")]
     public string Address { get; set; } = "";
 
+    /// <summary>Pci (a PCI function, the default) or Ccw (an s390 ccw subchannel). The simulator has no mdevs.</summary>
+    // OneName's error names the two; ValidateSet is what completion offers for an enum parameter (an
+    // ArgumentCompleter is not asked), so Mdev is neither taken nor offered.
     [Parameter]
-    [Binding.OneName(typeof(VfioDeviceKind))]
+    [Binding.OneName(typeof(VfioDeviceKind), nameof(VfioDeviceKind.Pci), nameof(VfioDeviceKind.Ccw))]
+    [ValidateSet(nameof(VfioDeviceKind.Pci), nameof(VfioDeviceKind.Ccw))]
     public VfioDeviceKind Kind { get; set; } = VfioDeviceKind.Pci;
 
     [Parameter]
@@ -123,11 +127,6 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
             SupportsReset = !NoReset,
             Defects = Defect,
         };
-        if (Kind == VfioDeviceKind.Mdev)
-        {
-            WriteVfioError(new VfioMigrationException("The simulator offers PCI and ccw devices; use -Kind Pci or -Kind Ccw.", VfioErrors.InvalidSimulatedDevice, Address), Address);
-            return;
-        }
         if (Driver is not null) options = options with { Driver = Driver };
         if (!this.ShouldProcessOrRefuse(Address, $"Add simulated {options.Kind} device ({protocol}, {caps}, driver {options.Driver}, {MemorySize} bytes of device memory{(Defect.Length > 0 ? ", defects " + string.Join(", ", Defect) : "")})")) return;
         try

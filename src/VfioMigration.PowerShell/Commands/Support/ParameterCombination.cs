@@ -14,4 +14,12 @@ internal static class ParameterCombination
             cmdlet.Terminate(ErrorRecords.For(new VfioMigrationException(
                 $"-{parameter} applies only together with -{otherParameter}; add -{otherParameter} or leave -{parameter} out.", VfioErrors.InvalidParameterCombination), parameter));
     }
+
+    /// <summary>Two parameters that are alternatives (as in two parameter sets) are an error together, never added up.</summary>
+    public static void RefuseBoth(this VfioCmdlet cmdlet, bool given, string parameter, bool other, string otherParameter)
+    {
+        if (given && other)
+            cmdlet.Terminate(ErrorRecords.For(new VfioMigrationException(
+                $"-{parameter} and -{otherParameter} are alternatives; give the images with one of them.", VfioErrors.InvalidParameterCombination), parameter));
+    }
 }
