@@ -256,8 +256,8 @@ Describe 'The simulated host' {
         # -Kind Mdev was offered by completion, bound, and then refused by the cmdlet.
         $offered = (TabExpansion2 -inputScript 'New-VfioSimulatedDevice -Kind ' -cursorColumn 'New-VfioSimulatedDevice -Kind '.Length).CompletionMatches.CompletionText
         @($offered | Sort-Object) | Should -Be @('Ccw', 'Pci')
-        $e = { New-VfioSimulatedDevice -Address 0000:01:00.0 -Kind Mdev -Confirm:$false } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,VfioMigration.PowerShell.Commands.NewVfioSimulatedDeviceCommand' -PassThru
-        $e.Exception.Message | Should -Match "'Mdev' is not taken here; give exactly one of: Pci, Ccw\."
+        $e = { New-VfioSimulatedDevice -Address 0000:01:00.0 -Kind Mdev -Confirm:$false } | Should -Throw -ErrorId 'InvalidParameterValue,VfioMigration.PowerShell.Commands.NewVfioSimulatedDeviceCommand' -PassThru
+        $e.Exception.Message | Should -Match "-Kind: 'Mdev' is not a name of one; give exactly one of: Pci, Ccw\."
         (Get-VfioDevice -Simulated).Name | Should -Not -Contain '0000:01:00.0'
     }
 }

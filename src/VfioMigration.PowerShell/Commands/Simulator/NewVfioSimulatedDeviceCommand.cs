@@ -16,12 +16,12 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
     public string Address { get; set; } = "";
 
     /// <summary>Pci (a PCI function, the default) or Ccw (an s390 ccw subchannel). The simulator has no mdevs.</summary>
-    // OneName's error names the two; ValidateSet is what completion offers for an enum parameter (an
-    // ArgumentCompleter is not asked), so Mdev is neither taken nor offered.
+    // The simulator's own kind, not VfioDeviceKind: pwsh completes an enum parameter from its type (an
+    // ArgumentCompleter is not asked, and a ValidateSet would be pwsh's binding error, which -ErrorAction Stop
+    // does not stop), so only the kinds it simulates are offered, and OneName refuses anything else.
     [Parameter]
-    [Binding.OneName(typeof(VfioDeviceKind), nameof(VfioDeviceKind.Pci), nameof(VfioDeviceKind.Ccw))]
-    [ValidateSet(nameof(VfioDeviceKind.Pci), nameof(VfioDeviceKind.Ccw))]
-    public VfioDeviceKind Kind { get; set; } = VfioDeviceKind.Pci;
+    [Binding.OneName(typeof(SimulatedDeviceKind))]
+    public SimulatedDeviceKind Kind { get; set; } = SimulatedDeviceKind.Pci;
 
     [Parameter]
     [Binding.OneName(typeof(MigrationProtocol))]
@@ -112,7 +112,7 @@ public sealed class NewVfioSimulatedDeviceCommand : VfioCmdlet
         var options = new SimulatedDeviceOptions
         {
             Address = Address,
-            Kind = Kind == VfioDeviceKind.Ccw ? SimulatedDeviceKind.Ccw : SimulatedDeviceKind.Pci,
+            Kind = Kind,
             Protocol = protocol,
             Capabilities = caps,
             MemorySize = MemorySize,
