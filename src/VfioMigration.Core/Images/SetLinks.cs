@@ -1,4 +1,4 @@
-using System.Text.RegularExpressions;
+using VfioMigration.Protocol;
 
 namespace VfioMigration.Images;
 
@@ -9,7 +9,7 @@ namespace VfioMigration.Images;
 /// (docs/image-format.md, Set links). A kind is listed for a device only where it is known: peer links only on the
 /// simulator (the uAPI does not expose them), the PCI parent only from sysfs.
 /// </summary>
-internal static partial class SetLinks
+internal static class SetLinks
 {
     /// <summary>The member this one DMA-writes into peer-to-peer: the link whose swap would misdirect device state.</summary>
     public const string Peer = "peer";
@@ -36,8 +36,8 @@ internal static partial class SetLinks
                 links[Peer] = Others(d => string.Equals(d.Address, me.PeerAddress, StringComparison.OrdinalIgnoreCase));
             if (me.IommuGroup is { } group)
                 links[IommuGroup] = Others(d => d.IommuGroup == group);
-            if (SlotOf(me.Address) is { } slot)
-                links[Slot] = Others(d => string.Equals(SlotOf(d.Address), slot, StringComparison.OrdinalIgnoreCase));
+            if (PciAddress.Slot(me.Address) is { } slot)
+                links[Slot] = Others(d => string.Equals(PciAddress.Slot(d.Address), slot, StringComparison.OrdinalIgnoreCase));
             if (me.PciParent is { } parent)
                 links[Parent] = Others(d => string.Equals(d.PciParent, parent, StringComparison.OrdinalIgnoreCase));
             result[i] = links;
@@ -59,10 +59,4 @@ internal static partial class SetLinks
         (_, false) => $"is linked ({kind}) to {other}",
         (_, true) => $"is not linked ({kind}) to {other}",
     };
-
-    /// <summary>The domain:bus:device of a PCI address; null for other names.</summary>
-    private static string? SlotOf(string address) => PciAddress().Match(address) is { Success: true } m ? m.Groups[1].Value : null;
-
-    [GeneratedRegex(@"^([0-9a-fA-F]{4,}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2})\.[0-7]$", RegexOptions.CultureInvariant)]
-    private static partial Regex PciAddress();
 }

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using VfioMigration.Drivers;
 using VfioMigration.Images;
 using VfioMigration.Protocol;
@@ -168,8 +167,8 @@ public sealed class RestorePreflight
 
         // Onto other devices: the PCI function number is what a like-for-like slot keeps (a multi-function
         // device's functions are not interchangeable); when the functions decide the mapping, it must hold.
-        var savedFn = onOthers.Select(x => Function(members[x.Image.SetIndex!.Value])).ToArray();
-        var targetFn = onOthers.Select(x => Function(x.Target.Device.Address)).ToArray();
+        var savedFn = onOthers.Select(x => PciAddress.Function(members[x.Image.SetIndex!.Value])).ToArray();
+        var targetFn = onOthers.Select(x => PciAddress.Function(x.Target.Device.Address)).ToArray();
         bool decides = savedFn.All(f => f is not null) && targetFn.All(f => f is not null)
             && savedFn.Distinct().Count() == savedFn.Length
             && savedFn.OrderBy(f => f).SequenceEqual(targetFn.OrderBy(f => f));
@@ -289,9 +288,4 @@ public sealed class RestorePreflight
         }
         return Place(0) ? onto : null;
     }
-
-    private static readonly Regex PciAddress = new(@"^[0-9a-fA-F]{4,}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.([0-7])$", RegexOptions.CultureInvariant);
-
-    /// <summary>The PCI function number of an address (dddd:bb:dd.f); null for ccw, mdev and other names.</summary>
-    private static int? Function(string address) => PciAddress.Match(address) is { Success: true } m ? m.Groups[1].Value[0] - '0' : null;
 }
