@@ -17,7 +17,7 @@ namespace VfioMigration.Libvirt;
 /// themselves; gzip's and xz's stop at the end of their data without looking at what follows, so their trailers
 /// are checked here (gzip: CRC32 and size of the one member libvirt writes; xz: index, footer and sizes).
 /// </summary>
-internal sealed class DecompressedStream : Stream
+internal sealed class DecompressedStream : ReadOnlyStream
 {
     /// <summary>An xz index larger than this is refused (libvirt's single xz stream has a few records).</summary>
     private const int MaxXzIndexBytes = 16 * 1024 * 1024;
@@ -41,17 +41,6 @@ internal sealed class DecompressedStream : Stream
         _start = file.Position;
         _crc = format == LibvirtSaveFormat.Gzip ? new Crc32() : null;
     }
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -193,19 +182,11 @@ internal sealed class DecompressedStream : Stream
     private sealed class SourceReadException(IOException inner) : IOException(inner.Message, inner);
 
     /// <summary>The file as the decoder sees it: not closed with the decoder, its read errors marked as the file's.</summary>
-    private sealed class SourceStream(Stream file) : Stream
+    private sealed class SourceStream(Stream file) : ReadOnlyStream
     {
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
         // The xz decoder asks where it is (to size its index); it never moves.
         public override long Length => file.Length;
         public override long Position { get => file.Position; set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
