@@ -48,13 +48,16 @@ public static class QemuStreamExport
         // PCI device's section too; ccw and v1 state does not.
         if (ours.Protocol != MigrationProtocol.V2 || ours.Kind is not (VfioDeviceKind.Pci or VfioDeviceKind.Mdev))
             throw new QemuStreamException(full, $"the saved state is of a {ours.Protocol} {ours.Kind} device; QEMU streams carry v2 PCI (and vfio-pci mdev) device state only.", VfioErrors.QemuTemplateMismatch);
-        if (!skipIdentityCheck && ours.Kind == VfioDeviceKind.Mdev && ours.Section is null)
+        // An mdev's image records its type, not PCI ids: there is nothing to compare with the section's.
+        bool mdevImage = ours.Kind == VfioDeviceKind.Mdev && ours.Section is null;
+        if (!skipIdentityCheck && mdevImage)
             throw new VfioMigrationException($"{full}: {state.Path} is the image of an mdev, whose identity is its type ('{ours.DeviceId}'), not the PCI vendor/device id that the template's section '{theirs.Section}' carries ({theirs.VendorId}:{theirs.DeviceId}), so they cannot be compared; once you know that section is that device, override the identity check.", VfioErrors.QemuTemplateMismatch, null, null, ErrorRemedy.OverrideIdentityCheck);
-        foreach (var (field, saved, there) in skipIdentityCheck || ours.Kind == VfioDeviceKind.Mdev && ours.Section is null ? Array.Empty<(string, string?, string?)>() : new[] { ("vendorId", ours.VendorId, theirs.VendorId), ("deviceId", ours.DeviceId, theirs.DeviceId) })
-        {
-            if (!string.Equals(saved, there, StringComparison.OrdinalIgnoreCase))
-                throw new VfioMigrationException($"{full}: the template's section '{theirs.Section}' is of another device: {field} is '{there}' in its config space and '{saved}' in {state.Path}.", VfioErrors.QemuTemplateMismatch, null, null, ErrorRemedy.OverrideIdentityCheck);
-        }
+        if (!skipIdentityCheck)
+            foreach (var (field, saved, there) in new[] { ("vendorId", ours.VendorId, theirs.VendorId), ("deviceId", ours.DeviceId, theirs.DeviceId) })
+            {
+                if (!string.Equals(saved, there, StringComparison.OrdinalIgnoreCase))
+                    throw new VfioMigrationException($"{full}: the template's section '{theirs.Section}' is of another device: {field} is '{there}' in its config space and '{saved}' in {state.Path}.", VfioErrors.QemuTemplateMismatch, null, null, ErrorRemedy.OverrideIdentityCheck);
+            }
         var walked = target.Section;
         var hash = new XxHash128();
         using (var file = AtomicFile.Create(destination, overwrite))
