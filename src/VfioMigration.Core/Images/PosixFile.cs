@@ -6,7 +6,7 @@ namespace VfioMigration.Images;
 /// <summary>
 /// The few file syscalls the image code needs beyond .NET's file API, each returning the errno it failed with:
 /// open with O_NOFOLLOW / O_NONBLOCK / O_EXCL, statx (the one stat call whose struct layout is the same on every
-/// architecture, include/uapi/linux/stat.h), pwrite, fsync, sync_file_range, renameat2 (RENAME_NOREPLACE), link,
+/// architecture, include/uapi/linux/stat.h), pwrite, pwritev, fsync, sync_file_range, renameat2 (RENAME_NOREPLACE), link,
 /// unlink, flock.
 /// </summary>
 internal static unsafe partial class PosixFile
@@ -96,6 +96,51 @@ internal static unsafe partial class PosixFile
         return 0;
     }
 
+    /// <summary>
+    /// Writes <paramref name="first"/> and then <paramref name="second"/> as one run of bytes at
+    /// <paramref name="offset"/> (pwritev, so neither is copied to join them); 0 or an errno.
+    /// </summary>
+    public static int WriteAll(int fd, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, long offset)
+    {
+        if (first.IsEmpty) return WriteAll(fd, second, offset);
+        fixed (byte* a = first, b = second)
+        {
+            long done = 0, total = (long)first.Length + second.Length;
+            var iov = stackalloc IoVec[2];
+            while (done < total)
+            {
+                nint n;
+                if (done < first.Length)
+                {
+                    iov[0] = new IoVec(a + done, first.Length - (int)done);
+                    iov[1] = new IoVec(b, second.Length);
+                    n = Pwritev(fd, iov, 2, offset + done);
+                }
+                else
+                {
+                    long from = done - first.Length;
+                    n = Pwrite(fd, b + from, (nint)(second.Length - from), offset + done);
+                }
+                if (n < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == EINTR) continue;
+                    return errno;
+                }
+                if (n == 0) return ENOSPC;
+                done += n;
+            }
+        }
+        return 0;
+    }
+
+    /// <summary>struct iovec (include/uapi/linux/uio.h): a base address and a length in bytes.</summary>
+    private readonly struct IoVec(byte* start, nint length)
+    {
+        public readonly byte* Base = start;
+        public readonly nint Length = length;
+    }
+
     public static int Sync(int fd) => Fsync(fd) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
     /// <summary>
@@ -143,6 +188,9 @@ internal static unsafe partial class PosixFile
 
     [LibraryImport("libc", EntryPoint = "pwrite", SetLastError = true)]
     private static partial nint Pwrite(int fd, byte* buffer, nint count, long offset);
+
+    [LibraryImport("libc", EntryPoint = "pwritev", SetLastError = true)]
+    private static partial nint Pwritev(int fd, IoVec* iov, int iovcnt, long offset);
 
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static partial int Fsync(int fd);
