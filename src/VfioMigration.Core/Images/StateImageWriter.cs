@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
-using System.Text.Json;
 
 namespace VfioMigration.Images;
 
@@ -15,7 +14,7 @@ internal sealed class StateImageWriter
     public StateImageWriter(Stream stream, StateImageHeader header)
     {
         _stream = stream;
-        var json = JsonSerializer.SerializeToUtf8Bytes(header, StateImageJson.Options);
+        var json = StateImageJsonWriter.Header(header);
         if (json.Length > StateImageFormat.MaxHeaderSize) throw new ArgumentException("image header too large", nameof(header));
         Span<byte> prefix = stackalloc byte[StateImageFormat.PrefixSize];
         StateImageFormat.Magic.CopyTo(prefix);
@@ -46,7 +45,7 @@ internal sealed class StateImageWriter
     /// <summary>Ends the image; returns the XXH128 checksum as 32 hex digits.</summary>
     public string Finish(StateImageSummary summary)
     {
-        var json = JsonSerializer.SerializeToUtf8Bytes(summary with { DataBytes = _dataBytes }, StateImageJson.Options);
+        var json = StateImageJsonWriter.Summary(summary with { DataBytes = _dataBytes });
         Span<byte> u32 = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32LittleEndian(u32, 0);
         Put(u32);
