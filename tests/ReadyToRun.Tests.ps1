@@ -76,4 +76,27 @@ Describe 'The built module''s precompiled code' {
         }
         @($notPrecompiled).Count | Should -Be 0 -Because "these Core methods were JIT-compiled, not precompiled:`n$(@($notPrecompiled | Select-Object -First 20) -join "`n")"
     }
+
+    It 'writes the image header without the reflection serializer' {
+        # The header and summary are written by Images/StateImageJsonWriter: the reflection serializer's first use
+        # JIT-compiled about 240 generic System.Text.Json methods (90-120 ms) inside the save.
+        $serializer = @(Get-Content -LiteralPath $script:JitLog | Where-Object { $_ -match 'JIT compiled System\.Text\.Json\.Serialization\.' })
+        $serializer.Count | Should -Be 0 -Because "the save compiled these serializer methods:`n$(@($serializer | Select-Object -First 10) -join "`n")"
+    }
+
+    It 'starts the checksum warm-up on import, and the warm-up ends by itself' {
+        # Images/ChecksumWarmup: a background thread that gets XXH128 optimized before the first save needs it,
+        # started by Session/ChecksumWarmupOnImport; it stops once the hash runs optimized, or after 3 s.
+        $run = Invoke-ChildPwsh -Command @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$script:Manifest'
+function Get-ThreadName { Get-ChildItem "/proc/`$PID/task" | ForEach-Object { Get-Content -LiteralPath (Join-Path `$_.FullName 'comm') -ErrorAction Ignore } }
+"at import: `$(@(Get-ThreadName) -contains 'vfio-xxh-warmup')"
+Start-Sleep -Seconds 5
+"5 s later: `$(@(Get-ThreadName) -contains 'vfio-xxh-warmup')"
+"@
+        $run.ExitCode | Should -Be 0 -Because $run.Errors
+        $run.Output | Should -Match 'at import: True'
+        $run.Output | Should -Match '5 s later: False'
+    }
 }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using VfioMigration.Backends;
 using VfioMigration.Drivers;
+using VfioMigration.Images;
 using VfioMigration.Logging;
 using VfioMigration.Protocol;
 
@@ -34,6 +35,7 @@ public sealed class VfioHostSession : IDisposable
         _loggers = loggers ?? NullLoggerFactory.Instance;
         _auditLogger = _loggers.CreateLogger("VfioMigration.Audit");
         Audit = audit;
+        ChecksumWarmup.Start(); // a session is where saves and restores begin: get XXH128 optimized before the first GiB
     }
 
     public IDeviceBackend Backend { get; }

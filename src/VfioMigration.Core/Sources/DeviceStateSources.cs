@@ -38,6 +38,7 @@ public static class DeviceStateSources
 
     private static (string Full, byte[] Prefix, long Length) Sniff(string path)
     {
+        ChecksumWarmup.Start(); // every source is checksummed whole: get XXH128 optimized while the file is opened
         var full = ImageFile.FullPath(path);
         using var file = ImageFile.OpenRead(full, 4096);
         var prefix = new byte[16];
