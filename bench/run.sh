@@ -5,6 +5,10 @@
 # bench/run.sh <dir> --pairs [MiB] [pairs] [QEMU stream]: save and restore (and listing a QEMU stream's VFIO
 # sections) against dd as whole processes, interleaved pairs,
 # process start subtracted, min and median (the figures in README). Run it under flock /work/wt/long.lock here.
+# VFIO_BENCH_HOLD_FREE_PAGES_MS=60000: on a VM whose kernel has the page_reporting module parameter min_free_ms
+# (free pages reported to the hypervisor, whose first touch afterwards is slow), keep pages freed within that many
+# milliseconds from being reported for the run, so that neither side meets reported pages by chance; the old value
+# is put back when the run ends, however it ends. Needs root; without the variable nothing is changed.
 set -euo pipefail
 cd "$(dirname "$0")"
 dir=${1:-$(mktemp -d "${TMPDIR:-/var/tmp}/vfio-bench.XXXXXX")}
@@ -13,4 +17,15 @@ shift || true
 # process pays the runtime start and JIT a module user's first save pays, not a larger one.
 out=VfioMigration.Bench/bin/Release/net10.0/linux-x64/publish
 dotnet publish VfioMigration.Bench -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$out" --nologo -v q >&2
+if [[ -n ${VFIO_BENCH_HOLD_FREE_PAGES_MS:-} ]]; then
+  setting=/sys/module/page_reporting/parameters/min_free_ms
+  if [[ ! -w $setting ]]; then
+    echo "bench/run.sh: VFIO_BENCH_HOLD_FREE_PAGES_MS is set, but $setting does not exist or is not writable (root, and a kernel with that module parameter); nothing was run." >&2
+    exit 2
+  fi
+  old=$(cat "$setting")
+  trap 'echo "$old" > "$setting"' EXIT
+  echo "$VFIO_BENCH_HOLD_FREE_PAGES_MS" > "$setting"
+  echo "bench/run.sh: $setting set to $VFIO_BENCH_HOLD_FREE_PAGES_MS for this run (was $old; put back at exit)" >&2
+fi
 "$out/VfioMigration.Bench" "$dir" "$@"
