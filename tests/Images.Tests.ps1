@@ -261,6 +261,24 @@ $field.GetValue($null).Value = [LateInterrupt]::Create()
         @(Get-ChildItem -LiteralPath $script:Dir -Force).Name | Should -BeNullOrEmpty
     }
 
+    # A write past the process's file size limit raised SIGXFSZ, whose default action killed pwsh mid-save (exit
+    # 153), leaving the .partial and .lock files; handled, the write fails with EFBIG and the save cleans up.
+    It 'fails a save past the file size limit (ulimit -f) with the module''s error, cleans up and leaves the device running' {
+        $target = Join-Path $script:Dir 'limited.vfiostate'
+        # The runtime's W^X double mapping is itself a file the limit applies to: without turning it off, a 3 MB
+        # limit stops the runtime before the module loads.
+        $limit = @('/bin/bash', '-c', 'export DOTNET_EnableWriteXorExecute=0; ulimit -f 3000; exec "$@"', 'bash')
+        $child = Start-ChildPwsh "`$null = New-VfioSimulatedDevice -Address 0000:91:00.0 -MemorySize 64MB; Save-VfioDeviceState -Simulated 0000:91:00.0 -Path '$target' -ErrorVariable e -ErrorAction SilentlyContinue; `$e | ForEach-Object { 'error ' + `$_.FullyQualifiedErrorId + ' ' + `$_.Exception.Message }; 'state ' + (Get-VfioDevice -Simulated 0000:91:00.0).State" -Through $limit
+        $child.WaitForExit(120000) | Should -BeTrue
+        $stdout = $child.StandardOutput.ReadToEnd()
+        $child.ExitCode | Should -Be 0 -Because $child.StandardError.ReadToEnd()
+        $stdout | Should -Match 'error ImageWriteFailed,'
+        $stdout | Should -Match 'EFBIG'
+        $stdout | Should -Match 'RLIMIT_FSIZE'
+        $stdout | Should -Match 'state Running'
+        @(Get-ChildItem -LiteralPath $script:Dir -Force).Name | Should -BeNullOrEmpty
+    }
+
     # Attack finding 5d: a file dropped in an image directory drove the terminal through FileName and every message.
     It 'shows a file name with escapes written out, in FileName, -WhatIf and errors, and keeps Path exact for the pipeline' {
         $name = "x`e]0;PWNED`a`e[2J`u{202E}.vfiostate"

@@ -4,7 +4,7 @@ namespace VfioMigration.Images;
 
 /// <summary>
 /// A failed file-system call as a module error that names the file and the errno: ENOSPC and EDQUOT are
-/// <c>DiskFull</c>, EACCES and EPERM <c>PermissionDenied</c>, the rest <c>ImageWriteFailed</c> or
+/// <c>DiskFull</c>, EACCES and EPERM <c>PermissionDenied</c>, EFBIG (past RLIMIT_FSIZE, <see cref="FileSizeLimit"/>) names the limit, the rest <c>ImageWriteFailed</c> or
 /// <c>ImageReadFailed</c> with the kernel's own words (EROFS "Read-only file system", ENAMETOOLONG, ...).
 /// </summary>
 public static class FileSystemError
@@ -15,6 +15,7 @@ public static class FileSystemError
         return errno switch
         {
             PosixFile.ENOSPC or PosixFile.EDQUOT => new VfioMigrationException($"{what} The file system is full; free space or save elsewhere.", VfioErrors.DiskFull, null, inner),
+            PosixFile.EFBIG => new VfioMigrationException($"{what} The image would be larger than this process may write (its file size limit, RLIMIT_FSIZE: ulimit -f); raise the limit or save to a file system that takes larger files.", writing ? VfioErrors.ImageWriteFailed : VfioErrors.ImageReadFailed, null, inner),
             PosixFile.EACCES or PosixFile.EPERM => new VfioMigrationException($"{what} Permission denied.", VfioErrors.PermissionDenied, null, inner),
             PosixFile.ENOENT when !writing => new VfioMigrationException($"{path} does not exist.", VfioErrors.ImageNotFound, null, inner),
             _ => new VfioMigrationException(what, writing ? VfioErrors.ImageWriteFailed : VfioErrors.ImageReadFailed, null, inner),
@@ -34,6 +35,7 @@ public static class FileSystemError
     {
         PosixFile.ENOSPC => "ENOSPC",
         PosixFile.EDQUOT => "EDQUOT",
+        PosixFile.EFBIG => "EFBIG",
         PosixFile.EACCES => "EACCES",
         PosixFile.EPERM => "EPERM",
         PosixFile.EROFS => "EROFS",

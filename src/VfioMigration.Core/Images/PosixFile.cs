@@ -24,7 +24,7 @@ internal static unsafe partial class PosixFile
     public static int ODirectory => ArmFlags ? 0x4000 : 0x10000;
 
     public const int EINTR = 4, EEXIST = 17, ENOTDIR = 20, EISDIR = 21, EINVAL = 22, ENOSPC = 28, EROFS = 30, EWOULDBLOCK = 11,
-        ENAMETOOLONG = 36, ELOOP = 40, EDQUOT = 122, EXDEV = 18, ENXIO = 6, ENOENT = 2, EACCES = 13, EPERM = 1;
+        ENAMETOOLONG = 36, ELOOP = 40, EFBIG = 27, EDQUOT = 122, EXDEV = 18, ENXIO = 6, ENOENT = 2, EACCES = 13, EPERM = 1;
 
     /// <summary>The type bits of st_mode (S_IFMT).</summary>
     public enum FileType { Fifo = 0x1000, CharacterDevice = 0x2000, Directory = 0x4000, BlockDevice = 0x6000, Regular = 0x8000, Symlink = 0xA000, Socket = 0xC000 }
