@@ -83,6 +83,22 @@ public sealed class StateImageJsonWriterTests
     }
 
     [Fact]
+    public void Nulls_where_the_types_allow_none_are_written_as_the_serializer_writes_them()
+    {
+        // No save makes these, but a header built elsewhere could: the writer must not differ or throw.
+        var h = Header.Single();
+        var withNulls = h with
+        {
+            Host = null!, Tool = null!, SaveMode = null!, ProtocolMetadata = null!,
+            Device = h.Device with { Identity = h.Device.Identity with { Address = null! }, Capabilities = null! },
+            Set = new ImageSet(Guid.NewGuid(), 0, null!, new Dictionary<string, int[]> { ["peer"] = null!, ["slot"] = [] }),
+        };
+        Assert.Equal(Convert.ToHexString(JsonSerializer.SerializeToUtf8Bytes(withNulls, StateImageJson.Options)), Convert.ToHexString(StateImageJsonWriter.Header(withNulls)));
+        var metadataNull = h with { Device = null!, ProtocolMetadata = new() { ["k"] = null! }, Set = new ImageSet(Guid.Empty, 1, ["a", null!], null) };
+        Assert.Equal(Convert.ToHexString(JsonSerializer.SerializeToUtf8Bytes(metadataNull, StateImageJson.Options)), Convert.ToHexString(StateImageJsonWriter.Header(metadataNull)));
+    }
+
+    [Fact]
     public void Every_recorded_field_is_generated_so_the_comparison_covers_it()
     {
         // The records' fields the serializer writes; the generators above set each of them, so a new one that the

@@ -18,18 +18,25 @@ internal static class StateImageJsonWriter
     /// <summary>The header as JSON, the same bytes as <c>JsonSerializer.SerializeToUtf8Bytes(header, StateImageJson.Options)</c>.</summary>
     public static byte[] Header(StateImageHeader header) => Write(header, static (w, h) =>
     {
+        // A property whose value is null is left out, as the serializer's WhenWritingNull does, also where the
+        // type says it cannot be null.
         w.WriteStartObject();
         w.WriteNumber("formatVersion", h.FormatVersion);
         w.WriteString("created", h.Created);
-        w.WriteString("host", h.Host);
-        w.WriteString("tool", h.Tool);
-        w.WritePropertyName("device");
-        Device(w, h.Device);
-        w.WriteString("saveMode", h.SaveMode);
-        w.WritePropertyName("protocolMetadata");
-        w.WriteStartObject();
-        foreach (var (key, value) in h.ProtocolMetadata) w.WriteString(key, value);
-        w.WriteEndObject();
+        Optional(w, "host", h.Host);
+        Optional(w, "tool", h.Tool);
+        if (h.Device is { } device)
+        {
+            w.WritePropertyName("device");
+            Device(w, device);
+        }
+        Optional(w, "saveMode", h.SaveMode);
+        if (h.ProtocolMetadata is { } metadata)
+        {
+            w.WriteStartObject("protocolMetadata");
+            foreach (var (key, value) in metadata) w.WriteString(key, value); // a null value is written as null
+            w.WriteEndObject();
+        }
         if (h.Set is { } set)
         {
             w.WritePropertyName("set");
@@ -57,7 +64,7 @@ internal static class StateImageJsonWriter
     {
         var id = device.Identity;
         w.WriteStartObject();
-        w.WriteString("address", id.Address);
+        Optional(w, "address", id.Address);
         Enumerated(w, "kind", id.Kind);
         Optional(w, "vendorId", id.VendorId);
         Optional(w, "deviceId", id.DeviceId);
@@ -76,16 +83,24 @@ internal static class StateImageJsonWriter
         w.WriteStartObject();
         w.WriteString("id", set.Id);
         w.WriteNumber("index", set.Index);
-        w.WriteStartArray("members");
-        foreach (var member in set.Members) w.WriteStringValue(member);
-        w.WriteEndArray();
+        if (set.Members is { } members)
+        {
+            w.WriteStartArray("members");
+            foreach (var member in members) w.WriteStringValue(member);
+            w.WriteEndArray();
+        }
         if (set.Links is { } links)
         {
             w.WriteStartObject("links");
-            foreach (var (kind, members) in links)
+            foreach (var (kind, linked) in links)
             {
+                if (linked is null)
+                {
+                    w.WriteNull(kind); // a dictionary's null value is written, not left out
+                    continue;
+                }
                 w.WriteStartArray(kind);
-                foreach (int m in members) w.WriteNumberValue(m);
+                foreach (int m in linked) w.WriteNumberValue(m);
                 w.WriteEndArray();
             }
             w.WriteEndObject();
