@@ -13,7 +13,9 @@ using VfioMigration.Protocol;
 /// save call clocked inside its process (everything the save does, its JIT included, and nothing before it). A
 /// restore is measured the same way against dd reading the image twice (a restore reads it twice: verify, then
 /// load). The figures are the minimum and the median over the pairs, of each side and of the ratios taken pair by
-/// pair, so one slow moment of a shared machine moves the median little and the minimum not at all.
+/// pair, so one slow moment of a shared machine moves the median little and the minimum not at all. The checksum
+/// warm-up the module starts on import is started by the child's session, just before its save: the case of a
+/// script whose first command after Import-Module is the save.
 /// <para>
 /// Memory: each writer is given the pages its own previous output freed just before it (dd its deleted output; the
 /// save the image deleted just before it and the pages of the setup process that exited just before), because on a
@@ -156,7 +158,10 @@ static class PairedBench
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet") psi.ArgumentList.Add(typeof(PairedBench).Assembly.Location);
         foreach (var a in new[] { "--child", mode, image, mib.ToString(CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
         double seconds = Time(psi, $"{mode} child", out string output);
-        clocked = output.Split(' ', '\n', StringSplitOptions.RemoveEmptyEntries).Select(x => double.Parse(x, NumberStyles.Float, CultureInfo.InvariantCulture)).ToArray();
+        // The child's last line holds its figures; anything the runtime printed before it is not ours to parse.
+        string last = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
+        clocked = last.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Select(x => double.TryParse(x, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : double.NaN).Where(double.IsFinite).ToArray();
         return seconds;
     }
 
@@ -196,8 +201,6 @@ static class PairedBench
     public static int Child(string[] args)
     {
         string mode = args[1], image = args[2];
-        // What Import-Module does first (Session/ChecksumWarmupOnImport): the child's start stands for pwsh's and the import's.
-        VfioMigration.Images.ChecksumWarmup.Start();
         if (mode == "start") return 0;
         if (mode == "make-qemu")
         {
@@ -227,6 +230,8 @@ static class PairedBench
         var host = new SimulatedHost();
         var device = host.Add(new SimulatedDeviceOptions { Address = Address, Capabilities = MigrationCapabilities.StopCopy | MigrationCapabilities.PreCopy, MemorySize = bytes, Seed = 1, StepsPerAccess = 0 });
         DeviceMemory.Fill(device.Model.Memory);
+        // The session starts the checksum warm-up (Images/ChecksumWarmup) just before the save, as for a script
+        // whose first command after Import-Module is the save; a user who imports first gives it more time.
         using var session = new VfioHostSession(new SimulatedBackend(host));
         var migration = session.Migration(Address);
         var description = session.Describe(Address);
@@ -239,7 +244,8 @@ static class PairedBench
             {
                 File.Delete(image);
                 var c = Stopwatch.StartNew();
-                var o = session.Save(new[] { new SaveTarget(migration, description, image) }, new SaveOptions(), true, false)[0];
+                // Left running, so the second save starts where the first did.
+                var o = session.Save(new[] { new SaveTarget(migration, description, image) }, new SaveOptions { FinalState = MigrationState.Running }, true, false)[0];
                 calls[k] = c.Elapsed.TotalSeconds;
                 if (!o.Succeeded) { Console.Error.WriteLine(o.Error!.Message); return 1; }
             }
