@@ -35,7 +35,8 @@ static class PairedBench
         string image = Path.Combine(dir, "pair.vfiostate"), dd = Path.Combine(dir, "pair-dd.bin");
         Console.WriteLine($"# save and restore against dd, whole processes, {pairs} interleaved pairs, {mib} MiB device, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {dir}");
         Console.WriteLine($"# free page reporting: {FreePageReporting()}");
-        Console.WriteLine($"# command: bench/run.sh {dir} --pairs {mib} {pairs}");
+        string hold = Environment.GetEnvironmentVariable("VFIO_BENCH_HOLD_FREE_PAGES_MS") is { Length: > 0 } ms ? $"VFIO_BENCH_HOLD_FREE_PAGES_MS={ms} " : "";
+        Console.WriteLine($"# command: {hold}bench/run.sh {dir} --pairs {mib} {pairs}{(qemuStream is null ? "" : " " + qemuStream)}");
         // One of each first, so no pair pays for a cold disk or a cold runtime; the save leaves the image the restores read.
         Delete(image, dd);
         Child("save", image, mib);
@@ -84,7 +85,7 @@ static class PairedBench
             Child("save-twice", image, mib, out double[] both);
             twice.Add((both[0], both[1]));
         }
-        Delete(image, dd);
+        Delete(image, dd, Path.Combine(dir, "pair-dd-empty.bin"));
         var listing = new List<(double Tool, double Dd)>();
         if (qemuStream is not null)
         {
@@ -107,6 +108,7 @@ static class PairedBench
         Row("restore vs dd (read twice), restore call clocked", restoreClocked);
         Console.WriteLine($"| first save in a process vs a second one in it (clocked) | {S(Min(twice.Select(p => p.First)))} | {S(Median(twice.Select(p => p.First)))} | {S(Min(twice.Select(p => p.Second)))} (second) | {S(Median(twice.Select(p => p.Second)))} (second) | {Min(twice.Select(p => p.First / p.Second)):0.00} | {Median(twice.Select(p => p.First / p.Second)):0.00} |");
         if (qemuStream is not null) Row($"QEMU stream listing ({new FileInfo(qemuStream).Length >> 20} MiB, {Path.GetFileName(qemuStream)}) vs dd (read once)", listing);
+        Delete(Path.Combine(dir, "pair-dd-empty.bin"));
     }
 
     /// <summary>This VM's free page reporting setting, as the run met it (a module parameter; absent on most kernels).</summary>

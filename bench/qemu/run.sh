@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A 1 GiB VFIO section in a QEMU stream: listed (walk + XXH128 of every device byte) and written into a template
 # (verify walk, feed walk, write, fsync, read-back walk), against dd reading and copying the same file; page cache
-# warm for all. Run under the machine's long-run lock: flock /work/wt/long.lock bench/qemu/run.sh [dir]
+# warm for all. Usage: bench/qemu/run.sh [dir]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dir=${1:-/var/tmp/vfio-qemu-bench}
