@@ -12,9 +12,10 @@ namespace VfioMigration.Images;
 /// it in tier-0 XxHashShared.Accumulate256; with the delay set to 0 (DOTNET_TC_CallCountingDelayMs, a diagnostic
 /// knob) that time was gone and the save took 0.68 s instead of 0.89 s (bench/, README "Benchmarks").
 /// The module starts it on import (before a user's first command), a session and every opened source start it too
-/// (for programs that use Core without the module); <see cref="Start"/> runs it once per process, on a background thread that never delays exit: one 64 KiB hash a
-/// millisecond, the calls the writer and reader make, until the hash runs several times faster than at first (the
-/// optimized code is in) or <see cref="MaxMilliseconds"/> have passed. It costs a few percent of one core while it
+/// (for programs that use Core without the module); <see cref="Start"/> runs it once per process, on a background
+/// thread that never delays exit: one 64 KiB hash a millisecond, the calls the writer and reader make, until the
+/// hash runs several times faster than at first (the optimized code is in) or <see cref="MaxMilliseconds"/> have
+/// passed. It costs a few percent of one core while it
 /// runs, and the promotion then happens during the first megabytes of a save instead of its first few hundred.
 /// </summary>
 public static class ChecksumWarmup

@@ -13,24 +13,20 @@ internal static class FileSizeLimit
 {
     /// <summary>SIGXFSZ on Linux (x86-64, arm64): include/uapi/asm-generic/signal.h.</summary>
     private const int SigXfsz = 25;
-    private static PosixSignalRegistration? _registration;
-    private static readonly object Sync = new();
+    private static readonly Lazy<PosixSignalRegistration?> Registration = new(Register);
 
     /// <summary>Makes SIGXFSZ harmless to this process (idempotent; never throws).</summary>
-    public static void HandleSignal()
+    public static void HandleSignal() => _ = Registration.Value;
+
+    private static PosixSignalRegistration? Register()
     {
-        if (Volatile.Read(ref _registration) is not null) return;
-        lock (Sync)
+        try
         {
-            if (_registration is not null) return;
-            try
-            {
-                _registration = PosixSignalRegistration.Create((PosixSignal)SigXfsz, context => context.Cancel = true);
-            }
-            catch (Exception e) when (e is PlatformNotSupportedException or IOException or ArgumentOutOfRangeException)
-            {
-                // No handler: a write past the limit still ends the process, as it did before.
-            }
+            return PosixSignalRegistration.Create((PosixSignal)SigXfsz, context => context.Cancel = true);
+        }
+        catch (Exception e) when (e is PlatformNotSupportedException or IOException or ArgumentOutOfRangeException)
+        {
+            return null; // no handler: a write past the limit still ends the process, as it did before
         }
     }
 }

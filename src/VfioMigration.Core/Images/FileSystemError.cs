@@ -4,21 +4,22 @@ namespace VfioMigration.Images;
 
 /// <summary>
 /// A failed file-system call as a module error that names the file and the errno: ENOSPC and EDQUOT are
-/// <c>DiskFull</c>, EACCES and EPERM <c>PermissionDenied</c>, EFBIG (past RLIMIT_FSIZE, <see cref="FileSizeLimit"/>) names the limit, the rest <c>ImageWriteFailed</c> or
-/// <c>ImageReadFailed</c> with the kernel's own words (EROFS "Read-only file system", ENAMETOOLONG, ...).
+/// <c>DiskFull</c>, EACCES and EPERM <c>PermissionDenied</c>, the rest <c>ImageWriteFailed</c> or
+/// <c>ImageReadFailed</c> (EFBIG, past RLIMIT_FSIZE, naming the limit: <see cref="FileSizeLimit"/>) with the kernel's own words (EROFS "Read-only file system", ENAMETOOLONG, ...).
 /// </summary>
 public static class FileSystemError
 {
     public static VfioMigrationException From(int errno, string path, string doing, bool writing, Exception? inner = null)
     {
         string what = $"{path}: {doing} failed: {Marshal.GetPInvokeErrorMessage(errno)} ({Name(errno)}).";
+        var failed = writing ? VfioErrors.ImageWriteFailed : VfioErrors.ImageReadFailed;
         return errno switch
         {
             PosixFile.ENOSPC or PosixFile.EDQUOT => new VfioMigrationException($"{what} The file system is full; free space or save elsewhere.", VfioErrors.DiskFull, null, inner),
-            PosixFile.EFBIG => new VfioMigrationException($"{what} The image would be larger than this process may write (its file size limit, RLIMIT_FSIZE: ulimit -f); raise the limit or save to a file system that takes larger files.", writing ? VfioErrors.ImageWriteFailed : VfioErrors.ImageReadFailed, null, inner),
+            PosixFile.EFBIG => new VfioMigrationException($"{what} The image would be larger than this process may write (its file size limit, RLIMIT_FSIZE: ulimit -f); raise the limit or save to a file system that takes larger files.", failed, null, inner),
             PosixFile.EACCES or PosixFile.EPERM => new VfioMigrationException($"{what} Permission denied.", VfioErrors.PermissionDenied, null, inner),
             PosixFile.ENOENT when !writing => new VfioMigrationException($"{path} does not exist.", VfioErrors.ImageNotFound, null, inner),
-            _ => new VfioMigrationException(what, writing ? VfioErrors.ImageWriteFailed : VfioErrors.ImageReadFailed, null, inner),
+            _ => new VfioMigrationException(what, failed, null, inner),
         };
     }
 

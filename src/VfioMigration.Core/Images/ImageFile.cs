@@ -45,11 +45,14 @@ internal static class ImageFile
     }
 
     /// <summary>
-    /// Opens an image for reading: checked, opened without blocking, checked again on the descriptor. The default
-    /// buffer is 64 KiB: a read at least that large goes from the file to the caller's memory directly, so a 1 MiB
-    /// chunk is not copied through the stream's buffer (with a 1 MiB buffer every chunk was, 4 bytes off alignment).
+    /// The read buffer of a file walked in large pieces (images, QEMU streams): a read at least this large goes from
+    /// the file to the caller's memory directly, so a 1 MiB chunk is not copied through the stream's buffer (with a
+    /// 1 MiB buffer every chunk was, 4 bytes off alignment).
     /// </summary>
-    public static FileStream OpenRead(string path, int bufferSize = 64 << 10)
+    public const int ReadBufferSize = 64 << 10;
+
+    /// <summary>Opens an image for reading: checked, opened without blocking, checked again on the descriptor.</summary>
+    public static FileStream OpenRead(string path, int bufferSize = ReadBufferSize)
     {
         var full = FullPath(path);
         Check(full);

@@ -75,26 +75,7 @@ internal static unsafe partial class PosixFile
     }
 
     /// <summary>Writes all of <paramref name="data"/> at <paramref name="offset"/>; 0 or an errno.</summary>
-    public static int WriteAll(int fd, ReadOnlySpan<byte> data, long offset)
-    {
-        fixed (byte* p = data)
-        {
-            int done = 0;
-            while (done < data.Length)
-            {
-                nint n = Pwrite(fd, p + done, data.Length - done, offset + done);
-                if (n < 0)
-                {
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (errno == EINTR) continue;
-                    return errno;
-                }
-                if (n == 0) return ENOSPC;
-                done += (int)n;
-            }
-        }
-        return 0;
-    }
+    public static int WriteAll(int fd, ReadOnlySpan<byte> data, long offset) => WriteAll(fd, ReadOnlySpan<byte>.Empty, data, offset);
 
     /// <summary>
     /// Writes <paramref name="first"/> and then <paramref name="second"/> as one run of bytes at
@@ -102,7 +83,6 @@ internal static unsafe partial class PosixFile
     /// </summary>
     public static int WriteAll(int fd, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, long offset)
     {
-        if (first.IsEmpty) return WriteAll(fd, second, offset);
         fixed (byte* a = first, b = second)
         {
             long done = 0, total = (long)first.Length + second.Length;
@@ -110,13 +90,13 @@ internal static unsafe partial class PosixFile
             while (done < total)
             {
                 nint n;
-                if (done < first.Length)
+                if (done < first.Length) // something of the first part is left: both parts, from there
                 {
                     iov[0] = new IoVec(a + done, first.Length - (int)done);
                     iov[1] = new IoVec(b, second.Length);
                     n = Pwritev(fd, iov, 2, offset + done);
                 }
-                else
+                else // only the second part, or what is left of it (also the whole of a one-part write)
                 {
                     long from = done - first.Length;
                     n = Pwrite(fd, b + from, (nint)(second.Length - from), offset + done);

@@ -11,6 +11,6 @@ internal static class QemuStreamFile
     public static QemuStreamInput Input(string fullPath, long length) => new()
     {
         Path = fullPath,
-        Open = () => ImageFile.OpenRead(fullPath, (int)Math.Clamp(length, 4096, 64 << 10)),
+        Open = () => ImageFile.OpenRead(fullPath, (int)Math.Clamp(length, 4096, ImageFile.ReadBufferSize)),
     };
 }
