@@ -51,26 +51,12 @@ static class PairedBench
             // Each writer gets the pages its own previous output freed just before it (see the type's summary):
             // the save child holds the device's memory and the image's page cache, the pages of the setup child
             // that exited just before and of the image deleted just before; dd the pages of its deleted output.
-            (double Whole, double Clocked) tool()
-            {
-                Child("setup", image, mib);
-                double start = Child("setup", image, mib);
-                Delete(image);
-                double whole = Child("save", image, mib, out double clocked);
-                return (whole - start, clocked);
-            }
+            (double Whole, double Clocked) tool() => Timed("save", image, mib, deleteImage: true);
             double ddSide() { Delete(dd); double start = DdStart(dir); return DdWrite(dd, bytes) - start; }
             var (s, d) = i % 2 == 0 ? (tool(), ddSide()) : Swap(ddSide(), tool());
             save.Add((s.Whole, d));
             saveClocked.Add((s.Clocked, d));
-            (double Whole, double Clocked) restoreSide()
-            {
-                // As for the save: the timed setup and the restore each get the pages the process before them freed.
-                Child("setup", image, mib);
-                double start = Child("setup", image, mib);
-                double whole = Child("restore", image, mib, out double clocked);
-                return (whole - start, clocked);
-            }
+            (double Whole, double Clocked) restoreSide() => Timed("restore", image, mib, deleteImage: false);
             double ddRead() { double start = DdStart(dir); return DdRead(image) - start + DdRead(image) - start; }
             var (r, dr) = i % 2 == 0 ? (restoreSide(), ddRead()) : Swap(ddRead(), restoreSide());
             restore.Add((r.Whole, dr));
@@ -85,7 +71,7 @@ static class PairedBench
             Child("save-twice", image, mib, out double[] both);
             twice.Add((both[0], both[1]));
         }
-        Delete(image, dd, Path.Combine(dir, "pair-dd-empty.bin"));
+        Delete(image, dd);
         var listing = new List<(double Tool, double Dd)>();
         if (qemuStream is not null)
         {
@@ -109,6 +95,20 @@ static class PairedBench
         Console.WriteLine($"| first save in a process vs a second one in it (clocked) | {S(Min(twice.Select(p => p.First)))} | {S(Median(twice.Select(p => p.First)))} | {S(Min(twice.Select(p => p.Second)))} (second) | {S(Median(twice.Select(p => p.Second)))} (second) | {Min(twice.Select(p => p.First / p.Second)):0.00} | {Median(twice.Select(p => p.First / p.Second)):0.00} |");
         if (qemuStream is not null) Row($"QEMU stream listing ({new FileInfo(qemuStream).Length >> 20} MiB, {Path.GetFileName(qemuStream)}) vs dd (read once)", listing);
         Delete(Path.Combine(dir, "pair-dd-empty.bin"));
+    }
+
+    /// <summary>
+    /// A save or restore child timed both ways: its whole process less a setup process timed just before it, and
+    /// the call as it clocked itself. An untimed setup process runs first and the image (for a save) is deleted last,
+    /// so the timed setup and the child each get the pages the process before them freed (see the type's summary).
+    /// </summary>
+    private static (double Whole, double Clocked) Timed(string mode, string image, long mib, bool deleteImage)
+    {
+        Child("setup", image, mib);
+        double start = Child("setup", image, mib);
+        if (deleteImage) Delete(image);
+        double whole = Child(mode, image, mib, out double clocked);
+        return (whole - start, clocked);
     }
 
     /// <summary>This VM's free page reporting setting, as the run met it (a module parameter; absent on most kernels).</summary>
